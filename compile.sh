@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Builds one self-contained executable, dist/trine, with `bun build --compile`. The bun binary comes
+# from the `bun` devDependency (npm ci installs it); nothing is downloaded here.
+set -euo pipefail
+cd "$(dirname "$0")"
+BUN="node_modules/.bin/bun"
+if [ ! -x "$BUN" ]; then
+  echo "compile.sh: $BUN is missing; run 'npm ci' first" >&2
+  exit 1
+fi
+mkdir -p dist
+"$BUN" build --compile --minify --sourcemap=none src/cli/main.ts --outfile dist/trine
+ls -l dist/trine

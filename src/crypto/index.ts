@@ -1,0 +1,5 @@
+export * from './suite.ts';
+export * from './bytes.ts';
+export * from './errors.ts';
+export { randomBytes } from './random.ts';
+export { KEY_BYTES, NONCE_BYTES, XNONCE_BYTES, TAG_BYTES } from './backend.ts';

@@ -1,0 +1,75 @@
+import * as nodeCrypto from 'node:crypto';
+import { Buffer } from 'node:buffer';
+import type { CryptoBackend } from './backend.ts';
+import { TrineError } from './errors.ts';
+
+// DER wrappers that turn raw 32-byte X25519 keys into KeyObjects (RFC 8410 encodings).
+const PKCS8_X25519 = Buffer.from('302e020100300506032b656e04220420', 'hex');
+const SPKI_X25519 = Buffer.from('302a300506032b656e032100', 'hex');
+
+function buf(b: Uint8Array): Buffer {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+function out(b: Buffer): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+function privateKeyObject(priv: Uint8Array): nodeCrypto.KeyObject {
+  return nodeCrypto.createPrivateKey({ key: Buffer.concat([PKCS8_X25519, buf(priv)]), format: 'der', type: 'pkcs8' });
+}
+
+const lowOrder = () => new TrineError('CRYPTO_LOW_ORDER_KEY', 'the peer sent an invalid X25519 public key; the connection was refused');
+
+export const nativeBackend: CryptoBackend = {
+  name: 'native',
+  chachaSeal(key, nonce, plaintext, ad) {
+    const c = nodeCrypto.createCipheriv('chacha20-poly1305', buf(key), buf(nonce), { authTagLength: 16 });
+    c.setAAD(buf(ad), { plaintextLength: plaintext.length });
+    const body = c.update(buf(plaintext));
+    c.final();
+    const tag = c.getAuthTag();
+    const sealed = new Uint8Array(body.length + 16);
+    sealed.set(body, 0);
+    sealed.set(tag, body.length);
+    return sealed;
+  },
+  chachaOpen(key, nonce, sealed, ad) {
+    if (sealed.length < 16) return undefined;
+    try {
+      const d = nodeCrypto.createDecipheriv('chacha20-poly1305', buf(key), buf(nonce), { authTagLength: 16 });
+      d.setAuthTag(buf(sealed.subarray(sealed.length - 16)));
+      d.setAAD(buf(ad), { plaintextLength: sealed.length - 16 });
+      const body = d.update(buf(sealed.subarray(0, sealed.length - 16)));
+      d.final();
+      return out(body);
+    } catch {
+      return undefined;
+    }
+  },
+  x25519(privateKey, publicKey) {
+    let shared: Buffer;
+    try {
+      shared = nodeCrypto.diffieHellman({
+        privateKey: privateKeyObject(privateKey),
+        publicKey: nodeCrypto.createPublicKey({ key: Buffer.concat([SPKI_X25519, buf(publicKey)]), format: 'der', type: 'spki' }),
+      });
+    } catch (e) {
+      throw new TrineError('CRYPTO_LOW_ORDER_KEY', 'the peer sent an invalid X25519 public key; the connection was refused', { cause: e });
+    }
+    let d = 0;
+    for (let i = 0; i < shared.length; i++) d |= shared[i]!;
+    if (d === 0) throw lowOrder();
+    return out(shared);
+  },
+  x25519Public(privateKey) {
+    const der = nodeCrypto.createPublicKey(privateKeyObject(privateKey)).export({ format: 'der', type: 'spki' });
+    return out(der.subarray(der.length - 32));
+  },
+  blake2s(data) {
+    return out(nodeCrypto.createHash('blake2s256').update(buf(data)).digest());
+  },
+  hmacBlake2s(key, data) {
+    return out(nodeCrypto.createHmac('blake2s256', buf(key)).update(buf(data)).digest());
+  },
+};

@@ -1,0 +1,69 @@
+/**
+ * The key-value interface the layers above (SQL state machine, Raft driver, server) use to read and
+ * write the ordered key space. It is synchronous on purpose: the storage engine serves reads from
+ * its memtable, block cache and `readSync` on open files, so a SQL statement runs to completion
+ * without an `await` per row. Writes are atomic batches.
+ *
+ * Keys and values are byte strings ordered by unsigned byte-wise comparison (memcmp order).
+ */
+
+export type Bytes = Uint8Array;
+
+/** One put or delete of a write batch. */
+export type WriteOp =
+  | { readonly type: 'put'; readonly key: Bytes; readonly value: Bytes }
+  | { readonly type: 'del'; readonly key: Bytes };
+
+/** A key range. Bounds omitted mean unbounded; `reverse` walks from the high end down. */
+export interface KeyRange {
+  readonly gte?: Bytes;
+  readonly gt?: Bytes;
+  readonly lt?: Bytes;
+  readonly lte?: Bytes;
+  readonly reverse?: boolean;
+  /** Stop after this many entries. */
+  readonly limit?: number;
+}
+
+export interface KvEntry {
+  readonly key: Bytes;
+  readonly value: Bytes;
+}
+
+/** A consistent read view: the store as of one point in time. */
+export interface KvReader {
+  get(key: Bytes): Bytes | undefined;
+  /** Entries in key order (or reverse order) within `range`. */
+  scan(range?: KeyRange): IterableIterator<KvEntry>;
+}
+
+/** A read view pinned at a point in time; release it when done so the engine can drop old versions. */
+export interface KvSnapshot extends KvReader {
+  release(): void;
+}
+
+/** A store: latest-state reads, snapshots, and atomic batch writes. */
+export interface KvStore extends KvReader {
+  snapshot(): KvSnapshot;
+  /** Applies every op of `batch` atomically and in order (a later op on the same key wins). */
+  write(batch: readonly WriteOp[]): void;
+}
+
+/** Unsigned byte-wise comparison, as memcmp: negative, zero or positive. */
+export function compareBytes(a: Bytes, b: Bytes): number {
+  const n = a.length < b.length ? a.length : b.length;
+  for (let i = 0; i < n; i++) {
+    const d = a[i]! - b[i]!;
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
+}
+
+/** True when `key` lies within the bounds of `range` (ignores reverse and limit). */
+export function inRange(key: Bytes, range: KeyRange): boolean {
+  if (range.gte && compareBytes(key, range.gte) < 0) return false;
+  if (range.gt && compareBytes(key, range.gt) <= 0) return false;
+  if (range.lt && compareBytes(key, range.lt) >= 0) return false;
+  if (range.lte && compareBytes(key, range.lte) > 0) return false;
+  return true;
+}
