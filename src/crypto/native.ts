@@ -19,6 +19,30 @@ function privateKeyObject(priv: Uint8Array): nodeCrypto.KeyObject {
   return nodeCrypto.createPrivateKey({ key: Buffer.concat([PKCS8_X25519, buf(priv)]), format: 'der', type: 'pkcs8' });
 }
 
+function blake2sNative(...parts: Uint8Array[]): Uint8Array {
+  const h = nodeCrypto.createHash('blake2s256');
+  for (const p of parts) h.update(buf(p));
+  return out(h.digest());
+}
+
+/** RFC 2104 HMAC over BLAKE2s (64-byte block), for runtimes whose createHmac lacks blake2s256 (Bun). */
+function hmacByHand(key: Uint8Array, data: Uint8Array): Uint8Array {
+  const k0 = new Uint8Array(64);
+  k0.set(key.length > 64 ? blake2sNative(key) : key);
+  const ipad = k0.map((x) => x ^ 0x36);
+  const opad = k0.map((x) => x ^ 0x5c);
+  return blake2sNative(opad, blake2sNative(ipad, data));
+}
+
+const hmacNative = (() => {
+  try {
+    nodeCrypto.createHmac('blake2s256', Buffer.alloc(1)).update('x').digest();
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
 const lowOrder = () => new TrineError('CRYPTO_LOW_ORDER_KEY', 'the peer sent an invalid X25519 public key; the connection was refused');
 
 export const nativeBackend: CryptoBackend = {
@@ -67,9 +91,10 @@ export const nativeBackend: CryptoBackend = {
     return out(der.subarray(der.length - 32));
   },
   blake2s(data) {
-    return out(nodeCrypto.createHash('blake2s256').update(buf(data)).digest());
+    return blake2sNative(data);
   },
   hmacBlake2s(key, data) {
-    return out(nodeCrypto.createHmac('blake2s256', buf(key)).update(buf(data)).digest());
+    if (hmacNative) return out(nodeCrypto.createHmac('blake2s256', buf(key)).update(buf(data)).digest());
+    return hmacByHand(key, data);
   },
 };

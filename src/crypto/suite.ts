@@ -149,18 +149,24 @@ export function hmacBlake2s(key: Uint8Array, data: Uint8Array): Uint8Array {
 }
 
 /**
- * HKDF as the Noise spec (section 4.3) defines it over HMAC-BLAKE2s: returns `outputs` (2 or 3)
- * 32-byte keys derived from `chainingKey` and `input`.
+ * HKDF as the Noise spec (section 4.3) defines it, over any HMAC: `outputs` (2 or 3) keys derived
+ * from `chainingKey` and `input`. It is RFC 5869's extract-then-expand with salt = chainingKey and
+ * an empty info, cut at whole hash lengths.
  */
-export function hkdf(chainingKey: Uint8Array, input: Uint8Array, outputs: 2 | 3): Uint8Array[] {
-  const temp = hmacBlake2s(chainingKey, input);
-  const o1 = hmacBlake2s(temp, Uint8Array.of(1));
-  const buf = new Uint8Array(33);
-  buf.set(o1, 0); buf[32] = 2;
-  const o2 = hmacBlake2s(temp, buf);
+export function hkdfWith(mac: (key: Uint8Array, data: Uint8Array) => Uint8Array, chainingKey: Uint8Array, input: Uint8Array, outputs: 2 | 3): Uint8Array[] {
+  const temp = mac(chainingKey, input);
+  const o1 = mac(temp, Uint8Array.of(1));
+  const buf = new Uint8Array(o1.length + 1);
+  buf.set(o1, 0); buf[o1.length] = 2;
+  const o2 = mac(temp, buf);
   if (outputs === 2) return [o1, o2];
-  buf.set(o2, 0); buf[32] = 3;
-  return [o1, o2, hmacBlake2s(temp, buf)];
+  buf.set(o2, 0); buf[o2.length] = 3;
+  return [o1, o2, mac(temp, buf)];
+}
+
+/** Noise's HKDF over HMAC-BLAKE2s. */
+export function hkdf(chainingKey: Uint8Array, input: Uint8Array, outputs: 2 | 3): Uint8Array[] {
+  return hkdfWith(backend.hmacBlake2s, chainingKey, input, outputs);
 }
 
 const hasNativeSha256 = works(() => nodeCrypto.createHash('sha256').update('abc').digest('hex').startsWith('ba7816bf'));
