@@ -3,10 +3,6 @@ import { Buffer } from 'node:buffer';
 import type { CryptoBackend } from './backend.ts';
 import { TrineError } from './errors.ts';
 
-// DER wrappers that turn raw 32-byte X25519 keys into KeyObjects (RFC 8410 encodings).
-const PKCS8_X25519 = Buffer.from('302e020100300506032b656e04220420', 'hex');
-const SPKI_X25519 = Buffer.from('302a300506032b656e032100', 'hex');
-
 function buf(b: Uint8Array): Buffer {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
@@ -15,8 +11,25 @@ function out(b: Buffer): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
+// Keys enter node:crypto as JWK: OpenSSL 3's DER decoder costs ~1 ms per private key here, JWK
+// import ~0.1 ms. A private JWK must carry an `x`; node derives the real public half from `d`, so a
+// placeholder is given (the start-up self-test in suite.ts checks the derived key against noble).
+const privateKeys = new Map<string, nodeCrypto.KeyObject>();
+const PRIVATE_KEY_CACHE = 64;
+
 function privateKeyObject(priv: Uint8Array): nodeCrypto.KeyObject {
-  return nodeCrypto.createPrivateKey({ key: Buffer.concat([PKCS8_X25519, buf(priv)]), format: 'der', type: 'pkcs8' });
+  const d = buf(priv).toString('base64url');
+  let k = privateKeys.get(d);
+  if (!k) {
+    k = nodeCrypto.createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d, x: d }, format: 'jwk' });
+    if (privateKeys.size >= PRIVATE_KEY_CACHE) privateKeys.delete(privateKeys.keys().next().value!);
+    privateKeys.set(d, k);
+  }
+  return k;
+}
+
+function publicKeyObject(pub: Uint8Array): nodeCrypto.KeyObject {
+  return nodeCrypto.createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: buf(pub).toString('base64url') }, format: 'jwk' });
 }
 
 function blake2sNative(...parts: Uint8Array[]): Uint8Array {
@@ -76,7 +89,7 @@ export const nativeBackend: CryptoBackend = {
     try {
       shared = nodeCrypto.diffieHellman({
         privateKey: privateKeyObject(privateKey),
-        publicKey: nodeCrypto.createPublicKey({ key: Buffer.concat([SPKI_X25519, buf(publicKey)]), format: 'der', type: 'spki' }),
+        publicKey: publicKeyObject(publicKey),
       });
     } catch (e) {
       throw new TrineError('CRYPTO_LOW_ORDER_KEY', 'the peer sent an invalid X25519 public key; the connection was refused', { cause: e });
@@ -87,8 +100,8 @@ export const nativeBackend: CryptoBackend = {
     return out(shared);
   },
   x25519Public(privateKey) {
-    const der = nodeCrypto.createPublicKey(privateKeyObject(privateKey)).export({ format: 'der', type: 'spki' });
-    return out(der.subarray(der.length - 32));
+    const jwk = nodeCrypto.createPublicKey(privateKeyObject(privateKey)).export({ format: 'jwk' });
+    return out(Buffer.from(jwk.x as string, 'base64url'));
   },
   blake2s(data) {
     return blake2sNative(data);
