@@ -1,0 +1,549 @@
+/**
+ * The encrypted append-only log: Raft's log and the database's only write-ahead log.
+ *
+ * Entries (index, term, opaque bytes) are appended in batches; each batch is one sealed record.
+ * `append` writes at once and resolves when an fsync covers it; appends made while an fsync is in
+ * flight share the next one (group commit). A segment is never appended to after it was closed or
+ * after a restart: a new segment (with a new data key) is started instead, so an offset is never
+ * sealed twice under one key, even where a torn record was cut away.
+ *
+ * Recovery replays segments in order. A record whose first index is at or below the last index
+ * seen supersedes everything from that index on (that is how a suffix truncation is recorded).
+ * A record that fails to read ends the log there: that is a torn write, and it is reported in
+ * `recovery` with the bytes dropped.
+ */
+import { join } from 'node:path';
+import { TrineError } from '../crypto/index.ts';
+import { ByteReader, ByteWriter, corrupt } from './codec.ts';
+import {
+  type FileCipher, FileKind, type MasterKey, KEY_FILE, Keyring, finishRekey, newFileHeader, openFileHeader, rekeyFiles,
+} from './envelope.ts';
+import { type FileHandle, type FileSystem, nodeFs, writeFileAtomic } from './fs.ts';
+import { HEADER_BYTES, LOG_CACHE_RECORDS, LOG_RECORD_MAX, LOG_SEGMENT_BYTES } from './limits.ts';
+
+export interface LogEntry {
+  readonly index: number;
+  readonly term: number;
+  readonly data: Uint8Array;
+}
+
+/** What recovery found and dropped at open. */
+export interface LogRecovery {
+  /** Bytes cut from the end of the log because a record was torn or unreadable (0 when clean). */
+  readonly droppedBytes: number;
+  /** Segment files removed because they followed a torn record. */
+  readonly droppedSegments: number;
+  /** Why the tail was cut, when it was. */
+  readonly detail?: string;
+}
+
+export interface LogOptions {
+  readonly masterKey: MasterKey;
+  readonly fs?: FileSystem;
+  /** Start a new segment past this many bytes (default LOG_SEGMENT_BYTES). */
+  readonly segmentBytes?: number;
+}
+
+interface Rec {
+  offset: number;
+  /** Bytes on disk including the 4-byte length prefix. */
+  size: number;
+  first: number;
+  /** Last index still valid in this record (lowered when a later record supersedes part of it). */
+  last: number;
+}
+
+interface Segment {
+  id: number;
+  name: string;
+  file: FileHandle;
+  cipher: FileCipher;
+  records: Rec[];
+  end: number;
+}
+
+const META_FILE = 'LOGMETA';
+const RECORD_TYPE = 1;
+const META_TYPE = 2;
+const segName = (id: number) => `log-${String(id).padStart(16, '0')}.seg`;
+const isSegName = (n: string) => /^log-\d{16}\.seg$/.test(n);
+const isStoreFile = (n: string) => isSegName(n) || n === META_FILE;
+
+function encodeEntries(entries: readonly LogEntry[]): Uint8Array {
+  const w = new ByteWriter(64 + entries.reduce((n, e) => n + e.data.length + 24, 0));
+  w.varint(entries.length);
+  for (const e of entries) { w.u64(e.index); w.u64(e.term); w.blob(e.data); }
+  return w.view();
+}
+
+function decodeEntries(p: Uint8Array): LogEntry[] {
+  const r = new ByteReader(p, 'a log record');
+  const n = r.varint();
+  const out: LogEntry[] = [];
+  for (let i = 0; i < n; i++) out.push({ index: r.u64(), term: r.u64(), data: r.blob().slice() });
+  return out;
+}
+
+export class LogStore {
+  private ring: Keyring;
+  private segs: Segment[] = [];
+  /** Terms of entries firstIndex..lastIndex, so `term()` needs no disk read. */
+  private terms: number[] = [];
+  private first = 1;
+  private hard: Uint8Array | undefined;
+  private nextId = 1;
+  private cache = new Map<string, LogEntry[]>();
+  private dirty = new Set<Segment>();
+  private dirDirty = false;
+  private waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private syncing = false;
+  private failed: unknown;
+  private closed = false;
+  readonly recovery: LogRecovery;
+  private readonly fs: FileSystem;
+  private readonly segmentBytes: number;
+
+  private constructor(readonly dir: string, opts: LogOptions, ring: Keyring) {
+    this.fs = opts.fs ?? nodeFs;
+    this.segmentBytes = opts.segmentBytes ?? LOG_SEGMENT_BYTES;
+    this.ring = ring;
+    this.recovery = { droppedBytes: 0, droppedSegments: 0 };
+  }
+
+  /** Opens (or creates) the log in `dir`; a wrong master key throws STORAGE_WRONG_KEY and changes nothing. */
+  static open(dir: string, opts: LogOptions): LogStore {
+    const fs = opts.fs ?? nodeFs;
+    const ring = Keyring.open(fs, dir, opts.masterKey, isStoreFile);
+    const log = new LogStore(dir, opts, ring);
+    log.recover();
+    return log;
+  }
+
+  private recover(): void {
+    const fs = this.fs;
+    const metaPath = join(this.dir, META_FILE);
+    if (fs.exists(metaPath)) {
+      const b = fs.readFile(metaPath);
+      const c = openFileHeader(this.ring, b.subarray(0, HEADER_BYTES), FileKind.LogMeta, 0, META_FILE);
+      const r = new ByteReader(b.subarray(HEADER_BYTES), META_FILE);
+      const len = r.u32();
+      const p = new ByteReader(c.open(HEADER_BYTES + 4, META_TYPE, r.bytes(len), META_FILE), META_FILE);
+      this.first = p.u64();
+      const hs = p.blob();
+      this.hard = p.u8() === 1 ? hs.slice() : undefined;
+    }
+    const names = fs.list(this.dir).filter(isSegName).sort();
+    // Open every header first, so a bad file is reported before anything is changed.
+    const opened: Segment[] = names.map((name) => {
+      const file = fs.open(join(this.dir, name), 'write');
+      const header = new Uint8Array(HEADER_BYTES);
+      const id = Number(name.slice(4, 20));
+      if (file.read(header, 0) < HEADER_BYTES) return { id, name, file, cipher: undefined as unknown as FileCipher, records: [], end: -1 };
+      return { id, name, file, cipher: openFileHeader(this.ring, header, FileKind.LogSegment, id, name), records: [], end: HEADER_BYTES };
+    });
+    if (this.ring.prev) {
+      finishRekey(fs, this.dir, this.ring, this.keyedFiles(opened.filter((s) => s.end >= 0)));
+    }
+    let last = this.first - 1;
+    let cut: { seg: number; at: number; why: string } | undefined;
+    for (let si = 0; si < opened.length && !cut; si++) {
+      const s = opened[si]!;
+      this.nextId = Math.max(this.nextId, s.id + 1);
+      if (s.end < 0) { cut = { seg: si, at: 0, why: `${s.name} has a torn header` }; break; }
+      const size = s.file.size();
+      let pos = HEADER_BYTES;
+      const lenBuf = new Uint8Array(4);
+      while (pos < size) {
+        if (pos + 4 > size) { cut = { seg: si, at: pos, why: `${s.name} ends inside a record length` }; break; }
+        s.file.read(lenBuf, pos);
+        const len = new DataView(lenBuf.buffer).getUint32(0, true);
+        if (len < 17 || len > LOG_RECORD_MAX || pos + 4 + len > size) { cut = { seg: si, at: pos, why: `${s.name} has a torn record at offset ${pos}` }; break; }
+        const sealed = new Uint8Array(len);
+        s.file.read(sealed, pos + 4);
+        let entries: LogEntry[];
+        try {
+          entries = decodeEntries(s.cipher.open(pos + 4, RECORD_TYPE, sealed, s.name));
+        } catch {
+          cut = { seg: si, at: pos, why: `${s.name} has an unreadable record at offset ${pos}` };
+          break;
+        }
+        if (entries.length === 0) throw corrupt(`${s.name} holds an empty record at offset ${pos}`);
+        const f = entries[0]!.index;
+        for (let i = 1; i < entries.length; i++) if (entries[i]!.index !== f + i) throw corrupt(`${s.name} holds a record with non-consecutive indexes`);
+        const l = f + entries.length - 1;
+        // Wholly below the snapshot point: nothing in it is part of the log any more.
+        if (l < this.first) { pos += 4 + len; continue; }
+        // Unsynced writes to an earlier segment can be lost while later ones survive: a gap is a torn tail.
+        if (f > Math.max(last + 1, this.first)) { cut = { seg: si, at: pos, why: `${s.name} skips from index ${last} to ${f} (unsynced writes lost)` }; break; }
+        if (f <= last) this.supersede(f);
+        this.addRecord(s, { offset: pos, size: len + 4, first: f, last: l }, entries);
+        last = l;
+        pos += 4 + len;
+      }
+      s.end = pos;
+      this.segs.push(s);
+    }
+    let droppedBytes = 0, droppedSegments = 0;
+    if (cut) {
+      const s = opened[cut.seg]!;
+      droppedBytes += s.file.size() - cut.at;
+      if (cut.at === 0) { s.file.close(); fs.remove(join(this.dir, s.name)); droppedSegments++; this.segs = this.segs.filter((x) => x !== s); }
+      else { s.file.truncate(cut.at); s.file.sync(); s.end = cut.at; }
+      for (const later of opened.slice(cut.seg + 1)) {
+        droppedBytes += later.file.size();
+        droppedSegments++;
+        later.file.close();
+        fs.remove(join(this.dir, later.name));
+        this.nextId = Math.max(this.nextId, later.id + 1);
+      }
+      fs.syncDir(this.dir);
+      (this as { recovery: LogRecovery }).recovery = { droppedBytes, droppedSegments, detail: cut.why };
+    }
+    this.dropBelow(this.first);
+    this.startSegment();
+    this.fs.syncDir(this.dir);
+    this.dirDirty = false;
+  }
+
+  private keyedFiles(segs: Segment[]): Map<string, FileKind> {
+    const m = new Map<string, FileKind>();
+    for (const s of segs) m.set(s.name, FileKind.LogSegment);
+    if (this.fs.exists(join(this.dir, META_FILE))) m.set(META_FILE, FileKind.LogMeta);
+    return m;
+  }
+
+  /** Forgets every entry at or above `index` in memory (records on disk stay until cleaned). */
+  private supersede(index: number): void {
+    for (let si = this.segs.length - 1; si >= 0; si--) {
+      const s = this.segs[si]!;
+      while (s.records.length && s.records[s.records.length - 1]!.first >= index) s.records.pop();
+      const r = s.records[s.records.length - 1];
+      if (r && r.last >= index) r.last = index - 1;
+    }
+    const keep = index - this.termsStart;
+    if (keep < this.terms.length) this.terms.length = Math.max(0, keep);
+    this.cache.clear();
+  }
+
+  private addRecord(s: Segment, r: Rec, entries: LogEntry[]): void {
+    s.records.push(r);
+    if (this.terms.length === 0) this.termsStart = r.first;
+    else if (r.first !== this.termsStart + this.terms.length) throw new Error(`log invariant: record at ${r.first} does not follow ${this.termsStart + this.terms.length - 1}`);
+    for (const e of entries) this.terms.push(e.term);
+    this.remember(s, r, entries);
+  }
+  private termsStart = 1;
+
+  private remember(s: Segment, r: Rec, entries: LogEntry[]): void {
+    const k = `${s.id}:${r.offset}`;
+    this.cache.delete(k);
+    this.cache.set(k, entries);
+    if (this.cache.size > LOG_CACHE_RECORDS) this.cache.delete(this.cache.keys().next().value!);
+  }
+
+  private startSegment(): void {
+    const id = this.nextId++;
+    const name = segName(id);
+    const file = this.fs.open(join(this.dir, name), 'create');
+    const { header, cipher } = newFileHeader(this.ring, FileKind.LogSegment, id);
+    file.write(header, 0);
+    const s: Segment = { id, name, file, cipher, records: [], end: HEADER_BYTES };
+    this.segs.push(s);
+    this.dirty.add(s);
+    this.dirDirty = true;
+  }
+
+  private get active(): Segment {
+    return this.segs[this.segs.length - 1]!;
+  }
+
+  /** Index of the first entry the log holds (or would hold next, when empty). */
+  firstIndex(): number {
+    return this.first;
+  }
+
+  /** Index of the last entry; firstIndex() - 1 when the log is empty. */
+  lastIndex(): number {
+    return this.termsStart + this.terms.length - 1 >= this.first ? this.termsStart + this.terms.length - 1 : this.first - 1;
+  }
+
+  /** Term of entry `index`, or undefined when the log does not hold it. */
+  term(index: number): number | undefined {
+    if (index < this.first) return undefined;
+    return this.terms[index - this.termsStart];
+  }
+
+  /** The small durable record Raft keeps beside its log (term, vote, commit): opaque bytes. */
+  hardState(): Uint8Array | undefined {
+    return this.hard?.slice();
+  }
+
+  /** Replaces the hard state durably before returning. */
+  saveHardState(state: Uint8Array): void {
+    this.check();
+    this.writeMeta(this.first, state.slice());
+  }
+
+  private writeMeta(first: number, hard: Uint8Array | undefined): void {
+    const p = new ByteWriter();
+    p.u64(first);
+    p.blob(hard ?? new Uint8Array(0));
+    p.u8(hard ? 1 : 0);
+    const { header, cipher } = newFileHeader(this.ring, FileKind.LogMeta, 0);
+    const sealed = cipher.seal(HEADER_BYTES + 4, META_TYPE, p.view());
+    const out = new Uint8Array(HEADER_BYTES + 4 + sealed.length);
+    out.set(header, 0);
+    new DataView(out.buffer).setUint32(HEADER_BYTES, sealed.length, true);
+    out.set(sealed, HEADER_BYTES + 4);
+    this.guard(() => writeFileAtomic(this.fs, this.dir, META_FILE, out));
+    this.first = first;
+    this.hard = hard;
+  }
+
+  private check(): void {
+    if (this.failed) throw new TrineError('STORAGE_FAILED', 'the log failed earlier and accepts no more operations; restart the node', { cause: this.failed });
+    if (this.closed) throw new TrineError('STORAGE_CLOSED', 'the log is closed');
+  }
+
+  private guard<T>(f: () => T): T {
+    try { return f(); } catch (e) { this.failed ??= e; throw e; }
+  }
+
+  /**
+   * Appends `entries` (consecutive indexes starting at lastIndex() + 1) and resolves once they
+   * are durable. The entries are readable at once.
+   */
+  append(entries: readonly LogEntry[]): Promise<void> {
+    try {
+      this.check();
+      if (entries.length === 0) return this.requestSync();
+      const next = this.lastIndex() + 1;
+      for (let i = 0; i < entries.length; i++) {
+        if (entries[i]!.index !== next + i) throw new TrineError('STORAGE_LOG_GAP', `log append must continue at index ${next + i}, got ${entries[i]!.index}`);
+      }
+      this.guard(() => this.writeRecord(entries.slice()));
+      return this.requestSync();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  private writeRecord(entries: LogEntry[]): void {
+    if (this.active.end >= this.segmentBytes) this.startSegment();
+    const s = this.active;
+    const sealed = s.cipher.seal(s.end + 4, RECORD_TYPE, encodeEntries(entries));
+    const buf = new Uint8Array(4 + sealed.length);
+    new DataView(buf.buffer).setUint32(0, sealed.length, true);
+    buf.set(sealed, 4);
+    s.file.write(buf, s.end);
+    const first = entries[0]!.index;
+    this.addRecord(s, { offset: s.end, size: buf.length, first, last: first + entries.length - 1 }, entries);
+    s.end += buf.length;
+    this.dirty.add(s);
+  }
+
+  private requestSync(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
+      if (!this.syncing) void this.runSyncs();
+    });
+  }
+
+  private async runSyncs(): Promise<void> {
+    this.syncing = true;
+    // Let writers of this turn of the event loop join the first fsync.
+    await new Promise<void>((r) => setImmediate(r));
+    while (this.waiters.length) {
+      const batch = this.waiters;
+      this.waiters = [];
+      const files = [...this.dirty];
+      this.dirty.clear();
+      const dir = this.dirDirty;
+      this.dirDirty = false;
+      try {
+        if (this.failed) throw this.failed;
+        // Oldest first: a segment is durable only after every earlier one is.
+        for (const s of files) await s.file.syncAsync();
+        if (dir) this.fs.syncDir(this.dir);
+        for (const w of batch) w.resolve();
+      } catch (e) {
+        this.failed ??= e;
+        for (const w of [...batch, ...this.waiters]) w.reject(e);
+        this.waiters = [];
+      }
+    }
+    this.syncing = false;
+  }
+
+  /** Resolves when everything appended so far is durable. */
+  sync(): Promise<void> {
+    return this.requestSync();
+  }
+
+  private findRecord(index: number): { s: Segment; r: Rec } | undefined {
+    for (let si = this.segs.length - 1; si >= 0; si--) {
+      const s = this.segs[si]!;
+      const recs = s.records;
+      if (!recs.length || recs[0]!.first > index) continue;
+      let lo = 0, hi = recs.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >>> 1;
+        if (recs[mid]!.first <= index) lo = mid; else hi = mid - 1;
+      }
+      const r = recs[lo]!;
+      return index <= r.last ? { s, r } : undefined;
+    }
+    return undefined;
+  }
+
+  private readRecord(s: Segment, r: Rec): LogEntry[] {
+    const k = `${s.id}:${r.offset}`;
+    const hit = this.cache.get(k);
+    if (hit) return hit;
+    const sealed = new Uint8Array(r.size - 4);
+    s.file.read(sealed, r.offset + 4);
+    const entries = decodeEntries(s.cipher.open(r.offset + 4, RECORD_TYPE, sealed, s.name));
+    if (entries[0]?.index !== r.first) throw corrupt(`${s.name} record at offset ${r.offset} changed on disk`);
+    this.remember(s, r, entries);
+    return entries;
+  }
+
+  /** Entries with lo <= index < hi (hi clipped to lastIndex() + 1), read synchronously. */
+  entries(lo: number, hi: number, maxBytes = Infinity): LogEntry[] {
+    this.check();
+    if (lo < this.first) throw new TrineError('STORAGE_LOG_COMPACTED', `log entries before ${this.first} were discarded after a snapshot`);
+    hi = Math.min(hi, this.lastIndex() + 1);
+    const out: LogEntry[] = [];
+    let bytes = 0;
+    let i = lo;
+    while (i < hi) {
+      const f = this.findRecord(i);
+      if (!f) throw corrupt(`log entry ${i} is missing`);
+      const es = this.readRecord(f.s, f.r);
+      for (let j = i - f.r.first; j < es.length && i < hi && i <= f.r.last; j++, i++) {
+        bytes += es[j]!.data.length;
+        if (out.length > 0 && bytes > maxBytes) return out;
+        out.push(es[j]!);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Removes entries at and above `index` (a Raft conflict). Durable on return: entries below
+   * `index` are rewritten into a fresh segment before anything is cut, so they survive any crash.
+   */
+  truncateSuffix(index: number): void {
+    this.check();
+    if (index > this.lastIndex()) return;
+    if (index < this.first) index = this.first;
+    this.guard(() => {
+      // Unsynced appends before the cut must be durable first: the cut is durable on return.
+      for (const s of this.dirty) s.file.sync();
+      this.dirty.clear();
+      const f = this.findRecord(index)!;
+      const keptFrom = Math.max(f.r.first, this.first);
+      const kept = this.entries(keptFrom, index);
+      if (kept.length) {
+        // The new record supersedes the old one from its first index on (see recovery).
+        this.startSegment();
+        this.supersede(keptFrom);
+        this.writeRecord(kept);
+        this.active.file.sync();
+        this.fs.syncDir(this.dir);
+        this.dirDirty = false;
+        this.dirty.delete(this.active);
+        this.cut(f.s, f.r.offset, this.active);
+      } else {
+        this.supersede(index);
+        this.cut(f.s, f.r.offset, undefined);
+        this.startSegment();
+        this.fs.syncDir(this.dir);
+        this.dirDirty = false;
+      }
+    });
+  }
+
+  /** Physically drops bytes from `seg` at `offset` and every later segment except `keep`. */
+  private cut(seg: Segment, offset: number, keep: Segment | undefined): void {
+    const si = this.segs.indexOf(seg);
+    seg.file.truncate(offset);
+    seg.file.sync();
+    seg.end = offset;
+    for (const s of this.segs.slice(si + 1)) {
+      if (s === keep) continue;
+      s.file.close();
+      this.fs.remove(join(this.dir, s.name));
+      this.dirty.delete(s);
+    }
+    this.segs = this.segs.slice(0, si + 1);
+    if (keep) this.segs.push(keep);
+    this.fs.syncDir(this.dir);
+  }
+
+  /** Discards entries below `index` (after a snapshot covers them); durable on return. */
+  truncatePrefix(index: number): void {
+    this.check();
+    if (index <= this.first) return;
+    this.guard(() => {
+      const last = this.lastIndex();
+      const dropTerms = Math.min(this.terms.length, index - this.termsStart);
+      this.writeMeta(index, this.hard);
+      if (index > last) {
+        this.terms = [];
+        this.termsStart = index;
+        this.startSegment();
+        this.fs.syncDir(this.dir);
+        this.dirDirty = false;
+      } else if (dropTerms > 0) {
+        this.terms = this.terms.slice(dropTerms);
+        this.termsStart += dropTerms;
+      }
+      this.dropBelow(index);
+    });
+  }
+
+  /** Deletes whole segments whose entries all lie below `index` (never the active one). */
+  private dropBelow(index: number): void {
+    let removed = false;
+    while (this.segs.length > 1) {
+      const s = this.segs[0]!;
+      const lastRec = s.records[s.records.length - 1];
+      if (lastRec && lastRec.last >= index) break;
+      s.file.close();
+      this.fs.remove(join(this.dir, s.name));
+      this.dirty.delete(s);
+      this.segs.shift();
+      removed = true;
+    }
+    for (const s of this.segs) while (s.records.length && s.records[0]!.last < index) s.records.shift();
+    if (removed) this.fs.syncDir(this.dir);
+  }
+
+  /** Rewraps every file's data key under `masterKey` without rewriting data. */
+  rekey(masterKey: MasterKey): void {
+    this.check();
+    const next = Keyring.derive(masterKey);
+    this.guard(() => {
+      rekeyFiles(this.fs, this.dir, this.ring, next, this.keyedFiles(this.segs));
+      this.ring = next;
+    });
+  }
+
+  /** Waits for pending fsyncs and closes every file. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (!this.failed && (this.waiters.length || this.syncing || this.dirty.size)) await this.requestSync().catch(() => undefined);
+    this.closed = true;
+    for (const s of this.segs) s.file.close();
+  }
+
+  /** Bytes the log's files take on disk. */
+  diskBytes(): number {
+    let n = 0;
+    for (const s of this.segs) n += s.end;
+    return n;
+  }
+}
+
+export { KEY_FILE };

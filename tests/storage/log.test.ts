@@ -1,0 +1,202 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import process from 'node:process';
+import { isTrineError } from '../../src/crypto/index.ts';
+import { LogStore, type LogEntry } from '../../src/storage/log.ts';
+import { SimFs, prng } from '../../src/storage/sim-fs.ts';
+import type { FileSystem } from '../../src/storage/fs.ts';
+
+const KEY = new Uint8Array(32).fill(7);
+const DIR = '/log';
+const SEEDS = Number(process.env['STORAGE_SEEDS'] ?? 30);
+
+function entry(index: number, term: number, tag = 0): LogEntry {
+  return { index, term, data: new TextEncoder().encode(`entry ${index} term ${term} tag ${tag}`) };
+}
+const text = (e: LogEntry) => `${e.index}/${e.term}/${new TextDecoder().decode(e.data)}`;
+const all = (log: LogStore) => (log.lastIndex() >= log.firstIndex() ? log.entries(log.firstIndex(), log.lastIndex() + 1) : []).map(text);
+
+test('appended entries read back, with terms, after reopen', async () => {
+  const fs = new SimFs();
+  let log = LogStore.open(DIR, { masterKey: KEY, fs });
+  await log.append([entry(1, 1), entry(2, 1)]);
+  await log.append([entry(3, 2)]);
+  assert.is(log.lastIndex(), 3);
+  assert.is(log.term(3), 2);
+  await log.close();
+  log = LogStore.open(DIR, { masterKey: KEY, fs });
+  assert.equal(all(log), [entry(1, 1), entry(2, 1), entry(3, 2)].map(text));
+  assert.is(log.term(2), 1);
+  assert.is(log.recovery.droppedBytes, 0);
+  await assert.not.throws(() => log.append([entry(4, 2)]));
+  await log.append([entry(4, 2)]).then(() => assert.unreachable('duplicate index accepted'), (e) => assert.ok(isTrineError(e, 'STORAGE_LOG_GAP')));
+});
+
+test('group commit: many concurrent appends share few fsyncs', async () => {
+  const fs = new SimFs();
+  let syncs = 0;
+  const counting: FileSystem = Object.create(fs);
+  counting.open = (p, m) => {
+    const h = fs.open(p, m);
+    const orig = h.syncAsync.bind(h);
+    h.syncAsync = () => { syncs++; return orig(); };
+    return h;
+  };
+  const log = LogStore.open(DIR, { masterKey: KEY, fs: counting });
+  const ps: Promise<void>[] = [];
+  for (let i = 1; i <= 200; i++) ps.push(log.append([entry(i, 1)]));
+  await Promise.all(ps);
+  assert.ok(syncs <= 3, `200 appends took ${syncs} fsyncs`);
+  assert.is(log.lastIndex(), 200);
+});
+
+test('a torn last record is dropped and reported; earlier records survive', async () => {
+  const fs = new SimFs();
+  const log = LogStore.open(DIR, { masterKey: KEY, fs });
+  await log.append([entry(1, 1), entry(2, 1)]);
+  await log.append([entry(3, 1)]);
+  await log.close();
+  const [path, bytes] = [...fs.files()].find(([p, b]) => p.endsWith('.seg') && b.length > 256)!;
+  fs.tamper(path, bytes.subarray(0, bytes.length - 5));
+  const re = LogStore.open(DIR, { masterKey: KEY, fs });
+  assert.is(re.lastIndex(), 2);
+  assert.ok(re.recovery.droppedBytes > 0, 'drop reported');
+  assert.match(re.recovery.detail ?? '', /torn/);
+  await re.append([entry(3, 2)]);
+  await re.close();
+  assert.equal(all(LogStore.open(DIR, { masterKey: KEY, fs })), [entry(1, 1), entry(2, 1), entry(3, 2)].map(text));
+});
+
+test('suffix truncation replaces conflicting entries; prefix truncation discards old ones; hard state persists', async () => {
+  const fs = new SimFs();
+  let log = LogStore.open(DIR, { masterKey: KEY, fs, segmentBytes: 600 });
+  for (let i = 1; i <= 30; i += 3) await log.append([entry(i, 1), entry(i + 1, 1), entry(i + 2, 1)]);
+  log.truncateSuffix(17);
+  assert.is(log.lastIndex(), 16);
+  await log.append([entry(17, 2), entry(18, 2)]);
+  log.truncatePrefix(10);
+  assert.is(log.firstIndex(), 10);
+  assert.is(log.term(9), undefined);
+  log.saveHardState(new Uint8Array([1, 2, 3]));
+  const expect = all(log);
+  await log.close();
+  log = LogStore.open(DIR, { masterKey: KEY, fs, segmentBytes: 600 });
+  assert.equal(all(log), expect);
+  assert.is(log.firstIndex(), 10);
+  assert.equal([...log.hardState()!], [1, 2, 3]);
+  // A snapshot past the end empties the log; appends continue after it.
+  log.truncatePrefix(100);
+  assert.is(log.lastIndex(), 99);
+  await log.append([entry(100, 3)]);
+  await log.close();
+  log = LogStore.open(DIR, { masterKey: KEY, fs });
+  assert.equal(all(log), [text(entry(100, 3))]);
+  assert.ok(fs.list(DIR).filter((n) => n.endsWith('.seg')).length <= 2, 'old segments deleted');
+});
+
+test('wrong master key: clear error, nothing on disk changed; passphrase keys and rekey work', async () => {
+  const fs = new SimFs();
+  const pass = { passphrase: 'correct horse', scrypt: { N: 1024, r: 8, p: 1 } };
+  const log = LogStore.open(DIR, { masterKey: pass, fs });
+  await log.append([entry(1, 1)]);
+  await log.close();
+  const before = fs.files();
+  for (const k of [{ passphrase: 'wrong', scrypt: pass.scrypt }, KEY]) {
+    try { LogStore.open(DIR, { masterKey: k, fs }); assert.unreachable('opened with a wrong key'); } catch (e) {
+      assert.ok(isTrineError(e, 'STORAGE_WRONG_KEY'), String(e));
+      assert.match((e as Error).message, /nothing was changed/);
+    }
+  }
+  assert.equal(fs.files(), before);
+  const re = LogStore.open(DIR, { masterKey: pass, fs });
+  const segBefore = [...fs.files()].filter(([p]) => p.endsWith('.seg')).map(([p, b]) => [p, b.subarray(256)] as const);
+  re.rekey(KEY);
+  for (const [p, body] of segBefore) assert.equal(fs.files().get(p)!.subarray(256), body, 'rekey leaves data untouched');
+  await re.close();
+  assert.throws(() => LogStore.open(DIR, { masterKey: pass, fs }), (e: unknown) => isTrineError(e, 'STORAGE_WRONG_KEY'));
+  assert.equal(all(LogStore.open(DIR, { masterKey: KEY, fs })), [text(entry(1, 1))]);
+});
+
+test('crash at every point: reopen holds a prefix of what was written, at least what was acknowledged', async () => {
+  for (let seed = 1; seed <= SEEDS; seed++) {
+    const replay = `STORAGE_SEEDS=${seed} node --import tsx tests/storage/log.test.ts (seed ${seed})`;
+    // Count the operations of a clean run, then crash at each of them.
+    const script = (rng: () => number) => {
+      const ops: ({ t: 'append'; n: number } | { t: 'suffix'; back: number } | { t: 'prefix'; fwd: number })[] = [];
+      for (let i = 0; i < 25; i++) {
+        const r = rng();
+        ops.push(r < 0.75 ? { t: 'append', n: 1 + Math.floor(rng() * 4) } : r < 0.9 ? { t: 'suffix', back: Math.floor(rng() * 5) } : { t: 'prefix', fwd: Math.floor(rng() * 4) });
+      }
+      return ops;
+    };
+    const ops = script(prng(seed));
+    const run = async (fs: SimFs, crashAt: number) => {
+      let model: LogEntry[] = [];
+      let first = 1;
+      let acked: LogEntry[] = [];
+      let alt: LogEntry[] | undefined;
+      let ackFirst = 1;
+      let log: LogStore;
+      try {
+        log = LogStore.open(DIR, { masterKey: KEY, fs, segmentBytes: 500 });
+        fs.crashAt(crashAt, prng(seed * 1000 + crashAt));
+        let term = 1;
+        for (const op of ops) {
+          if (op.t === 'append') {
+            const start = model.length ? model[model.length - 1]!.index + 1 : first;
+            const es = Array.from({ length: op.n }, (_, i) => entry(start + i, term, seed));
+            model = [...model, ...es];
+            await log.append(es);
+            acked = model; ackFirst = first;
+          } else if (op.t === 'suffix' && model.length) {
+            const at = Math.max(first, model[model.length - 1]!.index - op.back + 1);
+            alt = model;
+            model = model.filter((e) => e.index < at);
+            term++;
+            log.truncateSuffix(at);
+            acked = model; ackFirst = first; alt = undefined;
+          } else if (op.t === 'prefix' && model.length) {
+            const at = model[0]!.index + op.fwd;
+            alt = model;
+            const newModel = model.filter((e) => e.index >= at);
+            const oldFirst = first;
+            first = at;
+            model = newModel;
+            log.truncatePrefix(at);
+            void oldFirst;
+            acked = model; ackFirst = first; alt = undefined;
+          }
+        }
+        await log.close();
+        return { done: true, model, acked, alt, ackFirst };
+      } catch (e) {
+        if ((e as Error).name !== 'SimCrash' && !((e as { cause?: Error }).cause?.name === 'SimCrash')) throw e;
+        return { done: false, model, acked, alt, ackFirst };
+      }
+    };
+    const clean = new SimFs();
+    await run(clean, Infinity);
+    const total = clean.ops;
+    for (let k = 1; k <= total; k++) {
+      const fs = new SimFs();
+      const r = await run(fs, k);
+      if (r.done) continue;
+      const after = fs.afterCrash(prng(seed * 7919 + k));
+      let log: LogStore;
+      try { log = LogStore.open(DIR, { masterKey: KEY, fs: after }); } catch (e) { assert.unreachable(`reopen failed at crash point ${k}: ${e}; replay: ${replay}`); return; }
+      const got = all(log);
+      const ok = [r.model, r.alt].some((m) => {
+        if (!m) return false;
+        const want = m.filter((e) => e.index >= log.firstIndex()).map(text);
+        const acked = r.acked.filter((e) => e.index >= log.firstIndex()).map(text);
+        return got.length <= want.length && got.every((t, i) => t === want[i]) && (got.length >= acked.length || m !== r.model);
+      });
+      assert.ok(ok, `crash point ${k}: log holds ${JSON.stringify(got)}, expected a prefix of ${JSON.stringify(r.model.map(text))} covering ${r.acked.length} acknowledged; replay: ${replay}`);
+      assert.ok(log.firstIndex() >= 1 && log.firstIndex() <= r.ackFirst + 100);
+      await log.append([entry(log.lastIndex() + 1, 99)]);
+      await log.close();
+    }
+  }
+});
+
+test.run();
