@@ -60,4 +60,17 @@ test('errors print a sentence and a code, with exit status 1', () => {
   assert.match(again.err, /\[KEY_EXISTS\]/);
 });
 
+test('the same CLI source runs on Bun and Deno (their npm packages bring the runtimes)', () => {
+  const f = join(dir, 'portable');
+  assert.is(trine(['keygen', '-f', f, '-C', 'p']).code, 0);
+  const expect = trine(['fingerprint', `${f}.pub`]).out;
+  for (const [bin, pre] of [['node_modules/.bin/bun', []], ['node_modules/.bin/deno', ['run', '-A']]] as const) {
+    const r = spawnSync(bin, [...pre, 'src/cli/main.ts', 'fingerprint', `${f}.pub`], { encoding: 'utf8', env: { ...process.env, HOME: dir } });
+    assert.is(r.status, 0, `${bin}: ${r.stderr}`);
+    assert.is(r.stdout, expect, bin);
+    const v = spawnSync(bin, [...pre, 'src/cli/main.ts', 'version'], { encoding: 'utf8' });
+    assert.match(v.stdout, new RegExp(`trine ${VERSION} \\((bun|deno) `));
+  }
+});
+
 test.run();
