@@ -1,0 +1,289 @@
+/**
+ * Sorted table files (immutable once written): the common header, sealed data blocks, a sealed
+ * bloom filter, a sealed block index and a sealed fixed-size footer at the very end that locates
+ * the index and filter. All versions of one user key sit in one block, so a point read touches one
+ * block and a key's versions never straddle two files of a level.
+ */
+import { blake2s, equalBytes } from '../crypto/index.ts';
+import { type Block, BlockBuilder, decodeBlock, lowerBound, upperBound } from './block.ts';
+import type { BlockCache } from './block-cache.ts';
+import { bloomMayContain, buildBloom, keyHash } from './bloom.ts';
+import { ByteReader, ByteWriter, corrupt } from './codec.ts';
+import { type FileCipher, FileKind, type Keyring, newFileHeader, openFileHeader } from './envelope.ts';
+import type { FileHandle } from './fs.ts';
+import { compareBytes, type Bytes } from './kv.ts';
+import { BLOCK_BYTES, HEADER_BYTES } from './limits.ts';
+
+export const enum BlockType { Data = 1, Index = 2, Filter = 3, Footer = 5 }
+const FOOTER_PLAIN = 32;
+const FOOTER_SEALED = FOOTER_PLAIN + 16;
+
+/** An entry cursor: one position in key order; `valid` false once past the end. */
+export interface Cursor {
+  valid: boolean;
+  key: Bytes;
+  seq: number;
+  del: boolean;
+  value: Bytes;
+  next(): void;
+}
+
+/** What the manifest records of a table. */
+export interface TableMeta {
+  readonly id: number;
+  readonly size: number;
+  readonly smallest: Bytes;
+  readonly largest: Bytes;
+  readonly entries: number;
+  /** First 8 bytes of BLAKE2s(data key): binds the manifest entry to this exact file. */
+  readonly keyCheck: Bytes;
+}
+
+export function tableName(id: number): string {
+  return `t-${String(id).padStart(16, '0')}.sst`;
+}
+
+export function keyCheckOf(cipher: FileCipher): Uint8Array {
+  return blake2s(cipher.key).slice(0, 8);
+}
+
+export class TableBuilder {
+  private readonly block = new BlockBuilder();
+  readonly cipher: FileCipher;
+  private offset = HEADER_BYTES;
+  private readonly idxKeys: Uint8Array[] = [];
+  private readonly idxOffs: number[] = [];
+  private readonly idxLens: number[] = [];
+  private readonly hashes: number[] = [];
+  private last: Uint8Array | undefined;
+  private smallest: Uint8Array | undefined;
+  entries = 0;
+
+  constructor(private readonly file: FileHandle, ring: Keyring, readonly id: number) {
+    const { header, cipher } = newFileHeader(ring, FileKind.Table, id);
+    this.cipher = cipher;
+    file.write(header, 0);
+  }
+
+  /** Adds an entry; entries come in (key ascending, seq descending) order. */
+  add(key: Uint8Array, seq: number, del: boolean, value: Uint8Array): void {
+    const same = this.last !== undefined && equalBytes(this.last, key);
+    if (!same) {
+      // Cut blocks only between user keys, so a key's versions stay in one block.
+      if (this.block.count > 0 && this.block.size() >= BLOCK_BYTES) this.flushBlock();
+      this.hashes.push(keyHash(key));
+      this.last = key;
+      this.smallest ??= key;
+    }
+    this.block.add(key, seq, del, value);
+    this.entries++;
+  }
+
+  private flushBlock(): void {
+    const sealed = this.cipher.seal(this.offset, BlockType.Data, this.block.finish());
+    this.file.write(sealed, this.offset);
+    this.idxKeys.push(this.last!);
+    this.idxOffs.push(this.offset);
+    this.idxLens.push(sealed.length);
+    this.offset += sealed.length;
+  }
+
+  /** Bytes written so far (approximately the final size). */
+  get size(): number {
+    return this.offset + this.block.size();
+  }
+
+  /** Writes filter, index and footer; the caller syncs the file. */
+  finish(): TableMeta {
+    if (this.block.count > 0) this.flushBlock();
+    const filterOff = this.offset;
+    const filter = this.cipher.seal(filterOff, BlockType.Filter, buildBloom(this.hashes));
+    this.file.write(filter, filterOff);
+    this.offset += filter.length;
+    const iw = new ByteWriter(64 + this.idxKeys.length * 32);
+    iw.varint(this.idxKeys.length);
+    for (let i = 0; i < this.idxKeys.length; i++) { iw.blob(this.idxKeys[i]!); iw.varint(this.idxOffs[i]!); iw.varint(this.idxLens[i]!); }
+    const indexOff = this.offset;
+    const index = this.cipher.seal(indexOff, BlockType.Index, iw.view());
+    this.file.write(index, indexOff);
+    this.offset += index.length;
+    const fw = new ByteWriter(FOOTER_PLAIN);
+    fw.u64(indexOff); fw.u32(index.length); fw.u64(filterOff); fw.u32(filter.length); fw.u64(this.entries);
+    const footer = this.cipher.seal(this.offset, BlockType.Footer, fw.view());
+    this.file.write(footer, this.offset);
+    this.offset += footer.length;
+    return {
+      id: this.id, size: this.offset, entries: this.entries, keyCheck: keyCheckOf(this.cipher),
+      smallest: this.smallest ?? new Uint8Array(0), largest: this.last ?? new Uint8Array(0),
+    };
+  }
+}
+
+/** Result of a point read in one table: the newest version at or below the snapshot. */
+export interface Found {
+  del: boolean;
+  value: Bytes;
+}
+
+export class Table {
+  /** Versions and iterators using this table; the file is deleted when it is obsolete and unused. */
+  refs = 0;
+  obsolete = false;
+  private readonly idxKeys: Uint8Array[] = [];
+  private readonly idxOffs: number[] = [];
+  private readonly idxLens: number[] = [];
+  private readonly filter: Uint8Array;
+  private readonly name: string;
+
+  constructor(readonly meta: TableMeta, private readonly file: FileHandle, private readonly cipher: FileCipher, private readonly cache: BlockCache, private readonly counters: { blockReads: number }) {
+    this.name = tableName(meta.id);
+    const size = file.size();
+    if (size !== meta.size) throw corrupt(`${this.name} is ${size} bytes, the manifest says ${meta.size} (truncated or replaced)`);
+    if (size < HEADER_BYTES + FOOTER_SEALED) throw corrupt(`${this.name} is too short to be a table`);
+    const footer = new ByteReader(this.readSealed(size - FOOTER_SEALED, FOOTER_SEALED, BlockType.Footer, 'footer'), this.name);
+    const indexOff = footer.u64(), indexLen = footer.u32(), filterOff = footer.u64(), filterLen = footer.u32();
+    this.filter = this.readSealed(filterOff, filterLen, BlockType.Filter, 'filter');
+    const ir = new ByteReader(this.readSealed(indexOff, indexLen, BlockType.Index, 'index'), `${this.name} index`);
+    const n = ir.varint();
+    for (let i = 0; i < n; i++) { this.idxKeys.push(ir.blob()); this.idxOffs.push(ir.varint()); this.idxLens.push(ir.varint()); }
+  }
+
+  /** Opens a table file and checks it is the one the manifest names. */
+  static open(file: FileHandle, ring: Keyring, meta: TableMeta, cache: BlockCache, counters: { blockReads: number }): Table {
+    const header = new Uint8Array(HEADER_BYTES);
+    file.read(header, 0);
+    const name = tableName(meta.id);
+    const cipher = openFileHeader(ring, header, FileKind.Table, meta.id, name);
+    if (!equalBytes(keyCheckOf(cipher), meta.keyCheck)) throw corrupt(`${name} is not the file the manifest lists (replaced by another or an older file)`);
+    return new Table(meta, file, cipher, cache, counters);
+  }
+
+  private readSealed(off: number, len: number, type: BlockType, what: string): Uint8Array {
+    if (off < HEADER_BYTES || len < 16 || off + len > this.meta.size) throw corrupt(`${this.name} ${what} lies outside the file`);
+    const buf = new Uint8Array(len);
+    if (this.file.read(buf, off) !== len) throw corrupt(`${this.name} ${what} is cut short`);
+    return this.cipher.open(off, type, buf, `${this.name} ${what} block`);
+  }
+
+  close(): void {
+    this.file.close();
+  }
+
+  get blockCount(): number {
+    return this.idxKeys.length;
+  }
+
+  block(i: number): Block {
+    const ck = `${this.meta.id}:${i}`;
+    let b = this.cache.get(ck);
+    if (!b) {
+      this.counters.blockReads++;
+      b = decodeBlock(this.readSealed(this.idxOffs[i]!, this.idxLens[i]!, BlockType.Data, 'data'), `${this.name} block ${i}`);
+      this.cache.set(ck, b);
+    }
+    return b;
+  }
+
+  mayContain(key: Bytes): boolean {
+    return bloomMayContain(this.filter, keyHash(key));
+  }
+
+  /** The newest version of `key` at or below `snap`, or undefined when this table has none. */
+  get(key: Bytes, snap: number): Found | undefined {
+    const bi = lowerBound(this.idxKeys, key);
+    if (bi >= this.idxKeys.length) return undefined;
+    const b = this.block(bi);
+    for (let i = lowerBound(b.keys, key); i < b.keys.length && equalBytes(b.keys[i]!, key); i++) {
+      if (b.seqs[i]! <= snap) return { del: b.dels[i] === 1, value: b.values[i]! };
+    }
+    return undefined;
+  }
+
+  /**
+   * A cursor from `start` (inclusive unless `exclusive`) in the given direction. In resolved mode
+   * it shows each key once, as its newest version at or below `snap` (keys with none are skipped);
+   * in raw mode (forward only) it shows every version.
+   */
+  cursor(start: Bytes | undefined, exclusive: boolean, reverse: boolean, snap: number, raw = false): Cursor {
+    return new TableCursor(this, this.idxKeys, start, exclusive, reverse, snap, raw);
+  }
+}
+
+class TableCursor implements Cursor {
+  valid = false;
+  key: Bytes = new Uint8Array(0);
+  seq = 0;
+  del = false;
+  value: Bytes = new Uint8Array(0);
+  private bi: number;
+  private pos: number;
+  private b: Block | undefined;
+
+  constructor(private readonly t: Table, idxKeys: Uint8Array[], start: Bytes | undefined, exclusive: boolean,
+    private readonly reverse: boolean, private readonly snap: number, private readonly raw: boolean) {
+    const n = t.blockCount;
+    if (!reverse) {
+      this.bi = start ? lowerBound(idxKeys, start) : 0;
+      this.pos = 0;
+      if (this.bi < n && start) {
+        const b = (this.b = t.block(this.bi));
+        this.pos = exclusive ? upperBound(b.keys, start) : lowerBound(b.keys, start);
+      }
+    } else {
+      this.bi = start ? Math.min(lowerBound(idxKeys, start), n - 1) : n - 1;
+      this.pos = -1;
+      if (this.bi >= 0) {
+        const b = (this.b = t.block(this.bi));
+        this.pos = start ? (exclusive ? lowerBound(b.keys, start) : upperBound(b.keys, start)) - 1 : b.keys.length - 1;
+      }
+    }
+    this.settle();
+  }
+
+  private settle(): void {
+    const t = this.t;
+    const n = t.blockCount;
+    for (;;) {
+      if (!this.reverse) {
+        if (this.bi >= n) { this.valid = false; return; }
+        const b = (this.b ??= t.block(this.bi));
+        if (this.pos >= b.keys.length) { this.bi++; this.pos = 0; this.b = undefined; continue; }
+        if (this.raw) { this.load(b, this.pos); this.pos++; return; }
+        const k = b.keys[this.pos]!;
+        let j = this.pos, hit = -1;
+        for (; j < b.keys.length && (j === this.pos || equalBytes(b.keys[j]!, k)); j++) if (hit < 0 && b.seqs[j]! <= this.snap) hit = j;
+        this.pos = j;
+        if (hit >= 0) { this.load(b, hit); return; }
+      } else {
+        if (this.bi < 0) { this.valid = false; return; }
+        const b = (this.b ??= t.block(this.bi));
+        if (this.pos < 0) { this.bi--; this.b = undefined; if (this.bi >= 0) this.pos = t.block(this.bi).keys.length - 1; continue; }
+        const k = b.keys[this.pos]!;
+        let a = this.pos;
+        while (a > 0 && equalBytes(b.keys[a - 1]!, k)) a--;
+        let hit = -1;
+        for (let j = a; j <= this.pos; j++) if (b.seqs[j]! <= this.snap) { hit = j; break; }
+        this.pos = a - 1;
+        if (hit >= 0) { this.load(b, hit); return; }
+      }
+    }
+  }
+
+  private load(b: Block, i: number): void {
+    this.valid = true;
+    this.key = b.keys[i]!;
+    this.seq = b.seqs[i]!;
+    this.del = b.dels[i] === 1;
+    this.value = b.values[i]!;
+  }
+
+  next(): void {
+    this.settle();
+  }
+}
+
+export function compareMetaRange(a: TableMeta, key: Bytes): number {
+  if (compareBytes(key, a.smallest) < 0) return 1;
+  if (compareBytes(key, a.largest) > 0) return -1;
+  return 0;
+}
