@@ -31,6 +31,12 @@ export class CipherState {
     this.k = key;
   }
 
+  clone(): CipherState {
+    const c = new CipherState(this.k);
+    c.n = this.n;
+    return c;
+  }
+
   hasKey(): boolean {
     return this.k !== undefined;
   }

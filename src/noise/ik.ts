@@ -86,21 +86,26 @@ export class IkInitiator {
     return out;
   }
 
-  /** <- e, ee, se, payload. Returns the payload and the transport, or undefined if the message is not authentic. */
+  /**
+   * <- e, ee, se, payload. Returns the payload and the transport, or undefined if the message is
+   * not authentic. A failed read works on a copy and leaves this initiator ready for the real
+   * answer, so a forged message 2 cannot spoil a handshake in progress.
+   */
   readMessage2(message: Uint8Array): { payload: Uint8Array; transport: Transport } | undefined {
-    if (this.step !== 'read2' || message.length < MESSAGE2_OVERHEAD) { this.step = 'failed'; return undefined; }
+    if (this.step !== 'read2' || message.length < MESSAGE2_OVERHEAD) return undefined;
+    const ss = this.ss.clone();
     const re = message.subarray(0, DH_LEN);
-    this.ss.mixHash(re);
+    ss.mixHash(re);
     const ee = dh(this.e!, re);
     const se = ee && dh(this.s, re);
-    if (!ee || !se) { this.step = 'failed'; return undefined; }
-    this.ss.mixKey(ee);
-    this.ss.mixKey(se);
-    const payload = this.ss.decryptAndHash(message.subarray(DH_LEN));
-    if (!payload) { this.step = 'failed'; return undefined; }
-    const [c1, c2] = this.ss.split();
+    if (!ee || !se) return undefined;
+    ss.mixKey(ee);
+    ss.mixKey(se);
+    const payload = ss.decryptAndHash(message.subarray(DH_LEN));
+    if (!payload) return undefined;
+    const [c1, c2] = ss.split();
     this.step = 'done';
-    return { payload, transport: { send: c1, recv: c2, handshakeHash: this.ss.h } };
+    return { payload, transport: { send: c1, recv: c2, handshakeHash: ss.h } };
   }
 }
 

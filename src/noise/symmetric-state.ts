@@ -20,6 +20,15 @@ export class SymmetricState {
     this.ck = this.h;
   }
 
+  /** An independent copy (to try a message without committing to it). */
+  clone(): SymmetricState {
+    const c = Object.create(SymmetricState.prototype) as SymmetricState;
+    (c as { ck: Uint8Array }).ck = this.ck;
+    (c as { h: Uint8Array }).h = this.h;
+    (c as { cipher: CipherState }).cipher = this.cipher.clone();
+    return c;
+  }
+
   mixKey(ikm: Uint8Array): void {
     const [ck, k] = hkdf(this.ck, ikm, 2) as [Uint8Array, Uint8Array];
     this.ck = ck;
