@@ -55,6 +55,10 @@ export class Progress {
     }
   }
 
+  freeFirstInflight(): void {
+    if (this.inflightHead < this.inflight.length) this.inflightHead++;
+  }
+
   private resetInflight(): void {
     this.inflight = [];
     this.inflightHead = 0;

@@ -191,6 +191,15 @@ export class RaftNode {
     };
   }
 
+  /** Leader only: what it knows of each follower (for status displays and tests). */
+  progress(): Map<NodeId, { match: number; next: number; state: string; inflight: number; snapIndex: number; snapOffset: number }> {
+    const out = new Map<NodeId, { match: number; next: number; state: string; inflight: number; snapIndex: number; snapOffset: number }>();
+    for (const [id, pr] of this.prs) {
+      out.set(id, { match: pr.match, next: pr.next, state: pr.state, inflight: pr.inflightCount(), snapIndex: pr.snapIndex, snapOffset: pr.snapOffset });
+    }
+    return out;
+  }
+
   /** Advance logical time by one tick. */
   tick(): void {
     this.now++;
@@ -596,6 +605,9 @@ export class RaftNode {
       case 'heartbeatResp':
         pr.recentActive = true;
         pr.probeSent = false;
+        // Lost appends would keep a full window full forever: free one slot per heartbeat; the
+        // next append then either succeeds or is rejected, which restarts from a probe.
+        if (pr.state === 'replicate' && pr.paused()) pr.freeFirstInflight();
         if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, pr, true);
         this.handleReadAck(m);
         return;

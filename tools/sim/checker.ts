@@ -64,8 +64,23 @@ export class Checker {
     }
   }
 
-  /** A node learned that `entries` (contiguous) are committed. */
-  committed(node: NodeId, entries: readonly Entry[]): void {
+  /**
+   * committedAt[t]: the highest index some node learned committed while in term t. A node learns
+   * a commit from the leader of its term (or a later one), so an index in committedAt[t] was
+   * committed by a leader of term <= t, and every leader of a term > t must hold it.
+   */
+  private committedAt: number[] = [];
+
+  /** The highest committed index that a leader of `term` must hold. */
+  mustHold(term: number): number {
+    let m = 0;
+    for (let t = Math.min(term - 1, this.committedAt.length - 1); t >= 0; t--) if ((this.committedAt[t] ?? 0) > m) m = this.committedAt[t];
+    return m;
+  }
+
+  /** A node in `term` learned that `entries` (contiguous) are committed. */
+  committed(node: NodeId, entries: readonly Entry[], term = 0): void {
+    if (entries.length > 0 && (this.committedAt[term] ?? 0) < entries[entries.length - 1].index) this.committedAt[term] = entries[entries.length - 1].index;
     for (const e of entries) {
       const h = this.history[e.index];
       if (h === undefined) this.history[e.index] = e;
@@ -107,12 +122,20 @@ export class Checker {
     return this.effects.get(key);
   }
 
-  /** Node `id` is leader of `term` and its log holds (index, term) for index <= maxCommit when `has`. */
-  leader(id: NodeId, term: number, hasCommitted: boolean): void {
+  /**
+   * Node `id` leads `term`; `termAt(i)` is its log's term at i (-1 if absent, 0 if compacted). It
+   * must hold every entry committed in an earlier term (leader completeness).
+   */
+  leader(id: NodeId, term: number, termAt: (i: number) => number): void {
+    const need = this.mustHold(term);
+    if (need > 0) {
+      const t = termAt(need);
+      const h = this.history[need];
+      if (t !== 0 && (h === undefined || t !== h.term)) this.fail(`leader completeness: node ${id}, leader of term ${term}, lacks committed entry ${need}`);
+    }
     const other = this.leaders.get(term);
     if (other === undefined) {
       this.leaders.set(term, id);
-      if (!hasCommitted) this.fail(`leader completeness: node ${id} became leader of term ${term} without committed entry ${this.maxCommit}`);
     } else if (other !== id) {
       this.fail(`election safety: nodes ${other} and ${id} both lead term ${term}`);
     }

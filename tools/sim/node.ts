@@ -121,7 +121,7 @@ export class SimNode {
     // Bootstrap entries reach the disk without a Ready; a restart re-reads what was committed.
     const si = d.snapshot?.meta.index ?? 0;
     this.env.checker.persisted(this.id, d.entries, d.snapshot?.meta.term ?? 0);
-    this.env.checker.committed(this.id, d.entries.slice(0, Math.max(0, d.hs.commit - si)));
+    this.env.checker.committed(this.id, d.entries.slice(0, Math.max(0, d.hs.commit - si)), d.hs.term);
     this.raft = new RaftNode(this.opts, { hardState: d.hs, snapshot: d.snapshot, entries: d.entries.slice() });
     this.sm = d.snapshot !== null ? StateMachine.restore(d.snapshot.data) : new StateMachine();
     this.votersBefore = this.raft.conf.voters;
@@ -231,7 +231,7 @@ export class SimNode {
     const d = this.disk;
     const si = d.snapshot?.meta.index ?? 0;
     const from = Math.max(old + 1, si + 1);
-    if (from <= commit) this.env.checker.committed(this.id, d.entries.slice(from - si - 1, commit - si));
+    if (from <= commit) this.env.checker.committed(this.id, d.entries.slice(from - si - 1, commit - si), d.hs.term);
     const raft = this.raft!;
     if (raft.role === 'leader') {
       const term = d.entries[commit - si - 1]?.term ?? d.snapshot!.meta.term;

@@ -339,9 +339,7 @@ export class ScriptCluster {
     for (const n of this.nodes.values()) {
       const r = n.raft;
       if (r === null || r.role !== 'leader') continue;
-      const mc = this.checker.maxCommit;
-      const has = mc <= r.log.snapIndex || r.log.term(mc) === this.checker.history[mc]?.term;
-      this.checker.leader(n.id, r.term, has);
+      this.checker.leader(n.id, r.term, (i) => (i <= r.log.snapIndex ? 0 : r.log.term(i)));
     }
   }
 }
