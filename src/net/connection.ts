@@ -176,6 +176,9 @@ export class Connection {
   bytesSent = 0;
   bytesReceived = 0;
   packetsLost = 0;
+  /** Authenticated packets accepted, and packets dropped (failed authentication, replay, too old). */
+  packetsIn = 0;
+  packetsDropped = 0;
 
   private constructor(host: ConnectionHost, role: 'client' | 'server', address: string, localCid: bigint, peerKey: Uint8Array, now: number) {
     this.host = host;
@@ -316,11 +319,18 @@ export class Connection {
   /** A DATA packet addressed to our connection id. Anything that does not authenticate is dropped silently. */
   onData(now: number, pkt: Uint8Array, from: string): void {
     if (this.state === 'closed' || this.state === 'handshake' || !this.recvKey) return;
-    if (pkt.length < DATA_HEADER_BYTES + AEAD_TAG_BYTES) return;
-    const pn = new Reader(pkt, 1 + CID_BYTES).u64();
-    if (pn + REPLAY_WINDOW_PACKETS <= this.largestReceived || this.received.has(pn)) return;
+    if (pkt.length < DATA_HEADER_BYTES + AEAD_TAG_BYTES) { this.packetsDropped++; return; }
+    let pn: number;
+    try {
+      pn = new Reader(pkt, 1 + CID_BYTES).u64();
+    } catch {
+      this.packetsDropped++;
+      return;
+    }
+    if (pn + REPLAY_WINDOW_PACKETS <= this.largestReceived || this.received.has(pn)) { this.packetsDropped++; return; }
     const plain = this.recvKey.openAt(pn, pkt.subarray(0, DATA_HEADER_BYTES), pkt.subarray(DATA_HEADER_BYTES));
-    if (!plain) return;
+    if (!plain) { this.packetsDropped++; return; }
+    this.packetsIn++;
     this.received.add(pn);
     if (pn > this.largestReceived) {
       this.largestReceived = pn;
