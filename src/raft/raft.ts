@@ -443,10 +443,11 @@ export class RaftNode {
       this.prs.set(id, new Progress(next, this.maxInflight));
     }
     this.sinceLeader = 0;
-    // A new leader may hold uncommitted config entries of earlier terms; no new change until its
-    // own first entry (and so all of them) commits.
-    this.pendingConfIndex = this.log.lastIndex();
     this.appendEntry('noop', EMPTY);
+    // A new leader may hold uncommitted config entries of earlier terms; no new change until its
+    // own first entry (and so all of them) commits. This is the fix for the single-server change
+    // bug (Ongaro, raft-dev 2015): a change must not start on top of an uncommitted older one.
+    this.pendingConfIndex = this.log.lastIndex();
     this.needBroadcast = false;
     this.broadcastAppend();
   }
