@@ -371,6 +371,7 @@ export class LsmEngine implements KvStore {
     let builder: TableBuilder | undefined;
     let file: ReturnType<FileSystem['open']> | undefined;
     let since = 0;
+    let fileId = 0;
     const finish = async () => {
       if (!builder || !file) return;
       const meta = builder.finish();
@@ -388,9 +389,9 @@ export class LsmEngine implements KvStore {
         if (kept.length === 0) continue;
         if (builder && builder.size >= maxBytes) await finish();
         if (!builder) {
-          const id = this.state.nextFileId++;
-          file = this.fs.open(join(this.dir, tableName(id)), 'create');
-          builder = new TableBuilder(file, this.ring, id);
+          fileId = this.state.nextFileId++;
+          file = this.fs.open(join(this.dir, tableName(fileId)), 'create');
+          builder = new TableBuilder(file, this.ring, fileId);
         }
         for (const e of kept) builder.add(e.key, e.seq, e.del, e.value);
         since += kept.length;
@@ -404,7 +405,7 @@ export class LsmEngine implements KvStore {
     } catch (e) {
       // Unfinished outputs are not in the manifest; they go now (or at the next open).
       for (const t of out) { t.close(); this.removeQuietly(tableName(t.meta.id)); }
-      if (file) { file.close(); this.removeQuietly(tableName(builder!.id)); }
+      if (file) { file.close(); this.removeQuietly(tableName(fileId)); }
       throw e;
     }
     return out;
