@@ -1,0 +1,273 @@
+/**
+ * The schema: tables, indexes and views, built from the CREATE statements stored in the schema
+ * table (rootpage 1, SQLite's sqlite_schema layout: type, name, tbl_name, rootpage, sql). Every
+ * table is a rowid table; a non-INTEGER primary key and each UNIQUE constraint get an automatic
+ * index (`sqlite_autoindex_<table>_<n>`), as in SQLite.
+ */
+import type * as A from './ast.ts';
+import { treePrefix } from './codec.ts';
+import { sqlError } from './errors.ts';
+import { affinityOf, checkCollation, type Affinity, type Collation } from './value.ts';
+
+export interface Column {
+  name: string;
+  type: string;
+  affinity: Affinity;
+  notNull: boolean;
+  notNullConflict: A.ConflictAction | undefined;
+  dflt: { e: A.Expr; text: string } | undefined;
+  collate: Collation;
+  /** 1-based position in the primary key, 0 when not part of it. */
+  pk: number;
+  generated: { e: A.Expr; stored: boolean } | undefined;
+}
+
+export interface IndexColumn {
+  /** Table column index, or -1 for an expression. */
+  col: number;
+  e: A.Expr | undefined;
+  coll: Collation;
+  desc: boolean;
+  /** Name shown by PRAGMA index_info (null for expressions). */
+  name: string | null;
+}
+
+export interface Index {
+  name: string;
+  table: string;
+  rootpage: number;
+  prefix: Uint8Array;
+  unique: boolean;
+  /** 'c' = CREATE INDEX, 'u' = UNIQUE constraint, 'pk' = PRIMARY KEY. */
+  origin: 'c' | 'u' | 'pk';
+  cols: IndexColumn[];
+  where: A.Expr | undefined;
+  conflict: A.ConflictAction | undefined;
+  sql: string | null;
+}
+
+export interface Table {
+  name: string;
+  rootpage: number;
+  prefix: Uint8Array;
+  cols: Column[];
+  /** Index of the INTEGER PRIMARY KEY column (the rowid alias), or -1. */
+  rowidAlias: number;
+  rowidConflict: A.ConflictAction | undefined;
+  autoincrement: boolean;
+  checks: { e: A.Expr; name: string | undefined; text: string }[];
+  fks: A.ForeignKey[];
+  indexes: Index[];
+  sql: string;
+  strict: boolean;
+  /** Built-in tables (the schema table, sqlite_sequence) refuse some user operations. */
+  system: boolean;
+}
+
+export interface View {
+  name: string;
+  cols: string[] | undefined;
+  select: A.Select;
+  sql: string;
+}
+
+export class Schema {
+  readonly tables = new Map<string, Table>();
+  readonly indexes = new Map<string, Index>();
+  readonly views = new Map<string, View>();
+  /** Rows of the schema table in rowid order: [rowid, type, name, tbl_name, rootpage, sql]. */
+  constructor(readonly cookie: number) {}
+
+  table(name: string): Table | undefined {
+    return this.tables.get(name.toLowerCase());
+  }
+  index(name: string): Index | undefined {
+    return this.indexes.get(name.toLowerCase());
+  }
+  view(name: string): View | undefined {
+    return this.views.get(name.toLowerCase());
+  }
+  /** True when any table, index or view has this name. */
+  has(name: string): boolean {
+    const n = name.toLowerCase();
+    return this.tables.has(n) || this.indexes.has(n) || this.views.has(n);
+  }
+  maxRootpage(): number {
+    let m = 1;
+    for (const t of this.tables.values()) m = Math.max(m, t.rootpage);
+    for (const i of this.indexes.values()) m = Math.max(m, i.rootpage);
+    return m;
+  }
+}
+
+export const SCHEMA_ROOT = 1;
+
+/** The built-in schema table, whose rows describe every other object. */
+export function schemaTable(): Table {
+  const col = (name: string, type: string): Column => ({
+    name, type, affinity: affinityOf(type), notNull: false, notNullConflict: undefined, dflt: undefined, collate: 'BINARY', pk: 0, generated: undefined,
+  });
+  return {
+    name: 'sqlite_schema', rootpage: SCHEMA_ROOT, prefix: treePrefix(SCHEMA_ROOT),
+    cols: [col('type', 'text'), col('name', 'text'), col('tbl_name', 'text'), col('rootpage', 'int'), col('sql', 'text')],
+    rowidAlias: -1, rowidConflict: undefined, autoincrement: false, checks: [], fks: [], indexes: [],
+    sql: 'CREATE TABLE sqlite_schema(type text, name text, tbl_name text, rootpage int, sql text)', strict: false, system: true,
+  };
+}
+
+/** A readable rendering of an expression (for CHECK failure messages when no name is given). */
+export function renderExpr(e: A.Expr): string {
+  switch (e.k) {
+    case 'lit':
+      if (e.v === null) return 'NULL';
+      if (typeof e.v === 'string') return `'${e.v.replace(/'/g, "''")}'`;
+      if (e.v instanceof Uint8Array) return `X'${[...e.v].map((b) => b.toString(16).padStart(2, '0')).join('')}'`;
+      return String(e.v);
+    case 'param': return e.name ?? '?';
+    case 'col': return e.table ? `${e.table}.${e.name}` : e.name;
+    case 'unary': return e.op === 'NOT' ? `NOT ${renderExpr(e.e)}` : `${e.op}${renderExpr(e.e)}`;
+    case 'bin': return `${renderExpr(e.l)} ${e.op} ${renderExpr(e.r)}`;
+    case 'like': return `${renderExpr(e.l)}${e.not ? ' NOT' : ''} ${e.op} ${renderExpr(e.r)}`;
+    case 'between': return `${renderExpr(e.e)}${e.not ? ' NOT' : ''} BETWEEN ${renderExpr(e.lo)} AND ${renderExpr(e.hi)}`;
+    case 'in': return `${renderExpr(e.e)}${e.not ? ' NOT' : ''} IN (${(e.list ?? []).map(renderExpr).join(', ')})`;
+    case 'isnull': return `${renderExpr(e.e)} ${e.not ? 'NOT NULL' : 'ISNULL'}`;
+    case 'cast': return `CAST(${renderExpr(e.e)} AS ${e.type})`;
+    case 'collate': return `${renderExpr(e.e)} COLLATE ${e.coll}`;
+    case 'fn': return `${e.name}(${e.star ? '*' : e.args.map(renderExpr).join(', ')})`;
+    default: return '...';
+  }
+}
+
+/** Builds a table from its CREATE TABLE statement; autoindexes get rootpages from `roots`. */
+export function buildTable(ct: A.CreateTable, rootpage: number, autoRoots: number[]): Table {
+  if (ct.withoutRowid) throw sqlError('WITHOUT ROWID tables are not supported; drop WITHOUT ROWID (a rowid table with the same PRIMARY KEY behaves the same)');
+  const names = new Set<string>();
+  const cols: Column[] = ct.cols.map((c) => {
+    const lower = c.name.toLowerCase();
+    if (names.has(lower)) throw sqlError(`duplicate column name: ${c.name}`);
+    names.add(lower);
+    return {
+      name: c.name, type: c.type, affinity: affinityOf(c.type), notNull: c.notNull !== undefined,
+      notNullConflict: c.notNull, dflt: c.dflt, collate: c.collate ? checkCollation(c.collate) : 'BINARY', pk: 0, generated: c.generated,
+    };
+  });
+  const colIndex = (n: string): number => {
+    const i = cols.findIndex((c) => c.name.toLowerCase() === n.toLowerCase());
+    if (i < 0) throw sqlError(`no such column: ${n}`);
+    return i;
+  };
+  const table: Table = {
+    name: ct.name, rootpage, prefix: treePrefix(rootpage), cols, rowidAlias: -1, rowidConflict: undefined, autoincrement: false,
+    checks: [], fks: [], indexes: [], sql: ct.sql, strict: ct.strict, system: false,
+  };
+  // Primary key: from a column constraint or a table constraint (only one allowed).
+  let pk: { cols: A.IndexedCol[]; conflict: A.ConflictAction | undefined; autoincrement: boolean } | undefined;
+  ct.cols.forEach((c) => {
+    if (c.pk) {
+      if (pk) throw sqlError(`table "${ct.name}" has more than one primary key`);
+      pk = { cols: [{ e: { k: 'col', table: undefined, name: c.name }, coll: undefined, desc: c.pk.desc }], conflict: c.pk.conflict, autoincrement: c.pk.autoincrement };
+    }
+  });
+  for (const tc of ct.constraints) {
+    if (tc.k === 'pk') {
+      if (pk) throw sqlError(`table "${ct.name}" has more than one primary key`);
+      pk = tc;
+    }
+  }
+  const uniques: { cols: A.IndexedCol[]; conflict: A.ConflictAction | undefined; origin: 'u' | 'pk' }[] = [];
+  // SQLite creates autoindexes in the order the constraints appear: column constraints first.
+  if (pk) {
+    const pkCols = pk.cols.map((ic) => {
+      if (ic.e.k !== 'col' || ic.e.table !== undefined) throw sqlError('expressions prohibited in PRIMARY KEY and UNIQUE constraints');
+      return colIndex(ic.e.name);
+    });
+    pkCols.forEach((ci, k) => { cols[ci]!.pk = k + 1; });
+    const only = pkCols.length === 1 ? cols[pkCols[0]!]! : undefined;
+    if (only && only.type.toUpperCase() === 'INTEGER' && !pk.cols[0]!.desc) {
+      table.rowidAlias = pkCols[0]!;
+      table.rowidConflict = pk.conflict;
+      table.autoincrement = pk.autoincrement;
+    } else {
+      if (pk.autoincrement) throw sqlError('AUTOINCREMENT is only allowed on an INTEGER PRIMARY KEY');
+      uniques.push({ cols: pk.cols, conflict: pk.conflict, origin: 'pk' });
+    }
+  }
+  const colUniques: typeof uniques = [];
+  ct.cols.forEach((c) => {
+    for (const conflict of c.unique) colUniques.push({ cols: [{ e: { k: 'col', table: undefined, name: c.name }, coll: undefined, desc: false }], conflict, origin: 'u' });
+  });
+  const ordered: typeof uniques = [];
+  // Column-level PRIMARY KEY comes in column order together with UNIQUE column constraints.
+  const pkFromColumn = ct.cols.some((c) => c.pk);
+  if (pkFromColumn) {
+    for (const c of ct.cols) {
+      if (c.pk) ordered.push(...uniques.filter((u) => u.origin === 'pk'));
+      ordered.push(...colUniques.filter((u) => (u.cols[0]!.e as { name: string }).name === c.name));
+    }
+  } else {
+    ordered.push(...colUniques);
+  }
+  // Column constraints come first, in column order, as SQLite's parser builds its lists.
+  for (const c of ct.cols) {
+    for (const ch of c.check) table.checks.push({ e: ch.e, name: ch.name, text: ch.text });
+    if (c.fk) table.fks.push(c.fk);
+  }
+  for (const tc of ct.constraints) {
+    if (tc.k === 'pk' && uniques.some((u) => u.origin === 'pk')) ordered.push(...uniques.filter((u) => u.origin === 'pk'));
+    else if (tc.k === 'unique') ordered.push({ cols: tc.cols, conflict: tc.conflict, origin: 'u' });
+    else if (tc.k === 'check') table.checks.push({ e: tc.e, name: tc.name, text: tc.text });
+    else if (tc.k === 'fk') table.fks.push(tc.fk);
+  }
+  let n = 0;
+  const seen: string[] = [];
+  for (const u of ordered) {
+    const icols: IndexColumn[] = u.cols.map((ic) => {
+      if (ic.e.k !== 'col' || ic.e.table !== undefined) throw sqlError('expressions prohibited in PRIMARY KEY and UNIQUE constraints');
+      const ci = colIndex(ic.e.name);
+      return { col: ci, e: undefined, coll: ic.coll ? checkCollation(ic.coll) : cols[ci]!.collate, desc: ic.desc, name: cols[ci]!.name };
+    });
+    // Identical constraints share one index, as in SQLite.
+    const sig = icols.map((c) => `${c.col}/${c.coll}`).join(',');
+    if (seen.includes(sig)) continue;
+    seen.push(sig);
+    const root = autoRoots[n] ?? 0;
+    n++;
+    table.indexes.push({
+      name: `sqlite_autoindex_${ct.name}_${n}`, table: ct.name, rootpage: root, prefix: treePrefix(root), unique: true,
+      origin: u.origin, cols: icols, where: undefined, conflict: u.conflict, sql: null,
+    });
+  }
+  return table;
+}
+
+/** Number of automatic indexes a CREATE TABLE will need (to allocate their rootpages). */
+export function autoIndexCount(ct: A.CreateTable): number {
+  return buildTable(ct, 0, []).indexes.length;
+}
+
+export function buildIndex(ci: A.CreateIndex, table: Table, rootpage: number): Index {
+  const cols: IndexColumn[] = ci.cols.map((ic) => {
+    const e = ic.e;
+    if (e.k === 'col' && e.table === undefined) {
+      const i = table.cols.findIndex((c) => c.name.toLowerCase() === e.name.toLowerCase());
+      if (i >= 0) return { col: i, e: undefined, coll: ic.coll ? checkCollation(ic.coll) : table.cols[i]!.collate, desc: ic.desc, name: table.cols[i]!.name };
+      if (['rowid', 'oid', '_rowid_'].includes(e.name.toLowerCase())) throw sqlError(`no such column: ${e.name}`);
+      throw sqlError(`no such column: ${e.name}`);
+    }
+    if (e.k === 'lit' && typeof e.v === 'string') {
+      // SQLite treats a string literal in an index column list as a column name when one matches.
+      const i = table.cols.findIndex((c) => c.name.toLowerCase() === (e.v as string).toLowerCase());
+      if (i >= 0) return { col: i, e: undefined, coll: ic.coll ? checkCollation(ic.coll) : table.cols[i]!.collate, desc: ic.desc, name: table.cols[i]!.name };
+    }
+    return { col: -1, e, coll: ic.coll ? checkCollation(ic.coll) : 'BINARY', desc: ic.desc, name: null };
+  });
+  return {
+    name: ci.name, table: table.name, rootpage, prefix: treePrefix(rootpage), unique: ci.unique, origin: 'c', cols,
+    where: ci.where, conflict: undefined, sql: ci.sql,
+  };
+}
+
+/** Quotes an identifier the way SQLite writes it into rewritten schema text. */
+export function quoteId(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}

@@ -1,0 +1,378 @@
+/**
+ * Schema changes. The schema lives in the key space as rows of the schema table (rootpage 1), in
+ * SQLite's sqlite_schema layout, and a schema cookie (bumped by every change) tells sessions when
+ * their cached schema is stale. DDL runs inside the session's transaction like any write.
+ */
+import type * as A from './ast.ts';
+import { SCHEMA_ROOT, Schema, autoIndexCount, buildIndex, buildTable, quoteId, schemaTable, type Table } from './catalog.ts';
+import { SPACE_META, decodeRecord, encodeRecord, readRowid, rowKey, prefixEnd, treePrefix } from './codec.ts';
+import { constraintError, sqlError } from './errors.ts';
+import { Scope, type Env } from './expr.ts';
+import { tokenize } from './lexer.ts';
+import { Parser } from './parser.ts';
+import { clearTree, decodeRow, encodeRow, indexEntry, insertRowRaw, maxRowid, scanRows, tableRt } from './rows.ts';
+import type { QueryCompiler } from './select.ts';
+import type { Tx } from './tx.ts';
+import { applyAffinity, type Affinity, type Value } from './value.ts';
+
+const COOKIE_KEY = new Uint8Array([SPACE_META, 0x63]);
+const USER_VERSION_KEY = new Uint8Array([SPACE_META, 0x75]);
+
+export function readCookie(tx: Tx): number {
+  const b = tx.get(COOKIE_KEY);
+  return b ? Number(decodeRecord(b)[0] as bigint) : 0;
+}
+
+function bumpCookie(tx: Tx): void {
+  tx.put(COOKIE_KEY, encodeRecord([BigInt(readCookie(tx) + 1)]));
+}
+
+export function readUserVersion(tx: Tx): bigint {
+  const b = tx.get(USER_VERSION_KEY);
+  return b ? (decodeRecord(b)[0] as bigint) : 0n;
+}
+export function writeUserVersion(tx: Tx, v: bigint): void {
+  tx.put(USER_VERSION_KEY, encodeRecord([BigInt.asIntN(32, v)]));
+}
+
+function parseOne(sql: string): A.Stmt {
+  const p = new Parser(sql);
+  return p.statement().stmt;
+}
+
+/** Builds the schema from the schema table as seen by `tx`. */
+export function loadSchema(tx: Tx, cookie: number): Schema {
+  const schema = new Schema(cookie);
+  const st = schemaTable();
+  schema.tables.set('sqlite_schema', st);
+  const rows = [...scanRows(tx, st, undefined, undefined, false)];
+  const autoRoots = new Map<string, number[]>();
+  for (const r of rows) {
+    if (r[0] === 'index' && r[4] === null) {
+      const t = String(r[2]).toLowerCase();
+      if (!autoRoots.has(t)) autoRoots.set(t, []);
+      autoRoots.get(t)!.push(Number(r[3]));
+    }
+  }
+  for (const r of rows) {
+    if (r[0] !== 'table') continue;
+    const ct = parseOne(String(r[4])) as A.CreateTable;
+    const t = buildTable(ct, Number(r[3]), autoRoots.get(String(r[1]).toLowerCase()) ?? []);
+    if (t.name.toLowerCase() === 'sqlite_sequence') t.system = true;
+    schema.tables.set(t.name.toLowerCase(), t);
+    for (const ix of t.indexes) schema.indexes.set(ix.name.toLowerCase(), ix);
+  }
+  for (const r of rows) {
+    if (r[0] === 'index' && r[4] !== null) {
+      const ci = parseOne(String(r[4])) as A.CreateIndex;
+      const t = schema.table(ci.table)!;
+      const ix = buildIndex(ci, t, Number(r[3]));
+      t.indexes.push(ix);
+      schema.indexes.set(ix.name.toLowerCase(), ix);
+    } else if (r[0] === 'view') {
+      const cv = parseOne(String(r[4])) as A.CreateView;
+      schema.views.set(cv.name.toLowerCase(), { name: cv.name, cols: cv.cols, select: cv.select, sql: cv.sql });
+    }
+  }
+  return schema;
+}
+
+export interface DdlContext {
+  tx: Tx;
+  schema: Schema;
+  env: Env;
+  qc: QueryCompiler;
+}
+
+function schemaRows(tx: Tx): { rowid: bigint; row: Value[] }[] {
+  const st = schemaTable();
+  const out: { rowid: bigint; row: Value[] }[] = [];
+  for (const { key, value } of tx.scan({ gte: st.prefix, lt: prefixEnd(st.prefix) })) {
+    const rowid = readRowid(key, st.prefix.length);
+    out.push({ rowid, row: decodeRow(st, rowid, value) });
+  }
+  return out;
+}
+
+function addSchemaRow(tx: Tx, type: string, name: string, tbl: string, root: number, sql: string | null): void {
+  const st = schemaTable();
+  const rid = maxRowid(tx, st) + 1n;
+  tx.put(rowKey(st.prefix, rid), encodeRow(st, [type, name, tbl, BigInt(root), sql, rid]));
+}
+
+function nameTaken(schema: Schema, name: string): void {
+  const n = name.toLowerCase();
+  if (schema.tables.has(n)) throw sqlError(`table ${name} already exists`);
+  if (schema.views.has(n)) throw sqlError(`view ${name} already exists`);
+  if (schema.indexes.has(n)) throw sqlError(`there is already an index named ${name}`);
+}
+
+function reserved(name: string): void {
+  if (name.toLowerCase().startsWith('sqlite_')) throw sqlError(`object name reserved for internal use: ${name}`);
+}
+
+export function createTable(ct: A.CreateTable, cx: DdlContext): void {
+  const { tx, schema } = cx;
+  if (schema.table(ct.name) || schema.view(ct.name)) {
+    if (ct.ifNotExists) return;
+    nameTaken(schema, ct.name);
+  }
+  if (schema.index(ct.name)) nameTaken(schema, ct.name);
+  reserved(ct.name);
+  let def = ct;
+  let rows: Value[][] = [];
+  if (ct.as) {
+    const q = cx.qc.compileSelect(ct.as, undefined);
+    q.run(cx.env, (r) => { rows.push(r); });
+    const typeOf = (a: Affinity | null): string => (a === 'INTEGER' ? 'INT' : a === 'REAL' ? 'REAL' : a === 'TEXT' ? 'TEXT' : a === 'NUMERIC' ? 'NUM' : '');
+    const seen = new Set<string>();
+    const cols = q.columns.map((c, i) => {
+      let name = c;
+      for (let k = 1; seen.has(name.toLowerCase()); k++) name = `${c}:${k}`;
+      seen.add(name.toLowerCase());
+      const t = typeOf(q.aff[i] ?? null);
+      return `${quoteIdIfNeeded(name)}${t ? ` ${t}` : ''}`;
+    });
+    const sql = `CREATE TABLE ${quoteIdIfNeeded(ct.name)}(${cols.join(',')})`;
+    def = parseOne(sql) as A.CreateTable;
+  } else if (ct.cols.length === 0) throw sqlError('must have at least one non-generated column');
+  let root = schema.maxRootpage() + 1;
+  const nAuto = autoIndexCount(def);
+  const table = buildTable(def, root, Array.from({ length: nAuto }, (_, i) => root + 1 + i));
+  addSchemaRow(tx, 'table', def.name, def.name, root, def.sql);
+  for (const ix of table.indexes) addSchemaRow(tx, 'index', ix.name, def.name, ix.rootpage, null);
+  root += 1 + nAuto;
+  if (table.autoincrement && !schema.table('sqlite_sequence')) {
+    addSchemaRow(tx, 'table', 'sqlite_sequence', 'sqlite_sequence', root, 'CREATE TABLE sqlite_sequence(name,seq)');
+  }
+  for (const r of rows) {
+    const row = [...r.map((v, i) => applyAffinity(v, table.cols[i]!.affinity)), 0n];
+    row[table.cols.length] = maxRowid(tx, table) + 1n;
+    insertRowRaw(tx, table, row, cx.env);
+  }
+  bumpCookie(tx);
+}
+
+function quoteIdIfNeeded(name: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? name : quoteId(name);
+}
+
+export function createIndex(ci: A.CreateIndex, cx: DdlContext): void {
+  const { tx, schema } = cx;
+  if (schema.has(ci.name)) {
+    if (ci.ifNotExists && schema.index(ci.name)) return;
+    if (schema.index(ci.name)) throw sqlError(`index ${ci.name} already exists`);
+    throw sqlError(`there is already a table named ${ci.name}`);
+  }
+  reserved(ci.name);
+  const table = schema.table(ci.table);
+  if (!table) throw sqlError(`no such table: main.${ci.table}`);
+  if (table.system) throw sqlError(`table ${table.name} may not be indexed`);
+  const root = schema.maxRootpage() + 1;
+  const ix = buildIndex(ci, table, root);
+  // Build the entries (and check uniqueness) through a table copy that has only the new index.
+  const probe: Table = { ...table, indexes: [ix] };
+  const rt = tableRt(probe).indexes[0]!;
+  const seen = new Set<string>();
+  for (const row of scanRows(tx, table, undefined, undefined, false)) {
+    const ent = indexEntry(rt, row, row[table.cols.length] as bigint, cx.env);
+    if (!ent) continue;
+    if (ix.unique && !ent.values.some((v) => v === null)) {
+      const k = Array.from(ent.key.subarray(0, ent.key.length - 8)).join(',');
+      if (seen.has(k)) {
+        const names = ix.cols.some((c) => c.col < 0) ? `index '${ix.name}'` : ix.cols.map((c) => `${table.name}.${c.name}`).join(', ');
+        throw constraintError('UNIQUE', `UNIQUE constraint failed: ${names}`);
+      }
+      seen.add(k);
+    }
+    tx.put(ent.key, encodeRecord(ent.values));
+  }
+  addSchemaRow(tx, 'index', ci.name, table.name, root, ci.sql);
+  bumpCookie(tx);
+}
+
+export function createView(cv: A.CreateView, cx: DdlContext): void {
+  const { tx, schema } = cx;
+  if (schema.has(cv.name)) {
+    if (cv.ifNotExists && schema.view(cv.name)) return;
+    nameTaken(schema, cv.name);
+  }
+  reserved(cv.name);
+  const q = cx.qc.compileSelect(cv.select, undefined);
+  if (cv.cols && cv.cols.length !== q.columns.length) {
+    throw sqlError(`expected ${cv.cols.length} columns for '${cv.name}' but got ${q.columns.length}`);
+  }
+  addSchemaRow(tx, 'view', cv.name, cv.name, 0, cv.sql);
+  bumpCookie(tx);
+}
+
+export function drop(d: A.Drop, cx: DdlContext): void {
+  const { tx, schema } = cx;
+  const n = d.name.toLowerCase();
+  if (d.what === 'TABLE') {
+    const t = schema.table(d.name);
+    if (!t) {
+      if (schema.view(d.name)) throw sqlError(`use DROP VIEW to delete view ${d.name}`);
+      if (d.ifExists) return;
+      throw sqlError(`no such table: ${d.name}`);
+    }
+    if (t.name === 'sqlite_schema') throw sqlError('table sqlite_master may not be dropped');
+    if (n === 'sqlite_sequence') throw sqlError('table sqlite_sequence may not be dropped');
+    clearTree(tx, t.prefix);
+    for (const ix of t.indexes) clearTree(tx, ix.prefix);
+    for (const { rowid, row } of schemaRows(tx)) {
+      if (String(row[2]).toLowerCase() === n) tx.del(rowKey(schemaTable().prefix, rowid));
+    }
+    const seq = schema.table('sqlite_sequence');
+    if (seq) {
+      for (const r of [...scanRows(tx, seq, undefined, undefined, false)]) {
+        if (String(r[0]).toLowerCase() === n) tx.del(rowKey(seq.prefix, r[2] as bigint));
+      }
+    }
+  } else if (d.what === 'INDEX') {
+    const ix = schema.index(d.name);
+    if (!ix) {
+      if (d.ifExists) return;
+      throw sqlError(`no such index: ${d.name}`);
+    }
+    if (ix.origin !== 'c') throw sqlError('index associated with UNIQUE or PRIMARY KEY constraint cannot be dropped');
+    clearTree(tx, ix.prefix);
+    for (const { rowid, row } of schemaRows(tx)) {
+      if (row[0] === 'index' && String(row[1]).toLowerCase() === n) tx.del(rowKey(schemaTable().prefix, rowid));
+    }
+  } else if (d.what === 'VIEW') {
+    if (!schema.view(d.name)) {
+      if (schema.table(d.name)) throw sqlError(`use DROP TABLE to delete table ${d.name}`);
+      if (d.ifExists) return;
+      throw sqlError(`no such view: ${d.name}`);
+    }
+    for (const { rowid, row } of schemaRows(tx)) {
+      if (row[0] === 'view' && String(row[1]).toLowerCase() === n) tx.del(rowKey(schemaTable().prefix, rowid));
+    }
+  } else {
+    if (d.ifExists) return;
+    throw sqlError(`no such trigger: ${d.name}`);
+  }
+  bumpCookie(tx);
+}
+
+/** Replaces identifier tokens equal to `from` (case-insensitively) in `sql` with `to`, quoted. */
+function renameIdent(sql: string, from: string, to: string, onlyFirstAfter?: string): string {
+  const toks = tokenize(sql);
+  let out = '';
+  let last = 0;
+  let armed = onlyFirstAfter === undefined;
+  let done = false;
+  for (const t of toks) {
+    if (!armed && t.kind === 'id' && t.kw === onlyFirstAfter) { armed = true; continue; }
+    if (done || !armed) continue;
+    if ((t.kind === 'id' || t.kind === 'str') && t.text.toLowerCase() === from.toLowerCase()) {
+      if (onlyFirstAfter !== undefined && ['IF', 'NOT', 'EXISTS'].includes(t.kw)) continue;
+      out += sql.slice(last, t.start) + quoteId(to);
+      last = t.end;
+      if (onlyFirstAfter !== undefined) done = true;
+    }
+  }
+  return out + sql.slice(last);
+}
+
+export function alter(a: A.Alter, cx: DdlContext): void {
+  const { tx, schema } = cx;
+  const t = schema.table(a.table);
+  if (!t) {
+    if (schema.view(a.table)) throw sqlError(`Cannot alter view ${a.table}`.replace('Cannot alter view', 'cannot modify') + ' because it is a view');
+    throw sqlError(`no such table: ${a.table}`);
+  }
+  if (t.system) throw sqlError(`table ${t.name} may not be altered`);
+  const st = schemaTable();
+  const rows = schemaRows(tx);
+  const lname = t.name.toLowerCase();
+  const put = (rowid: bigint, row: Value[]): void => { tx.put(rowKey(st.prefix, rowid), encodeRow(st, [...row.slice(0, 5), rowid])); };
+  switch (a.op) {
+    case 'rename': {
+      if (schema.has(a.to)) throw sqlError(`there is already another table or index with this name: ${a.to}`);
+      reserved(a.to);
+      for (const { rowid, row } of rows) {
+        if (String(row[2]).toLowerCase() !== lname) continue;
+        if (row[0] === 'table') put(rowid, ['table', a.to, a.to, row[3]!, renameIdent(String(row[4]), t.name, a.to, 'TABLE')]);
+        else if (row[4] === null) put(rowid, ['index', String(row[1]).replace(/^sqlite_autoindex_.*_(\d+)$/, `sqlite_autoindex_${a.to}_$1`), a.to, row[3]!, null]);
+        else put(rowid, ['index', row[1]!, a.to, row[3]!, renameIdent(String(row[4]), t.name, a.to, 'ON')]);
+      }
+      const seq = schema.table('sqlite_sequence');
+      if (seq) {
+        for (const r of [...scanRows(tx, seq, undefined, undefined, false)]) {
+          if (String(r[0]).toLowerCase() === lname) tx.put(rowKey(seq.prefix, r[2] as bigint), encodeRecord([a.to, r[1]!]));
+        }
+      }
+      break;
+    }
+    case 'renameColumn': {
+      const i = t.cols.findIndex((c) => c.name.toLowerCase() === a.from.toLowerCase());
+      if (i < 0) throw sqlError(`no such column: "${a.from}"`);
+      if (t.cols.some((c) => c.name.toLowerCase() === a.to.toLowerCase())) throw sqlError(`duplicate column name: ${a.to}`);
+      for (const { rowid, row } of rows) {
+        if (String(row[2]).toLowerCase() !== lname || row[4] === null) continue;
+        put(rowid, [row[0]!, row[1]!, row[2]!, row[3]!, renameIdent(String(row[4]), a.from, a.to)]);
+      }
+      break;
+    }
+    case 'addColumn': {
+      const c = a.col;
+      if (c.pk) throw sqlError('Cannot add a PRIMARY KEY column');
+      if (c.unique.length) throw sqlError('Cannot add a UNIQUE column');
+      if (t.cols.some((x) => x.name.toLowerCase() === c.name.toLowerCase())) throw sqlError(`duplicate column name: ${c.name}`);
+      if (c.dflt) {
+        const ce = cx.qc.ex.compile(c.dflt.e, new Scope(undefined));
+        if (!ce.isConst) throw sqlError('Cannot add a column with non-constant default');
+      }
+      if (c.notNull && (!c.dflt || (c.dflt.e.k === 'lit' && c.dflt.e.v === null))) throw sqlError('Cannot add a NOT NULL column with default value NULL');
+      if (c.fk && c.dflt && !(c.dflt.e.k === 'lit' && c.dflt.e.v === null)) throw sqlError('Cannot add a REFERENCES column with non-NULL default value');
+      for (const { rowid, row } of rows) {
+        if (row[0] !== 'table' || String(row[1]).toLowerCase() !== lname) continue;
+        const sql = String(row[4]);
+        const close = sql.lastIndexOf(')');
+        put(rowid, [row[0]!, row[1]!, row[2]!, row[3]!, `${sql.slice(0, close)}, ${a.text}${sql.slice(close)}`]);
+      }
+      break;
+    }
+    case 'dropColumn': {
+      const i = t.cols.findIndex((c) => c.name.toLowerCase() === a.col.toLowerCase());
+      if (i < 0) throw sqlError(`no such column: "${a.col}"`);
+      const col = t.cols[i]!;
+      if (col.pk) throw sqlError(`cannot drop PRIMARY KEY column: "${col.name}"`);
+      if (t.indexes.some((ix) => ix.origin !== 'c' && ix.cols.some((c) => c.col === i))) throw sqlError(`cannot drop UNIQUE column: "${col.name}"`);
+      const used = t.indexes.find((ix) => ix.origin === 'c' && (ix.cols.some((c) => c.col === i) || JSON.stringify(ix.where ?? null).toLowerCase().includes(`"name":"${col.name.toLowerCase()}"`)));
+      if (used) throw sqlError(`error in index ${used.name} after drop column: no such column: ${col.name}`);
+      if (t.cols.length === 1) throw sqlError(`cannot drop column "${col.name}": no other columns exist`);
+      for (const { rowid, row } of rows) {
+        if (row[0] !== 'table' || String(row[1]).toLowerCase() !== lname) continue;
+        const sql = String(row[4]);
+        const ct = new Parser(sql).statement().stmt as A.CreateTable;
+        const def = ct.cols[i]!;
+        const [s, e] = def.span!;
+        // Remove the definition and the comma that separates it from its neighbour.
+        let from = s, to = e;
+        const before = sql.lastIndexOf(',', s);
+        if (i > 0 && before >= 0) from = before;
+        else { const after = sql.indexOf(',', e); if (after >= 0) to = after + 1; }
+        let cut = sql.slice(0, from) + sql.slice(to);
+        if (i === 0) cut = cut.replace(/\(\s+/, '(');
+        put(rowid, [row[0]!, row[1]!, row[2]!, row[3]!, cut]);
+      }
+      // Rewrite every row without the column.
+      const rewritten: { key: Uint8Array; rec: Uint8Array }[] = [];
+      for (const r of scanRows(tx, t, undefined, undefined, false)) {
+        const vals = r.slice(0, t.cols.length);
+        if (t.rowidAlias >= 0) vals[t.rowidAlias] = null;
+        vals.splice(i, 1);
+        rewritten.push({ key: rowKey(t.prefix, r[t.cols.length] as bigint), rec: encodeRecord(vals) });
+      }
+      for (const x of rewritten) tx.put(x.key, x.rec);
+      break;
+    }
+  }
+  bumpCookie(tx);
+}
+
+export { SCHEMA_ROOT, treePrefix };
+export type { Table };

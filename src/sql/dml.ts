@@ -1,0 +1,576 @@
+/**
+ * INSERT, UPDATE and DELETE: constraint checks in SQLite's order (NOT NULL, CHECK, then rowid and
+ * unique indexes), conflict resolution (ABORT, FAIL, ROLLBACK, IGNORE, REPLACE and upserts),
+ * foreign keys when enabled, and RETURNING.
+ */
+import type * as A from './ast.ts';
+import type { Index, Table } from './catalog.ts';
+import { encodeRecord, indexKeyPrefix, prefixEnd, readRowid, rowKey } from './codec.ts';
+import { SqlError, sqlError } from './errors.ts';
+import { Scope, type CExpr, type Env, type Source } from './expr.ts';
+import { deleteIndexEntries, deleteRowRaw, indexEntry, insertRowRaw, maxRowid, readRow, scanRows, tableRt, tableSource, TABLE_SLOT, writeIndexEntries } from './rows.ts';
+import type { PlanRow, QueryCompiler } from './select.ts';
+import { INT64_MAX, applyAffinity, compareValues, truth, type Value } from './value.ts';
+
+/** What DML needs from the session. */
+export interface DmlHost {
+  foreignKeys(): boolean;
+  setLastInsertRowid(id: bigint): void;
+  /** Schema lookups for foreign keys and sqlite_sequence. */
+  table(name: string): Table | undefined;
+  allTables(): Table[];
+}
+
+export interface CompiledDml {
+  columns: string[];
+  run(env: Env): { rows: Value[][]; changes: number };
+  explain(out: PlanRow[]): void;
+}
+
+type Action = A.ConflictAction;
+
+function fail(kind: string, message: string, action: Action): SqlError {
+  const e = new SqlError(`SQLITE_CONSTRAINT_${kind}`, message);
+  e.resolution = action === 'FAIL' ? 'FAIL' : action === 'ROLLBACK' ? 'ROLLBACK' : 'ABORT';
+  return e;
+}
+
+function tableEnv(env: Env, row: Value[]): Env {
+  return { rows: [row], params: env.params, agg: null, fn: env.fn, run: env.run, tx: env.tx };
+}
+
+function uniqueMessage(table: Table, ix: Index | 'rowid'): string {
+  if (ix === 'rowid') return `UNIQUE constraint failed: ${table.name}.${table.rowidAlias >= 0 ? table.cols[table.rowidAlias]!.name : 'rowid'}`;
+  if (ix.cols.some((c) => c.col < 0)) return `UNIQUE constraint failed: index '${ix.name}'`;
+  return `UNIQUE constraint failed: ${ix.cols.map((c) => `${table.name}.${c.name}`).join(', ')}`;
+}
+
+function checkWritable(table: Table | undefined, name: string, host: DmlHost, isView: boolean): Table {
+  if (isView) throw sqlError(`cannot modify ${name} because it is a view`);
+  if (!table) throw sqlError(`no such table: ${name}`);
+  if (table.name === 'sqlite_schema') throw sqlError('table sqlite_master may not be modified');
+  void host;
+  return table;
+}
+
+/** The engine that applies row changes with every constraint: shared by INSERT, UPDATE, DELETE. */
+export class RowWriter {
+  constructor(readonly table: Table, private readonly host: DmlHost) {}
+
+  /** NOT NULL and CHECK. Returns false when the row is to be skipped (IGNORE). */
+  checkRow(row: Value[], action: Action | undefined, env: Env, defaults: (() => Value)[] | undefined): boolean {
+    const t = this.table;
+    for (let i = 0; i < t.cols.length; i++) {
+      const c = t.cols[i]!;
+      if (!c.notNull || row[i] !== null || i === t.rowidAlias) continue;
+      const act = action ?? c.notNullConflict ?? 'ABORT';
+      if (act === 'IGNORE') return false;
+      if (act === 'REPLACE' && defaults && c.dflt) {
+        row[i] = applyAffinity(defaults[i]!(), c.affinity);
+        if (row[i] !== null) continue;
+      }
+      throw fail('NOTNULL', `NOT NULL constraint failed: ${t.name}.${c.name}`, act === 'REPLACE' ? 'ABORT' : act);
+    }
+    const rt = tableRt(t);
+    if (rt.checks.length) {
+      const e = tableEnv(env, row);
+      for (const ch of rt.checks) {
+        if (truth(ch.e.fn(e)) === false) {
+          const act = action ?? 'ABORT';
+          if (act === 'IGNORE') return false;
+          throw fail('CHECK', `CHECK constraint failed: ${ch.text}`, act === 'REPLACE' ? 'ABORT' : act);
+        }
+      }
+    }
+    return true;
+  }
+
+  /** Rowid of another row with the same unique-index values, if any. */
+  findConflict(ix: TableRtIndex, row: Value[], rowid: bigint, env: Env): bigint | undefined {
+    const ent = indexEntry(ix, row, rowid, env);
+    if (!ent) return undefined;
+    if (ent.values.some((v) => v === null)) return undefined;
+    const prefix = indexKeyPrefix(ix.index.prefix, ent.values, ix.colls, ix.descs);
+    for (const { key } of env.tx.scan({ gte: prefix, lt: prefixEnd(prefix), limit: 2 })) {
+      const other = readRowid(key, key.length - 8);
+      if (other !== rowid) return other;
+    }
+    return undefined;
+  }
+
+  deleteRow(row: Value[], env: Env, depth = 0): void {
+    if (this.host.foreignKeys()) this.parentDeleted(row, env, depth);
+    deleteRowRaw(env.tx, this.table, row, env);
+  }
+
+  /** Foreign keys: the row's parent keys must exist. */
+  checkParents(row: Value[], env: Env): void {
+    if (!this.host.foreignKeys()) return;
+    const t = this.table;
+    for (const fk of t.fks) {
+      const vals = fk.cols.map((c) => row[colIndex(t, c)]!);
+      if (vals.some((v) => v === null)) continue;
+      const parent = this.host.table(fk.table);
+      if (!parent) throw fail('FOREIGNKEY', 'FOREIGN KEY constraint failed', 'ABORT');
+      if (!findRowsByValues(parent, parentCols(parent, fk), vals, env, true).length) {
+        throw fail('FOREIGNKEY', 'FOREIGN KEY constraint failed', 'ABORT');
+      }
+    }
+  }
+
+  /** Foreign keys: children of a deleted parent row get their ON DELETE action. */
+  private parentDeleted(row: Value[], env: Env, depth: number): void {
+    for (const child of this.host.allTables()) {
+      for (const fk of child.fks) {
+        if (fk.table.toLowerCase() !== this.table.name.toLowerCase()) continue;
+        const pcols = parentCols(this.table, fk);
+        const key = pcols.map((c) => row[c]!);
+        if (key.some((v) => v === null)) continue;
+        const ccols = fk.cols.map((c) => colIndex(child, c));
+        const kids = findRowsByValues(child, ccols, key, env, false).filter((r) => !(child === this.table && r[child.cols.length] === row[this.table.cols.length]));
+        if (!kids.length) continue;
+        const w = new RowWriter(child, this.host);
+        if (fk.onDelete === 'CASCADE') {
+          if (depth > 1000) throw sqlError('too many levels of foreign key cascades');
+          for (const k of kids) if (readRow(env.tx, child, k[child.cols.length] as bigint)) w.deleteRow(k, env, depth + 1);
+        } else if (fk.onDelete === 'SET NULL' || fk.onDelete === 'SET DEFAULT') {
+          for (const k of kids) {
+            const nr = k.slice();
+            const rt = tableRt(child);
+            for (const c of ccols) nr[c] = fk.onDelete === 'SET NULL' ? null : rt.defaults[c] ? applyAffinity(rt.defaults[c]!.fn(env), child.cols[c]!.affinity) : null;
+            deleteIndexEntries(env.tx, child, k, k[child.cols.length] as bigint, env);
+            insertRowRaw(env.tx, child, nr, env);
+          }
+        } else {
+          throw fail('FOREIGNKEY', 'FOREIGN KEY constraint failed', 'ABORT');
+        }
+      }
+    }
+  }
+
+  /** Foreign keys: a parent key changed; apply ON UPDATE to children. */
+  parentUpdated(oldRow: Value[], newRow: Value[], env: Env): void {
+    if (!this.host.foreignKeys()) return;
+    for (const child of this.host.allTables()) {
+      for (const fk of child.fks) {
+        if (fk.table.toLowerCase() !== this.table.name.toLowerCase()) continue;
+        const pcols = parentCols(this.table, fk);
+        const oldKey = pcols.map((c) => oldRow[c]!);
+        const newKey = pcols.map((c) => newRow[c]!);
+        if (oldKey.some((v) => v === null) || oldKey.every((v, i) => compareValues(v, newKey[i]!) === 0)) continue;
+        const ccols = fk.cols.map((c) => colIndex(child, c));
+        const kids = findRowsByValues(child, ccols, oldKey, env, false);
+        if (!kids.length) continue;
+        if (fk.onUpdate === 'CASCADE' || fk.onUpdate === 'SET NULL') {
+          for (const k of kids) {
+            const nr = k.slice();
+            ccols.forEach((c, i) => { nr[c] = fk.onUpdate === 'CASCADE' ? newKey[i]! : null; });
+            deleteIndexEntries(env.tx, child, k, k[child.cols.length] as bigint, env);
+            insertRowRaw(env.tx, child, nr, env);
+          }
+        } else throw fail('FOREIGNKEY', 'FOREIGN KEY constraint failed', 'ABORT');
+      }
+    }
+  }
+}
+
+type TableRtIndex = ReturnType<typeof tableRt>['indexes'][number];
+
+function colIndex(t: Table, name: string): number {
+  const i = t.cols.findIndex((c) => c.name.toLowerCase() === name.toLowerCase());
+  if (i < 0) throw sqlError(`foreign key mismatch - "${t.name}" has no column "${name}"`);
+  return i;
+}
+
+function parentCols(parent: Table, fk: A.ForeignKey): number[] {
+  if (fk.refCols) return fk.refCols.map((c) => colIndex(parent, c));
+  const pk = parent.cols.map((c, i) => [c.pk, i] as const).filter(([p]) => p > 0).sort((a, b) => a[0] - b[0]).map(([, i]) => i);
+  if (pk.length === 0) return [parent.cols.length];
+  return pk;
+}
+
+/** Rows of `t` whose columns `cols` equal `vals` (scan; foreign-key paths are not hot). */
+function findRowsByValues(t: Table, cols: number[], vals: Value[], env: Env, firstOnly: boolean): Value[][] {
+  const ridCol = t.cols.length;
+  if (cols.length === 1 && (cols[0] === ridCol || cols[0] === t.rowidAlias)) {
+    const v = applyAffinity(vals[0]!, 'INTEGER');
+    if (typeof v !== 'bigint') return [];
+    const r = readRow(env.tx, t, v);
+    return r ? [r] : [];
+  }
+  const out: Value[][] = [];
+  for (const r of scanRows(env.tx, t, undefined, undefined, false)) {
+    if (cols.every((c, i) => r[c] !== null && compareValues(applyAffinity(vals[i]!, t.cols[c]?.affinity ?? 'INTEGER'), r[c]!, t.cols[c]?.collate ?? 'BINARY') === 0)) {
+      out.push(r);
+      if (firstOnly) break;
+    }
+  }
+  return out;
+}
+
+/** RETURNING: result columns over the target table's row. */
+function compileReturning(qc: QueryCompiler, cols: A.ResultCol[] | undefined, scope: Scope, src: Source): { names: string[]; fns: CExpr[] } | undefined {
+  if (!cols) return undefined;
+  const names: string[] = [];
+  const fns: CExpr[] = [];
+  for (const rc of cols) {
+    if (rc.star) {
+      src.cols.forEach((c) => { names.push(c.name); fns.push(qc.ex.compile({ k: 'col', table: src.name, name: c.name }, scope)); });
+      continue;
+    }
+    const ce = qc.ex.compile(rc.expr!, scope);
+    fns.push(ce);
+    names.push(rc.alias ?? (ce.col && rc.expr!.k === 'col' ? src.cols[ce.col.idx]?.name ?? rc.text : rc.text));
+  }
+  return { names, fns };
+}
+
+// ---- INSERT ----
+
+export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost): CompiledDml {
+  const view = qc.schema.view(stmt.table);
+  const table = checkWritable(qc.schema.table(stmt.table), stmt.table, host, !!view);
+  const ncols = table.cols.length;
+  const ridIdx = ncols;
+  // Target positions for each supplied value.
+  let targets: number[];
+  if (stmt.cols) {
+    targets = stmt.cols.map((n) => {
+      const i = table.cols.findIndex((c) => c.name.toLowerCase() === n.toLowerCase());
+      if (i >= 0) return i;
+      if (['rowid', 'oid', '_rowid_'].includes(n.toLowerCase())) return ridIdx;
+      throw sqlError(`table ${table.name} has no column named ${n}`);
+    });
+  } else targets = table.cols.map((_, i) => i).filter((i) => !table.cols[i]!.generated);
+
+  qc.pushCtes(stmt.with);
+  let source: { run: (env: Env, emit: (row: Value[]) => void) => void; n: number } | undefined;
+  try {
+    if (stmt.source) {
+      const sel = stmt.source;
+      const core = sel.cores[0]!;
+      if (sel.cores.length === 1 && core.k === 'values' && !sel.orderBy.length && !sel.limit && sel.with.length === 0) {
+        const scope = new Scope(undefined);
+        const rows = core.rows.map((r) => r.map((e) => qc.ex.compile(e, scope)));
+        source = { n: rows[0]!.length, run: (env, emit) => { for (const r of rows) emit(r.map((c) => c.fn(env))); } };
+      } else {
+        const q = qc.compileSelect(sel, undefined);
+        // Reading the target table while inserting into it: materialise first, as SQLite does.
+        source = {
+          n: q.columns.length,
+          run: (env, emit) => {
+            const rows: Value[][] = [];
+            q.run(env, (r) => { rows.push(r); });
+            for (const r of rows) emit(r);
+          },
+        };
+      }
+      if (source.n !== targets.length) {
+        if (stmt.cols) throw sqlError(`${source.n} values for ${targets.length} columns`);
+        throw sqlError(`table ${table.name} has ${targets.length} columns but ${source.n} values were supplied`);
+      }
+    }
+  } finally {
+    qc.popCtes(stmt.with);
+  }
+
+  // Upserts: compiled over the target row (alias or table name) and `excluded`.
+  const scope = new Scope(undefined);
+  const target = qc.tableLevel(table, stmt.alias ?? table.name, scope);
+  const excluded = tableSource(table, qc.newSlot(), 'excluded');
+  scope.sources.push(excluded);
+  const upserts = stmt.upserts.map((u, ui) => {
+    let index: Index | 'rowid' | undefined;
+    if (u.target) {
+      const cols = u.target.map((t) => {
+        if (t.e.k !== 'col') return -2;
+        const i = table.cols.findIndex((c) => c.name.toLowerCase() === (t.e as { name: string }).name.toLowerCase());
+        return i;
+      });
+      if (cols.length === 1 && (cols[0] === table.rowidAlias && table.rowidAlias >= 0)) index = 'rowid';
+      else {
+        index = table.indexes.find((ix) => ix.unique && !ix.where === !u.targetWhere && ix.cols.length === cols.length && ix.cols.every((c) => cols.includes(c.col)));
+        if (!index) throw sqlError('ON CONFLICT clause does not match any PRIMARY KEY or UNIQUE constraint');
+      }
+    } else if (ui !== stmt.upserts.length - 1) {
+      throw sqlError('ON CONFLICT clause does not match any PRIMARY KEY or UNIQUE constraint');
+    }
+    const set = u.set?.map((a) => {
+      const idxs = a.cols.map((n) => {
+        const i = table.cols.findIndex((c) => c.name.toLowerCase() === n.toLowerCase());
+        if (i < 0) {
+          if (['rowid', 'oid', '_rowid_'].includes(n.toLowerCase())) return ridIdx;
+          throw sqlError(`no such column: ${n}`);
+        }
+        return i;
+      });
+      if (idxs.length !== 1) throw sqlError('row value assignments are not supported yet');
+      return { col: idxs[0]!, e: qc.ex.compile(a.e, scope) };
+    });
+    const where = u.where ? qc.ex.compile(u.where, scope) : undefined;
+    return { index, set, where };
+  });
+  const ret = compileReturning(qc, stmt.returning, scope, target.src);
+  const rt = tableRt(table);
+  const w = new RowWriter(table, host);
+  const action = stmt.or;
+  const tslot = target.src.slot, xslot = excluded.slot;
+  const alias = table.rowidAlias;
+  const autoinc = table.autoincrement;
+
+  const run = (env: Env): { rows: Value[][]; changes: number } => {
+    const out: Value[][] = [];
+    let changes = 0;
+    const defaults = rt.defaults.map((d) => () => (d ? d.fn(env) : null));
+    let seqMax: bigint | undefined;
+    const insertOne = (vals: Value[]): void => {
+      const row = new Array<Value>(ncols + 1).fill(null);
+      const given = new Array<boolean>(ncols + 1).fill(false);
+      for (let i = 0; i < targets.length; i++) { row[targets[i]!] = vals[i]!; given[targets[i]!] = true; }
+      for (let i = 0; i < ncols; i++) {
+        if (!given[i]) row[i] = defaults[i]!();
+        if (i !== alias) row[i] = applyAffinity(row[i]!, table.cols[i]!.affinity);
+      }
+      // The rowid: an INTEGER PRIMARY KEY value, an explicit rowid, or the next free one.
+      let rid: Value = alias >= 0 && given[alias] ? row[alias]! : given[ridIdx] ? row[ridIdx]! : null;
+      if (alias >= 0 && given[alias] && given[ridIdx] && row[alias] === null) rid = row[ridIdx]!;
+      if (rid !== null) {
+        rid = applyAffinity(rid, 'INTEGER');
+        if (typeof rid !== 'bigint') throw new SqlError('SQLITE_MISMATCH', 'datatype mismatch');
+      } else {
+        let next = maxRowid(env.tx, table);
+        if (autoinc) {
+          if (seqMax === undefined) seqMax = readSequence(env, host, table.name);
+          if (seqMax > next) next = seqMax;
+        }
+        if (next === INT64_MAX) {
+          if (autoinc) throw new SqlError('SQLITE_FULL', 'database or disk is full');
+          throw new SqlError('SQLITE_FULL', 'database or disk is full: no unused rowid remains');
+        }
+        rid = next + 1n;
+      }
+      const rowid = rid;
+      row[ridIdx] = rowid;
+      if (alias >= 0) row[alias] = rowid;
+      if (!w.checkRow(row, action, env, defaults)) return;
+      // Uniqueness: the rowid first, then each unique index in order.
+      const findUpsert = (ix: Index | 'rowid'): (typeof upserts)[number] | undefined =>
+        upserts.find((u) => u.index === undefined || u.index === ix);
+      const handle = (ix: Index | 'rowid', otherRowid: bigint): 'skip' | 'continue' | 'done' => {
+        const up = findUpsert(ix);
+        if (up) {
+          if (!up.set) return 'skip';
+          const existing = readRow(env.tx, table, otherRowid)!;
+          env.rows[tslot] = existing;
+          env.rows[xslot] = row;
+          if (up.where && truth(up.where.fn(env)) !== true) return 'skip';
+          const nr = existing.slice();
+          for (const s of up.set) nr[s.col] = s.e.fn(env);
+          applyUpdate(env, table, w, existing, nr, undefined);
+          changes++;
+          if (ret) { env.rows[tslot] = readRow(env.tx, table, nr[ridIdx] as bigint) ?? nr; out.push(ret.fns.map((f) => f.fn(env))); }
+          return 'done';
+        }
+        const act = action ?? (ix === 'rowid' ? table.rowidConflict : ix.conflict) ?? 'ABORT';
+        if (act === 'IGNORE') return 'skip';
+        if (act === 'REPLACE') {
+          const other = readRow(env.tx, table, otherRowid);
+          if (other) w.deleteRow(other, env);
+          return 'continue';
+        }
+        throw fail(ix === 'rowid' || ix.origin === 'pk' ? 'PRIMARYKEY' : 'UNIQUE', uniqueMessage(table, ix), act);
+      };
+      if (env.tx.get(rowKey(table.prefix, rowid))) {
+        const r = handle('rowid', rowid);
+        if (r === 'skip' || r === 'done') return;
+      }
+      for (const ix of rt.indexes) {
+        if (!ix.index.unique) continue;
+        const other = w.findConflict(ix, row, rowid, env);
+        if (other === undefined) continue;
+        const r = handle(ix.index, other);
+        if (r === 'skip' || r === 'done') return;
+      }
+      w.checkParents(row, env);
+      insertRowRaw(env.tx, table, row, env);
+      changes++;
+      host.setLastInsertRowid(rowid);
+      if (autoinc && (seqMax === undefined || rowid > seqMax)) { seqMax = rowid; writeSequence(env, host, table.name, rowid); }
+      if (ret) { env.rows[tslot] = row; out.push(ret.fns.map((f) => f.fn(env))); }
+    };
+    if (source) source.run(env, insertOne);
+    else insertOne([]);
+    return { rows: out, changes };
+  };
+  return { columns: ret?.names ?? [], run, explain: () => {} };
+}
+
+function sequenceTable(host: DmlHost): Table | undefined {
+  return host.table('sqlite_sequence');
+}
+
+function readSequence(env: Env, host: DmlHost, name: string): bigint {
+  const t = sequenceTable(host);
+  if (!t) return 0n;
+  for (const r of scanRows(env.tx, t, undefined, undefined, false)) {
+    if (r[0] === name) return typeof r[1] === 'bigint' ? r[1] : 0n;
+  }
+  return 0n;
+}
+
+function writeSequence(env: Env, host: DmlHost, name: string, seq: bigint): void {
+  const t = sequenceTable(host);
+  if (!t) return;
+  for (const r of scanRows(env.tx, t, undefined, undefined, false)) {
+    if (r[0] === name) {
+      env.tx.put(rowKey(t.prefix, r[2] as bigint), encodeRecord([name, seq]));
+      return;
+    }
+  }
+  const rid = maxRowid(env.tx, t) + 1n;
+  env.tx.put(rowKey(t.prefix, rid), encodeRecord([name, seq]));
+}
+
+/** Writes `nr` over `old` with every constraint (used by UPDATE and DO UPDATE). Returns false when skipped. */
+function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Value[], action: Action | undefined): boolean {
+  const ncols = table.cols.length;
+  const alias = table.rowidAlias;
+  for (let i = 0; i < ncols; i++) if (i !== alias) nr[i] = applyAffinity(nr[i]!, table.cols[i]!.affinity);
+  let rid: Value = alias >= 0 ? nr[alias]! : nr[ncols]!;
+  if (alias >= 0 && nr[alias] === old[alias] && nr[ncols] !== old[ncols]) rid = nr[ncols]!;
+  if (rid === null) {
+    if (alias >= 0) throw new SqlError('SQLITE_MISMATCH', 'datatype mismatch');
+    rid = old[ncols]!;
+  }
+  rid = applyAffinity(rid, 'INTEGER');
+  if (typeof rid !== 'bigint') throw new SqlError('SQLITE_MISMATCH', 'datatype mismatch');
+  nr[ncols] = rid;
+  if (alias >= 0) nr[alias] = rid;
+  const oldRowid = old[ncols] as bigint;
+  if (!w.checkRow(nr, action, env, undefined)) return false;
+  const rt = tableRt(table);
+  const handle = (ix: Index | 'rowid', other: bigint): boolean => {
+    const act = action ?? (ix === 'rowid' ? table.rowidConflict : ix.conflict) ?? 'ABORT';
+    if (act === 'IGNORE') return false;
+    if (act === 'REPLACE') {
+      const o = readRow(env.tx, table, other);
+      if (o) w.deleteRow(o, env);
+      return true;
+    }
+    throw fail(ix === 'rowid' || ix.origin === 'pk' ? 'PRIMARYKEY' : 'UNIQUE', uniqueMessage(table, ix), act);
+  };
+  if (rid !== oldRowid && env.tx.get(rowKey(table.prefix, rid))) {
+    if (!handle('rowid', rid)) return false;
+  }
+  for (const ix of rt.indexes) {
+    if (!ix.index.unique) continue;
+    let other = w.findConflict(ix, nr, rid, env);
+    if (other === oldRowid) other = undefined;
+    if (other === undefined) continue;
+    if (!handle(ix.index, other)) return false;
+  }
+  w.checkParents(nr, env);
+  w.parentUpdated(old, nr, env);
+  deleteIndexEntries(env.tx, table, old, oldRowid, env);
+  if (rid !== oldRowid) env.tx.del(rowKey(table.prefix, oldRowid));
+  insertRowRaw(env.tx, table, nr, env);
+  return true;
+}
+
+// ---- UPDATE ----
+
+export function compileUpdate(stmt: A.Update, qc: QueryCompiler, host: DmlHost): CompiledDml {
+  const view = qc.schema.view(stmt.table);
+  const table = checkWritable(qc.schema.table(stmt.table), stmt.table, host, !!view);
+  const ncols = table.cols.length;
+  qc.pushCtes(stmt.with);
+  try {
+    const scope = new Scope(undefined);
+    const target = qc.tableLevel(table, stmt.alias ?? table.name, scope);
+    // The new row starts as a copy of the old one, so every column must be read (no covering scan).
+    for (let i = 0; i < ncols; i++) target.src.used.add(i);
+    const sets: { col: number; e: CExpr }[] = [];
+    const loop = qc.compileLoop(stmt.from, stmt.where, scope, undefined, [target]);
+    for (const a of stmt.set) {
+      if (a.cols.length !== 1) throw sqlError('row value assignments are not supported yet');
+      const n = a.cols[0]!;
+      let i = table.cols.findIndex((c) => c.name.toLowerCase() === n.toLowerCase());
+      if (i < 0) {
+        if (['rowid', 'oid', '_rowid_'].includes(n.toLowerCase())) i = ncols;
+        else throw sqlError(`no such column: ${n}`);
+      }
+      sets.push({ col: i, e: qc.ex.compile(a.e, scope) });
+    }
+    const ret = compileReturning(qc, stmt.returning, scope, target.src);
+    const w = new RowWriter(table, host);
+    const slot = target.src.slot;
+    const action = stmt.or;
+    return {
+      columns: ret?.names ?? [],
+      explain: (out) => loop.explain(out),
+      run: (env) => {
+        const matches = new Map<bigint, Value[]>();
+        loop.run(env, () => {
+          const old = env.rows[slot]!;
+          const rid = old[ncols] as bigint;
+          if (matches.has(rid)) return;
+          const nr = old.slice();
+          for (const s of sets) nr[s.col] = s.e.fn(env);
+          if (table.rowidAlias >= 0 && sets.some((s) => s.col === ncols) && !sets.some((s) => s.col === table.rowidAlias)) nr[table.rowidAlias] = nr[ncols]!;
+          matches.set(rid, nr);
+        });
+        const out: Value[][] = [];
+        let changes = 0;
+        for (const [rid, nr] of matches) {
+          const old = readRow(env.tx, table, rid);
+          if (!old) continue; // removed by an earlier REPLACE in this statement
+          if (!applyUpdate(env, table, w, old, nr, action)) continue;
+          changes++;
+          if (ret) { env.rows[slot] = nr; out.push(ret.fns.map((f) => f.fn(env))); }
+        }
+        return { rows: out, changes };
+      },
+    };
+  } finally {
+    qc.popCtes(stmt.with);
+  }
+}
+
+// ---- DELETE ----
+
+export function compileDelete(stmt: A.Delete, qc: QueryCompiler, host: DmlHost): CompiledDml {
+  const view = qc.schema.view(stmt.table);
+  const table = checkWritable(qc.schema.table(stmt.table), stmt.table, host, !!view);
+  qc.pushCtes(stmt.with);
+  try {
+    const scope = new Scope(undefined);
+    const target = qc.tableLevel(table, stmt.alias ?? table.name, scope);
+    const loop = qc.compileLoop([], stmt.where, scope, undefined, [target]);
+    const ret = compileReturning(qc, stmt.returning, scope, target.src);
+    const w = new RowWriter(table, host);
+    const slot = target.src.slot;
+    const ncols = table.cols.length;
+    return {
+      columns: ret?.names ?? [],
+      explain: (out) => loop.explain(out),
+      run: (env) => {
+        const rows: Value[][] = [];
+        loop.run(env, () => { rows.push(env.rows[slot]!); });
+        const out: Value[][] = [];
+        let changes = 0;
+        for (const r of rows) {
+          const cur = readRow(env.tx, table, r[ncols] as bigint);
+          if (!cur) continue;
+          if (ret) { env.rows[slot] = cur; out.push(ret.fns.map((f) => f.fn(env))); }
+          w.deleteRow(cur, env);
+          changes++;
+        }
+        return { rows: out, changes };
+      },
+    };
+  } finally {
+    qc.popCtes(stmt.with);
+  }
+}
+
+export { TABLE_SLOT, writeIndexEntries };

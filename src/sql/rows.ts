@@ -1,0 +1,169 @@
+/**
+ * Rows and index entries in the key space. A table row lives at `prefix | rowid` and holds a record
+ * of every column (the INTEGER PRIMARY KEY column is stored as NULL: the key holds it). An index
+ * entry lives at `prefix | key-encoded values | rowid` and holds a record of the indexed values, so
+ * queries that need only those can skip the row (covering reads).
+ */
+import type * as A from './ast.ts';
+import type { Index, Table } from './catalog.ts';
+import { decodeRecord, encodeRecord, indexKey, prefixEnd, readRowid, rowKey } from './codec.ts';
+import { sqlError } from './errors.ts';
+import { ExprCompiler, Scope, type CExpr, type Env, type Source, type SubqueryHost } from './expr.ts';
+import type { Tx } from './tx.ts';
+import { applyAffinity, truth, type Collation, type Value } from './value.ts';
+
+/** Compiled per-table expressions (index expressions, partial-index predicates, CHECKs, defaults). */
+export interface TableRt {
+  source: Source;
+  indexes: { index: Index; values: ((env: Env) => Value)[]; where: CExpr | undefined; colls: Collation[]; descs: boolean[] }[];
+  checks: { e: CExpr; text: string }[];
+  defaults: (CExpr | undefined)[];
+  /** Value of each column for rows written before an ADD COLUMN (the column's default). */
+  addedDefaults: Value[];
+}
+
+const noSubqueries: SubqueryHost = {
+  compileSubquery() { throw sqlError('subqueries prohibited in CHECK constraints, DEFAULT values and index expressions'); },
+};
+
+const cache = new WeakMap<Table, TableRt>();
+
+/** Slot used by table-level expressions: they see one row, the table's own. */
+export const TABLE_SLOT = 0;
+
+export function tableSource(table: Table, slot: number, name = table.name): Source {
+  return {
+    slot, name, table,
+    cols: table.cols.map((c) => ({ name: c.name, aff: c.affinity, coll: c.collate, hidden: false })),
+    rowidIdx: table.cols.length, used: new Set(), leftJoined: false,
+  };
+}
+
+export function tableRt(table: Table): TableRt {
+  let rt = cache.get(table);
+  if (rt) return rt;
+  const ex = new ExprCompiler(noSubqueries);
+  const source = tableSource(table, TABLE_SLOT);
+  const scope = new Scope(undefined);
+  scope.sources.push(source);
+  scope.noAgg = 'index';
+  const compile = (e: A.Expr): CExpr => ex.compile(e, scope);
+  const indexes = table.indexes.map((index) => ({
+    index,
+    values: index.cols.map((c) => {
+      if (c.col >= 0) { const i = c.col; return (env: Env) => env.rows[TABLE_SLOT]![i]!; }
+      return compile(c.e!).fn;
+    }),
+    where: index.where ? compile(index.where) : undefined,
+    colls: index.cols.map((c) => c.coll),
+    descs: index.cols.map((c) => c.desc),
+  }));
+  const empty = new Scope(undefined);
+  empty.noAgg = 'DEFAULT';
+  const defaults = table.cols.map((c) => (c.dflt ? ex.compile(c.dflt.e, empty) : undefined));
+  const addedDefaults = table.cols.map((c, i) => {
+    const d = defaults[i];
+    if (!d || !d.isConst) return null;
+    return applyAffinity(d.fn({ rows: [], params: [], agg: null, fn: undefined as never, run: 0, tx: undefined as never }), c.affinity);
+  });
+  rt = {
+    source, indexes,
+    checks: table.checks.map((c) => ({ e: compile(c.e), text: c.name ?? c.text })),
+    defaults, addedDefaults,
+  };
+  cache.set(table, rt);
+  return rt;
+}
+
+/** Decodes a stored row into [...columns, rowid]. */
+export function decodeRow(table: Table, rowid: bigint, bytes: Uint8Array): Value[] {
+  const rec = decodeRecord(bytes);
+  const n = table.cols.length;
+  if (rec.length < n) {
+    const add = tableRt(table).addedDefaults;
+    for (let i = rec.length; i < n; i++) rec.push(add[i]!);
+  } else if (rec.length > n) rec.length = n;
+  rec.push(rowid);
+  if (table.rowidAlias >= 0) rec[table.rowidAlias] = rowid;
+  return rec;
+}
+
+export function readRow(tx: Tx, table: Table, rowid: bigint): Value[] | null {
+  const b = tx.get(rowKey(table.prefix, rowid));
+  return b ? decodeRow(table, rowid, b) : null;
+}
+
+export function encodeRow(table: Table, row: Value[]): Uint8Array {
+  const vals = row.slice(0, table.cols.length);
+  if (table.rowidAlias >= 0) vals[table.rowidAlias] = null;
+  return encodeRecord(vals);
+}
+
+/** Iterates table rows by rowid within [lo, hi] (inclusive bounds; undefined = open). */
+export function* scanRows(tx: Tx, table: Table, lo: bigint | undefined, hi: bigint | undefined, reverse: boolean): IterableIterator<Value[]> {
+  const p = table.prefix;
+  const gte = lo !== undefined ? rowKey(p, lo) : p;
+  const range = hi !== undefined ? { gte, lte: rowKey(p, hi), reverse } : { gte, lt: prefixEnd(p), reverse };
+  const off = p.length;
+  for (const { key, value } of tx.scan(range)) {
+    yield decodeRow(table, readRowid(key, off), value);
+  }
+}
+
+export interface IndexEntry {
+  key: Uint8Array;
+  values: Value[];
+}
+
+function entryEnv(row: Value[], env: Env): Env {
+  return { rows: [row], params: [], agg: null, fn: env.fn, run: env.run, tx: env.tx };
+}
+
+/** The index entries a row produces (none for a partial index whose WHERE is not true). */
+export function indexEntry(rt: TableRt['indexes'][number], row: Value[], rowid: bigint, env: Env): IndexEntry | null {
+  const e = entryEnv(row, env);
+  if (rt.where && truth(rt.where.fn(e)) !== true) return null;
+  const values = rt.values.map((f) => f(e));
+  return { key: indexKey(rt.index.prefix, values, rt.colls, rt.descs, rowid), values };
+}
+
+export function writeIndexEntries(tx: Tx, table: Table, row: Value[], rowid: bigint, env: Env): void {
+  for (const ix of tableRt(table).indexes) {
+    const ent = indexEntry(ix, row, rowid, env);
+    if (ent) tx.put(ent.key, encodeRecord(ent.values));
+  }
+}
+
+export function deleteIndexEntries(tx: Tx, table: Table, row: Value[], rowid: bigint, env: Env): void {
+  for (const ix of tableRt(table).indexes) {
+    const ent = indexEntry(ix, row, rowid, env);
+    if (ent) tx.del(ent.key);
+  }
+}
+
+export function insertRowRaw(tx: Tx, table: Table, row: Value[], env: Env): void {
+  const rowid = row[table.cols.length] as bigint;
+  tx.put(rowKey(table.prefix, rowid), encodeRow(table, row));
+  writeIndexEntries(tx, table, row, rowid, env);
+}
+
+export function deleteRowRaw(tx: Tx, table: Table, row: Value[], env: Env): void {
+  const rowid = row[table.cols.length] as bigint;
+  tx.del(rowKey(table.prefix, rowid));
+  deleteIndexEntries(tx, table, row, rowid, env);
+}
+
+/** Deletes every key of a table or index tree. */
+export function clearTree(tx: Tx, prefix: Uint8Array): void {
+  const keys: Uint8Array[] = [];
+  for (const { key } of tx.scan({ gte: prefix, lt: prefixEnd(prefix) })) keys.push(key);
+  for (const k of keys) tx.del(k);
+}
+
+/** Largest rowid in the table, or 0 when empty. */
+export function maxRowid(tx: Tx, table: Table): bigint {
+  for (const { key } of tx.scan({ gte: table.prefix, lt: prefixEnd(table.prefix), reverse: true, limit: 1 })) {
+    return readRowid(key, table.prefix.length);
+  }
+  return 0n;
+}

@@ -1,0 +1,1117 @@
+/**
+ * Query compiler and planner: SELECT (and the FROM/WHERE machinery DML reuses) compiled to nested
+ * loops over access paths. The planner picks, per table, a rowid lookup or range, an index
+ * equality/range search, an index-ordered scan that makes ORDER BY free, or a full scan; and it
+ * reads only the index when the index holds every column the query needs (covering).
+ */
+import type * as A from './ast.ts';
+import type { Index, Schema, Table, View } from './catalog.ts';
+import { KEY_NULL, ByteWriter, decodeRecord, groupKey, prefixEnd, readRowid, rowKey, writeKeyValue } from './codec.ts';
+import { sqlError } from './errors.ts';
+import {
+  ExprCompiler, Scope, comparisonAffinity, comparisonCollation, makeAccumulators, stepAccumulators,
+  type AggCall, type CExpr, type Env, type Source, type SubqueryHost,
+} from './expr.ts';
+import { MAX_VIEW_DEPTH } from './limits.ts';
+import { decodeRow, scanRows, tableRt, tableSource } from './rows.ts';
+import {
+  INT64_MAX, INT64_MIN, applyAffinity, compareValues, realToInt64, toInteger, truth,
+  type Affinity, type Collation, type Value,
+} from './value.ts';
+
+export interface PlanRow { id: number; parent: number; detail: string }
+
+export interface Query {
+  columns: string[];
+  aff: (Affinity | null)[];
+  colls: (Collation | null)[];
+  /** Declared types of result columns that are plain table columns (PRAGMA table_info of views). */
+  declTypes: string[];
+  correlated: boolean;
+  run(env: Env, emit: (row: Value[]) => boolean | void): void;
+  explain(out: PlanRow[], parent: number): void;
+}
+
+/** Table-valued functions (pragma_*), supplied by the session layer. */
+export interface TableFunctions {
+  columns(name: string): string[] | undefined;
+  rows(name: string, args: Value[], env: Env): Value[][];
+}
+
+interface Conjunct { ce: CExpr; ast: A.Expr; slots: Set<number> }
+
+interface Bound { e: CExpr; incl: boolean }
+
+type Access =
+  | { k: 'scan'; reverse: boolean }
+  | { k: 'rowidEq'; values: CExpr[] }
+  | { k: 'rowidRange'; lo: Bound | undefined; hi: Bound | undefined; reverse: boolean }
+  | {
+      k: 'index'; index: Index; eq: CExpr[]; eqAff: (Affinity | null)[]; lo: Bound | undefined; hi: Bound | undefined;
+      rangeAff: Affinity | null; covering: boolean; reverse: boolean; desc: string;
+    };
+
+interface Level {
+  src: Source;
+  table: Table | undefined;
+  /** Rows of a materialised source (subquery, view, CTE, table-valued function). */
+  produce: ((env: Env) => Value[][]) | undefined;
+  subLabel: string | undefined;
+  subQuery: Query | undefined;
+  left: boolean;
+  on: CExpr[];
+  filters: CExpr[];
+  access: Access;
+  indexed: string | null | undefined;
+}
+
+const NUMERIC = new Set(['INTEGER', 'REAL', 'NUMERIC']);
+
+function conjuncts(e: A.Expr | undefined, out: A.Expr[] = []): A.Expr[] {
+  if (!e) return out;
+  if (e.k === 'bin' && e.op === 'AND') { conjuncts(e.l, out); conjuncts(e.r, out); } else out.push(e);
+  return out;
+}
+
+export class QueryCompiler implements SubqueryHost {
+  private slots = 0;
+  readonly ex: ExprCompiler;
+  private readonly ctes: Map<string, { cte: A.Cte; busy: boolean }>[] = [];
+  private viewDepth = 0;
+  private subqueryCount = 0;
+
+  constructor(readonly schema: Schema, private readonly tvf: TableFunctions) {
+    this.ex = new ExprCompiler(this);
+  }
+
+  newSlot(): number { return this.slots++; }
+  get slotCount(): number { return this.slots; }
+
+  compileSubquery(select: A.Select, scope: Scope): ReturnType<SubqueryHost['compileSubquery']> {
+    const q = this.compileSelect(select, scope.parent);
+    return { run: q.run, aff: q.aff, colls: q.colls, ncols: q.columns.length, correlated: q.correlated };
+  }
+
+  pushCtes(ctes: A.Cte[]): void {
+    if (ctes.length === 0) return;
+    const m = new Map<string, { cte: A.Cte; busy: boolean }>();
+    for (const c of ctes) m.set(c.name.toLowerCase(), { cte: c, busy: false });
+    this.ctes.push(m);
+  }
+  popCtes(ctes: A.Cte[]): void { if (ctes.length) this.ctes.pop(); }
+
+  private findCte(name: string): { cte: A.Cte; busy: boolean } | undefined {
+    for (let i = this.ctes.length - 1; i >= 0; i--) {
+      const c = this.ctes[i]!.get(name.toLowerCase());
+      if (c) return c;
+    }
+    return undefined;
+  }
+
+  compileSelect(sel: A.Select, parent: Scope | undefined): Query {
+    this.pushCtes(sel.with);
+    try {
+      if (sel.cores.length === 1) return this.compileCore(sel.cores[0]!, sel, parent);
+      return this.compileCompound(sel, parent);
+    } finally {
+      this.popCtes(sel.with);
+    }
+  }
+
+  // ---- compound selects ----
+  private compileCompound(sel: A.Select, parent: Scope | undefined): Query {
+    const parts = sel.cores.map((c) => this.compileCore(c, undefined, parent));
+    const n = parts[0]!.columns.length;
+    for (let i = 1; i < parts.length; i++) {
+      if (parts[i]!.columns.length !== n) {
+        throw sqlError(`SELECTs to the left and right of ${sel.ops[i - 1]} do not have the same number of result columns`);
+      }
+    }
+    const first = parts[0]!;
+    const colls = first.colls.map((c) => c ?? 'BINARY');
+    const scope = new Scope(parent);
+    const order = sel.orderBy.map((t) => {
+      let idx = -1;
+      if (t.e.k === 'lit' && typeof t.e.v === 'bigint') {
+        idx = Number(t.e.v) - 1;
+        if (idx < 0 || idx >= n) throw sqlError(`1st ORDER BY term out of range - should be between 1 and ${n}`);
+      } else {
+        let e = t.e;
+        let coll: Collation | undefined;
+        if (e.k === 'collate') { coll = e.coll as Collation; e = e.e; }
+        if (e.k === 'col') idx = first.columns.findIndex((c) => c.toLowerCase() === (e as { name: string }).name.toLowerCase());
+        if (idx < 0) throw sqlError(`1st ORDER BY term does not match any column in the result set`);
+        return { idx, desc: t.desc, nulls: t.nulls, coll: coll ?? colls[idx]! };
+      }
+      return { idx, desc: t.desc, nulls: t.nulls, coll: colls[idx]! };
+    });
+    const limit = sel.limit ? this.ex.compile(sel.limit, scope) : undefined;
+    const offset = sel.offset ? this.ex.compile(sel.offset, scope) : undefined;
+    const ops = sel.ops;
+    return {
+      columns: first.columns, aff: first.aff, colls: first.colls, declTypes: first.declTypes,
+      correlated: parts.some((p) => p.correlated) || scope.correlated,
+      run: (env, emit) => {
+        let rows: Value[][] = [];
+        parts[0]!.run(env, (r) => { rows.push(r); });
+        for (let i = 1; i < parts.length; i++) {
+          const op = ops[i - 1]!;
+          const right: Value[][] = [];
+          parts[i]!.run(env, (r) => { right.push(r); });
+          if (op === 'UNION ALL') { rows = rows.concat(right); continue; }
+          const key = (r: Value[]): string => groupKey(r, colls);
+          if (op === 'UNION') rows = distinctRows(rows.concat(right), key);
+          else if (op === 'INTERSECT') { const s = new Set(right.map(key)); rows = distinctRows(rows.filter((r) => s.has(key(r))), key); }
+          else { const s = new Set(right.map(key)); rows = distinctRows(rows.filter((r) => !s.has(key(r))), key); }
+          // SQLite's set operations deliver rows in sorted order (they run through a sorter).
+          rows.sort((a, b) => compareRows(a, b, colls));
+        }
+        if (order.length) {
+          rows.sort((a, b) => {
+            for (const o of order) {
+              const c = orderCompare(a[o.idx]!, b[o.idx]!, o.coll, o.desc, o.nulls);
+              if (c !== 0) return c;
+            }
+            return 0;
+          });
+        }
+        let lim = limit ? limitValue(limit.fn(env)) : -1;
+        let off = offset ? Math.max(0, limitValue(offset.fn(env))) : 0;
+        for (const r of rows) {
+          if (off > 0) { off--; continue; }
+          if (lim === 0) return;
+          if (emit(r) === false) return;
+          if (lim > 0) lim--;
+        }
+      },
+      explain: (out, p) => {
+        const id = out.length + 1;
+        out.push({ id, parent: p, detail: 'COMPOUND QUERY' });
+        parts.forEach((q, i) => {
+          const lid = out.length + 1;
+          out.push({ id: lid, parent: id, detail: i === 0 ? 'LEFT-MOST SUBQUERY' : `${ops[i - 1]} USING TEMP B-TREE` });
+          q.explain(out, lid);
+        });
+      },
+    };
+  }
+
+  // ---- FROM ----
+  /** Adds the FROM items to `scope` as sources and returns their loop levels (without access paths). */
+  buildFrom(from: A.JoinItem[], scope: Scope, parent: Scope | undefined): { levels: Level[]; onTerms: { level: number; e: A.Expr }[] } {
+    const levels: Level[] = [];
+    const onTerms: { level: number; e: A.Expr }[] = [];
+    for (let i = 0; i < from.length; i++) {
+      const j = from[i]!;
+      if (j.join === 'RIGHT' || j.join === 'FULL') throw sqlError('RIGHT and FULL OUTER JOIN are not supported yet; rewrite as LEFT JOIN');
+      const level = this.fromItem(j.item, scope, parent);
+      level.left = j.join === 'LEFT';
+      const src = level.src;
+      if (scope.sources.some((s) => s.name.toLowerCase() === src.name.toLowerCase())) {
+        // SQLite allows duplicate names only through aliases; a clash is ambiguous on use.
+      }
+      // NATURAL and USING: equality on the shared columns; the right copy hides from unqualified names.
+      let using = j.using;
+      if (j.natural) {
+        using = src.cols.filter((c) => !c.hidden && scope.sources.some((s) => s.cols.some((d) => d.name.toLowerCase() === c.name.toLowerCase()))).map((c) => c.name);
+      }
+      const leftSources = scope.sources.slice();
+      scope.sources.push(src);
+      if (using) {
+        src.usingHidden = new Set();
+        for (const name of using) {
+          const ln = name.toLowerCase();
+          const l = leftSources.find((s) => s.cols.some((c) => c.name.toLowerCase() === ln) && !s.usingHidden?.has(ln));
+          if (!l || !src.cols.some((c) => c.name.toLowerCase() === ln)) {
+            throw sqlError(`cannot join using column ${name} - column not present in both tables`);
+          }
+          src.usingHidden.add(ln);
+          onTerms.push({ level: i, e: { k: 'bin', op: '=', l: { k: 'col', table: l.name, name }, r: { k: 'col', table: src.name, name } } });
+        }
+      }
+      if (j.on) for (const c of conjuncts(j.on)) onTerms.push({ level: i, e: c });
+      levels.push(level);
+    }
+    for (const l of levels) if (l.left) l.src.leftJoined = true;
+    return { levels, onTerms };
+  }
+
+  private fromItem(item: A.FromItem, scope: Scope, parent: Scope | undefined): Level {
+    const base = { left: false, on: [], filters: [], access: { k: 'scan', reverse: false } as Access, indexed: undefined, subLabel: undefined, subQuery: undefined };
+    if (item.k === 'table') {
+      const cte = item.schema === undefined ? this.findCte(item.name) : undefined;
+      if (cte) {
+        if (cte.busy) throw sqlError(`recursive common table expressions are not supported yet: ${item.name}`);
+        cte.busy = true;
+        try {
+          const q = this.compileSelect(cte.cte.select, parent);
+          const names = cte.cte.cols ?? q.columns;
+          if (cte.cte.cols && cte.cte.cols.length !== q.columns.length) {
+            throw sqlError(`table ${cte.cte.name} has ${q.columns.length} values for ${cte.cte.cols.length} columns`);
+          }
+          return this.materialized(q, item.alias ?? item.name, names, base, item.alias ?? item.name);
+        } finally { cte.busy = false; }
+      }
+      const lname = item.name.toLowerCase();
+      const view = this.schema.view(item.name);
+      if (view) return this.viewLevel(view, item.alias ?? view.name, base);
+      let table = this.schema.table(item.name);
+      if (!table && (lname === 'sqlite_master' || lname === 'sqlite_schema' || lname === 'sqlite_temp_master' || lname === 'sqlite_temp_schema')) {
+        table = this.schema.table('sqlite_schema');
+        if (lname.startsWith('sqlite_temp')) {
+          return this.materialized(constQuery(['type', 'name', 'tbl_name', 'rootpage', 'sql'], []), item.alias ?? item.name, undefined, base, item.name);
+        }
+      }
+      if (!table) throw sqlError(`no such table: ${item.schema ? `${item.schema}.` : ''}${item.name}`);
+      const name = item.alias ?? (table.system ? item.name : table.name);
+      const src = tableSource(table, this.newSlot(), name);
+      return { ...base, src, table, produce: undefined, indexed: item.indexed };
+    }
+    if (item.k === 'sub') {
+      const q = this.compileSelect(item.select, parent);
+      const label = `(subquery-${++this.subqueryCount})`;
+      return this.materialized(q, item.alias ?? label, undefined, base, label);
+    }
+    // Table-valued function: arguments may refer to sources to its left.
+    const cols = this.tvf.columns(item.name.toLowerCase());
+    if (!cols) throw sqlError(`no such table: ${item.name}`);
+    const args = item.args.map((a) => this.ex.compile(a, scope));
+    const name = item.name.toLowerCase();
+    const src: Source = {
+      slot: this.newSlot(), name: item.alias ?? item.name, table: undefined,
+      cols: cols.map((c) => ({ name: c, aff: null, coll: 'BINARY', hidden: false })), rowidIdx: -1, used: new Set(), leftJoined: false,
+    };
+    return {
+      ...base, src, table: undefined, subLabel: `${item.alias ?? item.name} VIRTUAL TABLE INDEX 0:`,
+      produce: (env) => this.tvf.rows(name, args.map((a) => a.fn(env)), env),
+    };
+  }
+
+  private viewLevel(view: View, name: string, base: Omit<Level, 'src' | 'table' | 'produce'>): Level {
+    if (++this.viewDepth > MAX_VIEW_DEPTH) throw sqlError(`view ${view.name} is circularly defined`);
+    try {
+      const saved = this.ctes.splice(0);
+      let q: Query;
+      try { q = this.compileSelect(view.select, undefined); } finally { this.ctes.push(...saved); }
+      if (view.cols && view.cols.length !== q.columns.length) throw sqlError(`expected ${view.cols.length} columns for '${view.name}' but got ${q.columns.length}`);
+      return this.materialized(q, name, view.cols, base, name);
+    } finally { this.viewDepth--; }
+  }
+
+  private materialized(q: Query, name: string, names: string[] | undefined, base: Omit<Level, 'src' | 'table' | 'produce'>, label: string): Level {
+    const src: Source = {
+      slot: this.newSlot(), name, table: undefined,
+      cols: q.columns.map((c, i) => ({ name: names ? names[i]! : c, aff: q.aff[i] ?? null, coll: q.colls[i] ?? 'BINARY', hidden: false })),
+      rowidIdx: -1, used: new Set(), leftJoined: false,
+    };
+    let cacheRun = -1;
+    let cached: Value[][] = [];
+    return {
+      ...base, src, table: undefined, subLabel: label, subQuery: q,
+      produce: (env) => {
+        if (!q.correlated && cacheRun === env.run) return cached;
+        const rows: Value[][] = [];
+        q.run(env, (r) => { rows.push(r); });
+        cacheRun = env.run;
+        cached = rows;
+        return rows;
+      },
+    };
+  }
+
+  // ---- one SELECT core ----
+  private compileCore(core: A.SelectCore | A.ValuesCore, sel: A.Select | undefined, parent: Scope | undefined): Query {
+    if (core.k === 'values') return this.compileValues(core, sel, parent);
+    const scope = new Scope(parent);
+    const { levels, onTerms } = this.buildFrom(core.from, scope, parent);
+
+    // Result columns, with * expanded.
+    const items: { e: A.Expr; name: string; text: string }[] = [];
+    for (const rc of core.cols) {
+      if (rc.star) {
+        const srcs = rc.table ? scope.sources.filter((s) => s.name.toLowerCase() === rc.table!.toLowerCase()) : scope.sources;
+        if (rc.table && srcs.length === 0) throw sqlError(`no such table: ${rc.table}`);
+        if (!rc.table && scope.sources.length === 0) throw sqlError('no tables specified');
+        for (const s of srcs) {
+          s.cols.forEach((c) => {
+            if (c.hidden || (!rc.table && s.usingHidden?.has(c.name.toLowerCase()))) return;
+            items.push({ e: { k: 'col', table: s.name, name: c.name }, name: c.name, text: c.name });
+          });
+        }
+      } else {
+        items.push({ e: rc.expr!, name: rc.alias ?? '', text: rc.text });
+      }
+    }
+    const aliases = new Map<string, A.Expr>();
+    core.cols.forEach((rc) => { if (rc.alias && rc.expr) aliases.set(rc.alias.toLowerCase(), rc.expr); });
+
+    // WHERE: no aggregates; aliases usable as a fallback, as in SQLite.
+    scope.aliases = aliases;
+    scope.noAgg = 'WHERE';
+    const slotLevel = new Map<number, number>();
+    levels.forEach((l, i) => slotLevel.set(l.src.slot, i));
+    const whereTerms: Conjunct[] = conjuncts(core.where).map((e) => { const t = this.ex.compileTracked(e, scope); return { ...t, ast: e }; });
+    const onCompiled = onTerms.map((t) => ({ level: t.level, c: { ...this.ex.compileTracked(t.e, scope), ast: t.e } }));
+    scope.noAgg = undefined;
+
+    // Aggregates are collected while compiling GROUP BY, result columns, HAVING and ORDER BY.
+    const aggs: AggCall[] = [];
+    scope.aggs = aggs;
+    scope.noAgg = 'GROUP BY';
+    const groupBy = core.groupBy.map((g) => {
+      if (g.k === 'lit' && typeof g.v === 'bigint') {
+        const k = Number(g.v);
+        if (k < 1 || k > items.length) throw sqlError(`1st GROUP BY term out of range - should be between 1 and ${items.length}`);
+        return this.ex.compile(items[k - 1]!.e, scope);
+      }
+      return this.ex.compile(g, scope);
+    });
+    scope.noAgg = undefined;
+    scope.aliases = undefined;
+    const outs = items.map((it) => this.ex.compile(it.e, scope));
+    const names = items.map((it, i) => {
+      if (it.name) return it.name;
+      const o = outs[i]!;
+      if (o.col && it.e.k === 'col') return o.col.src.cols[o.col.idx]?.name ?? it.e.name;
+      return it.text;
+    });
+    scope.aliases = aliases;
+    const having = core.having ? this.ex.compile(core.having, scope) : undefined;
+    const order = sel ? this.orderTerms(sel.orderBy, items, outs, scope) : [];
+    scope.aliases = undefined;
+    const isAgg = aggs.length > 0 || groupBy.length > 0;
+    if (having && !isAgg) throw sqlError('a GROUP BY clause is required before HAVING');
+    const limit = sel?.limit ? this.ex.compile(sel.limit, new Scope(parent)) : undefined;
+    const offset = sel?.offset ? this.ex.compile(sel.offset, new Scope(parent)) : undefined;
+
+    // Attach each WHERE conjunct to the innermost level it depends on; ON terms of LEFT JOINs
+    // stay match conditions of their level, ON terms of inner joins act like WHERE.
+    const levelOf = (slots: Set<number>): number => {
+      let m = 0;
+      for (const s of slots) { const l = slotLevel.get(s); if (l !== undefined && l > m) m = l; }
+      return m;
+    };
+    const accessCandidates: Conjunct[][] = levels.map(() => []);
+    for (const c of whereTerms) {
+      const li = levels.length ? levelOf(c.slots) : 0;
+      if (levels.length) levels[li]!.filters.push(c.ce);
+      for (let k = 0; k < levels.length; k++) if (!levels[k]!.left && c.slots.has(levels[k]!.src.slot)) accessCandidates[k]!.push(c);
+    }
+    for (const { level, c } of onCompiled) {
+      const l = levels[level]!;
+      if (l.left) { l.on.push(c.ce); accessCandidates[level]!.push(c); } else {
+        const li = Math.max(level, levelOf(c.slots));
+        levels[li]!.filters.push(c.ce);
+        for (let k = 0; k < levels.length; k++) if (!levels[k]!.left && c.slots.has(levels[k]!.src.slot)) accessCandidates[k]!.push(c);
+      }
+    }
+    const constFilters: CExpr[] = levels.length === 0 ? whereTerms.map((c) => c.ce) : [];
+
+    // Access paths.
+    levels.forEach((l, i) => {
+      if (l.table) l.access = this.chooseAccess(l, accessCandidates[i]!, slotLevel, i, scope);
+    });
+
+    // ORDER BY satisfied by the scan order of a single table?
+    let sortNeeded = order.length > 0;
+    if (sortNeeded && levels.length === 1 && !isAgg && !core.distinct && levels[0]!.table) {
+      if (this.orderFromAccess(levels[0]!, order)) sortNeeded = false;
+    }
+    for (const l of levels) if (l.access.k === 'index') l.access.covering = this.isCovering(l, l.access.index);
+
+    const distinct = core.distinct;
+    const outColls = outs.map((o) => o.coll ?? 'BINARY');
+    const ncols = outs.length;
+    const orderFns = order.map((o) => o.ce.fn);
+    const nOrder = order.length;
+    const sorter = (a: { k: Value[] }, b: { k: Value[] }): number => {
+      for (let i = 0; i < nOrder; i++) {
+        const o = order[i]!;
+        const c = orderCompare(a.k[i]!, b.k[i]!, o.coll, o.desc, o.nulls);
+        if (c !== 0) return c;
+      }
+      return 0;
+    };
+    const runLevels = this.buildLoop(levels);
+    const groupColls = groupBy.map((g) => g.coll ?? 'BINARY');
+    const slotsOfScope = levels.map((l) => l.src.slot);
+    const minmaxOnly = aggs.length === 1 && (aggs[0]!.name === 'min' || aggs[0]!.name === 'max') && !aggs[0]!.distinct;
+
+    const run = (env: Env, emit: (row: Value[]) => boolean | void): void => {
+      for (const f of constFilters) if (truth(f.fn(env)) !== true) return;
+      let lim = limit ? limitValue(limit.fn(env)) : -1;
+      let off = offset ? Math.max(0, limitValue(offset.fn(env))) : 0;
+      if (lim === 0) return;
+      const ctl = { stop: false };
+      const seen = distinct ? new Set<string>() : undefined;
+      const sorted: { k: Value[]; r: Value[] }[] | undefined = sortNeeded ? [] : undefined;
+      // Delivers one projected row through DISTINCT, sorting, OFFSET and LIMIT.
+      const deliver = (row: Value[], keys: Value[] | undefined): void => {
+        if (seen) {
+          const k = groupKey(row, outColls);
+          if (seen.has(k)) return;
+          seen.add(k);
+        }
+        if (sorted) { sorted.push({ k: keys!, r: row }); return; }
+        if (off > 0) { off--; return; }
+        if (emit(row) === false) { ctl.stop = true; return; }
+        if (lim > 0 && --lim === 0) ctl.stop = true;
+      };
+      if (!isAgg) {
+        runLevels(env, ctl, () => {
+          const row = new Array<Value>(ncols);
+          for (let i = 0; i < ncols; i++) row[i] = outs[i]!.fn(env);
+          let keys: Value[] | undefined;
+          if (sorted) { keys = new Array(nOrder); for (let i = 0; i < nOrder; i++) keys[i] = orderFns[i]!(env); }
+          deliver(row, keys);
+        });
+      } else {
+        const groups = new Map<string, { accs: ReturnType<typeof makeAccumulators>; rows: (Value[] | null)[] }>();
+        const savedAgg = env.agg;
+        env.agg = null;
+        runLevels(env, { stop: false }, () => {
+          const key = groupBy.length ? groupKey(groupBy.map((g) => g.fn(env)), groupColls) : '';
+          let g = groups.get(key);
+          if (!g) { g = { accs: makeAccumulators(aggs), rows: [] }; groups.set(key, g); }
+          let before: Value = null;
+          if (minmaxOnly) before = g.accs[0]!.acc.final();
+          stepAccumulators(aggs, g.accs, env);
+          // Bare columns read the row that set min()/max(), else the last row, as SQLite does.
+          if (!minmaxOnly || g.rows.length === 0 || g.accs[0]!.acc.final() !== before) {
+            g.rows = slotsOfScope.map((s) => env.rows[s]!);
+          }
+        });
+        if (groups.size === 0 && groupBy.length === 0) groups.set('', { accs: makeAccumulators(aggs), rows: slotsOfScope.map(() => null) });
+        const keys = [...groups.keys()];
+        if (groupBy.length) keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+        for (const k of keys) {
+          if (ctl.stop) break;
+          const g = groups.get(k)!;
+          slotsOfScope.forEach((s, i) => { env.rows[s] = g.rows[i]!; });
+          env.agg = g.accs.map((a) => a.acc.final());
+          if (having && truth(having.fn(env)) !== true) continue;
+          const row = outs.map((o) => o.fn(env));
+          deliver(row, sorted ? orderFns.map((f) => f(env)) : undefined);
+        }
+        env.agg = savedAgg;
+      }
+      if (sorted) {
+        sorted.sort(sorter);
+        for (const s of sorted) {
+          if (off > 0) { off--; continue; }
+          if (emit(s.r) === false) return;
+          if (lim > 0 && --lim === 0) return;
+        }
+      }
+    };
+    const explain = (out: PlanRow[], p: number): void => {
+      for (const l of levels) {
+        if (l.subQuery && l.subLabel) {
+          const id = out.length + 2;
+          out.push({ id, parent: p, detail: `CO-ROUTINE ${l.subLabel}` });
+          l.subQuery.explain(out, id);
+        }
+        out.push({ id: out.length + 2, parent: p, detail: describeLevel(l) });
+      }
+      if (isAgg && groupBy.length) out.push({ id: out.length + 2, parent: p, detail: 'USE TEMP B-TREE FOR GROUP BY' });
+      if (distinct) out.push({ id: out.length + 2, parent: p, detail: 'USE TEMP B-TREE FOR DISTINCT' });
+      if (sortNeeded) out.push({ id: out.length + 2, parent: p, detail: 'USE TEMP B-TREE FOR ORDER BY' });
+    };
+    return {
+      columns: names, aff: outs.map((o) => o.aff), colls: outs.map((o) => o.coll),
+      declTypes: outs.map((o) => (o.col && o.col.src.table ? o.col.src.table.cols[o.col.idx]?.type ?? '' : '')),
+      correlated: scope.correlated, run, explain,
+    };
+  }
+
+  private compileValues(core: A.ValuesCore, sel: A.Select | undefined, parent: Scope | undefined): Query {
+    const scope = new Scope(parent);
+    scope.noAgg = 'VALUES';
+    const rows = core.rows.map((r) => r.map((e) => this.ex.compile(e, scope)));
+    const n = rows[0]!.length;
+    const names = Array.from({ length: n }, (_, i) => `column${i + 1}`);
+    const order = sel?.orderBy ?? [];
+    const ord = order.map((t) => {
+      if (t.e.k === 'lit' && typeof t.e.v === 'bigint') {
+        const k = Number(t.e.v);
+        if (k < 1 || k > n) throw sqlError(`1st ORDER BY term out of range - should be between 1 and ${n}`);
+        return { idx: k - 1, t };
+      }
+      if (t.e.k === 'col') {
+        const idx = names.indexOf((t.e as { name: string }).name.toLowerCase());
+        if (idx >= 0) return { idx, t };
+      }
+      throw sqlError('1st ORDER BY term does not match any column in the result set');
+    });
+    const limit = sel?.limit ? this.ex.compile(sel.limit, scope) : undefined;
+    const offset = sel?.offset ? this.ex.compile(sel.offset, scope) : undefined;
+    return {
+      columns: names, aff: names.map(() => null), colls: names.map(() => null), declTypes: names.map(() => ''),
+      correlated: scope.correlated,
+      run: (env, emit) => {
+        let out = rows.map((r) => r.map((c) => c.fn(env)));
+        if (ord.length) out = out.sort((a, b) => {
+          for (const o of ord) { const c = orderCompare(a[o.idx]!, b[o.idx]!, 'BINARY', o.t.desc, o.t.nulls); if (c) return c; }
+          return 0;
+        });
+        let lim = limit ? limitValue(limit.fn(env)) : -1;
+        let off = offset ? Math.max(0, limitValue(offset.fn(env))) : 0;
+        for (const r of out) {
+          if (off > 0) { off--; continue; }
+          if (lim === 0) return;
+          if (emit(r) === false) return;
+          if (lim > 0) lim--;
+        }
+      },
+      explain: (out, p) => { out.push({ id: out.length + 2, parent: p, detail: `SCAN ${rows.length} CONSTANT ROWS` }); },
+    };
+  }
+
+  private orderTerms(terms: A.OrderTerm[], items: { e: A.Expr; name: string }[], outs: CExpr[], scope: Scope): { ce: CExpr; desc: boolean; nulls: 'FIRST' | 'LAST' | undefined; coll: Collation }[] {
+    return terms.map((t) => {
+      let e = t.e;
+      let explicit: Collation | undefined;
+      if (e.k === 'collate') { explicit = e.coll as Collation; e = e.e; }
+      let ce: CExpr | undefined;
+      if (e.k === 'lit' && typeof e.v === 'bigint') {
+        const k = Number(e.v);
+        if (k < 1 || k > outs.length) throw sqlError(`1st ORDER BY term out of range - should be between 1 and ${outs.length}`);
+        ce = outs[k - 1]!;
+      } else if (e.k === 'col' && e.table === undefined) {
+        const ln = e.name.toLowerCase();
+        const i = items.findIndex((it) => it.name.toLowerCase() === ln);
+        if (i >= 0) ce = outs[i]!;
+      }
+      if (!ce) {
+        const saved = scope.aliases;
+        scope.aliases = undefined;
+        try { ce = this.ex.compile(e, scope); } catch (err) {
+          scope.aliases = saved;
+          ce = this.ex.compile(e, scope);
+        }
+        scope.aliases = saved;
+      }
+      const coll = explicit ?? ce.coll ?? 'BINARY';
+      return { ce, desc: t.desc, nulls: t.nulls, coll };
+    });
+  }
+
+  // ---- planner ----
+  private chooseAccess(l: Level, cands: Conjunct[], slotLevel: Map<number, number>, li: number, scope: Scope): Access {
+    const table = l.table!;
+    const slot = l.src.slot;
+    const avail = (slots: Set<number>): boolean => {
+      for (const s of slots) {
+        if (s === slot) return false;
+        const lv = slotLevel.get(s);
+        if (lv !== undefined && lv >= li) return false;
+      }
+      return true;
+    };
+    interface Term { col: number; op: string; e: CExpr; colCe: CExpr; list?: CExpr[] }
+    const terms: Term[] = [];
+    for (const c of cands) {
+      const a = c.ast;
+      if (a.k === 'bin' && ['=', '<', '<=', '>', '>=', 'IS'].includes(a.op)) {
+        for (const [colSide, other, flip] of [[a.l, a.r, false], [a.r, a.l, true]] as const) {
+          const cs = this.sideColumn(colSide, slot, scope);
+          if (!cs) continue;
+          const os = this.ex.compileTracked(other, scope);
+          if (!avail(os.slots) || os.ce.fn === undefined) continue;
+          let op = a.op === 'IS' ? '=' : a.op;
+          if (a.op === 'IS' && false) op = '=';
+          if (flip) op = op === '<' ? '>' : op === '>' ? '<' : op === '<=' ? '>=' : op === '>=' ? '<=' : op;
+          terms.push({ col: cs.idx, op: a.op === 'IS' ? 'IS' : op, e: os.ce, colCe: cs.ce });
+          if (!flip) { /* try only one orientation when the left side is our column */ break; }
+        }
+      } else if (a.k === 'between' && !a.not) {
+        const cs = this.sideColumn(a.e, slot, scope);
+        if (cs) {
+          const lo = this.ex.compileTracked(a.lo, scope), hi = this.ex.compileTracked(a.hi, scope);
+          if (avail(lo.slots)) terms.push({ col: cs.idx, op: '>=', e: lo.ce, colCe: cs.ce });
+          if (avail(hi.slots)) terms.push({ col: cs.idx, op: '<=', e: hi.ce, colCe: cs.ce });
+        }
+      } else if (a.k === 'in' && !a.not && a.list && a.list.length > 0) {
+        const cs = this.sideColumn(a.e, slot, scope);
+        if (cs && cs.idx === table.cols.length) {
+          const items = a.list.map((x) => this.ex.compileTracked(x, scope));
+          if (items.every((x) => avail(x.slots))) terms.push({ col: cs.idx, op: 'IN', e: items[0]!.ce, colCe: cs.ce, list: items.map((x) => x.ce) });
+        }
+      }
+    }
+    const rowidIdx = table.cols.length;
+    const isRowid = (t: Term): boolean => t.col === rowidIdx;
+    const usableRowid = (t: Term): boolean => {
+      // The rowid has INTEGER affinity; a comparison that would apply TEXT to it cannot use the key.
+      return comparisonAffinity('INTEGER', t.e.aff) !== null || t.e.aff === null;
+    };
+    if (l.indexed === undefined || l.indexed === null) {
+      const eq = terms.find((t) => isRowid(t) && (t.op === '=' || t.op === 'IS') && usableRowid(t));
+      if (eq) return { k: 'rowidEq', values: [eq.e] };
+      const inl = terms.find((t) => isRowid(t) && t.op === 'IN');
+      if (inl) return { k: 'rowidEq', values: inl.list! };
+    }
+    // Index candidates.
+    let best: { access: Access; score: number } | undefined;
+    const indexes = l.indexed ? table.indexes.filter((ix) => ix.name.toLowerCase() === l.indexed!.toLowerCase()) : l.indexed === null ? [] : table.indexes;
+    if (l.indexed && indexes.length === 0) throw sqlError(`no such index: ${l.indexed}`);
+    for (const ix of indexes) {
+      if (ix.where && !this.partialImplied(ix, cands)) continue;
+      const eq: CExpr[] = [];
+      const eqAff: (Affinity | null)[] = [];
+      const parts: string[] = [];
+      let k = 0;
+      for (; k < ix.cols.length; k++) {
+        const ic = ix.cols[k]!;
+        if (ic.col < 0) break;
+        const t = terms.find((t) => t.col === ic.col && t.op === '=' && this.indexUsable(table, ic.col, ic.coll, t));
+        if (!t) break;
+        eq.push(t.e);
+        eqAff.push(comparisonAffinity(table.cols[ic.col]!.affinity, t.e.aff));
+        parts.push(`${ic.name}=?`);
+      }
+      let lo: Bound | undefined, hi: Bound | undefined;
+      let rangeAff: Affinity | null = null;
+      const next = ix.cols[k];
+      if (next && next.col >= 0 && !next.desc) {
+        for (const t of terms) {
+          if (t.col !== next.col || !this.indexUsable(table, next.col, next.coll, t)) continue;
+          if ((t.op === '>' || t.op === '>=') && !lo) { lo = { e: t.e, incl: t.op === '>=' }; rangeAff = comparisonAffinity(table.cols[next.col]!.affinity, t.e.aff); }
+          if ((t.op === '<' || t.op === '<=') && !hi) { hi = { e: t.e, incl: t.op === '<=' }; rangeAff = rangeAff ?? comparisonAffinity(table.cols[next.col]!.affinity, t.e.aff); }
+        }
+        if (lo) parts.push(`${next.name}>?`);
+        if (hi) parts.push(`${next.name}<?`);
+      }
+      if (eq.length === 0 && !lo && !hi) continue;
+      const full = eq.length === ix.cols.length && ix.unique;
+      const score = (full ? 1000 : 0) + eq.length * 10 + (lo ? 3 : 0) + (hi ? 3 : 0);
+      if (!best || score > best.score) {
+        best = { access: { k: 'index', index: ix, eq, eqAff, lo, hi, rangeAff, covering: false, reverse: false, desc: parts.join(' AND ') }, score };
+      }
+    }
+    if (best && (best.score >= 1000 || l.indexed)) return best.access;
+    if (l.indexed === undefined) {
+      const lo = terms.find((t) => isRowid(t) && (t.op === '>' || t.op === '>=') && usableRowid(t));
+      const hi = terms.find((t) => isRowid(t) && (t.op === '<' || t.op === '<=') && usableRowid(t));
+      if ((lo || hi) && (!best || best.score < 10)) {
+        return { k: 'rowidRange', lo: lo && { e: lo.e, incl: lo.op === '>=' }, hi: hi && { e: hi.e, incl: hi.op === '<=' }, reverse: false };
+      }
+    }
+    if (best) return best.access;
+    return { k: 'scan', reverse: false };
+  }
+
+  /** If `e` is a plain reference to a column (or the rowid) of the source at `slot`, returns it. */
+  private sideColumn(e: A.Expr, slot: number, scope: Scope): { idx: number; ce: CExpr } | undefined {
+    if (e.k !== 'col') return undefined;
+    const r = this.ex.compileTracked(e, scope);
+    if (!r.ce.col || r.ce.col.slot !== slot) return undefined;
+    const t = r.ce.col.src.table;
+    // The INTEGER PRIMARY KEY column is the rowid.
+    if (t && t.rowidAlias === r.ce.col.idx) return { idx: t.cols.length, ce: r.ce };
+    return { idx: r.ce.col.idx, ce: r.ce };
+  }
+
+  /** Whether a comparison term can be answered from an index column (affinity and collation agree). */
+  private indexUsable(table: Table, col: number, coll: Collation, t: { e: CExpr; colCe: CExpr }): boolean {
+    const caff = table.cols[col]!.affinity;
+    const aff = comparisonAffinity(caff, t.e.aff);
+    const okAff = aff === null || (aff === 'NUMERIC' && NUMERIC.has(caff)) || (aff === 'TEXT' && caff === 'TEXT');
+    if (!okAff) return false;
+    const cmpColl = t.e.explicitColl && t.e.coll ? t.e.coll : comparisonCollation(t.colCe, t.e);
+    return cmpColl === coll;
+  }
+
+  /** A partial index is usable when its WHERE appears verbatim among the query's conjuncts. */
+  private partialImplied(ix: Index, cands: Conjunct[]): boolean {
+    const want = JSON.stringify(ix.where, bigintJson);
+    return cands.some((c) => JSON.stringify(stripTable(c.ast), bigintJson) === want);
+  }
+
+  private isCovering(l: Level, ix: Index): boolean {
+    const have = new Set(ix.cols.filter((c) => c.col >= 0).map((c) => c.col));
+    const table = l.table!;
+    for (const u of l.src.used) {
+      if (u === table.cols.length || u === table.rowidAlias) continue;
+      if (!have.has(u)) return false;
+    }
+    return true;
+  }
+
+  private orderFromAccess(l: Level, order: { ce: CExpr; desc: boolean; nulls: string | undefined; coll: Collation }[]): boolean {
+    const table = l.table!;
+    const slot = l.src.slot;
+    const defaultNulls = (o: { desc: boolean; nulls: string | undefined }): boolean => o.nulls === undefined || (o.nulls === 'FIRST') === !o.desc;
+    const colOf = (o: { ce: CExpr }): number | undefined => (o.ce.col && o.ce.col.slot === slot ? o.ce.col.idx : undefined);
+    const isRowidCol = (c: number | undefined): boolean => c === table.cols.length || (c !== undefined && c === table.rowidAlias);
+    const a = l.access;
+    if ((a.k === 'scan' || a.k === 'rowidRange') && order.length >= 1 && isRowidCol(colOf(order[0]!)) && defaultNulls(order[0]!)) {
+      a.reverse = order[0]!.desc;
+      return true;
+    }
+    const tryIndex = (ix: Index, skip: number): boolean | 'reverse' => {
+      let dir: boolean | undefined;
+      let k = skip;
+      for (const o of order) {
+        const c = colOf(o);
+        if (c === undefined || !defaultNulls(o)) return false;
+        if (isRowidCol(c) && k === ix.cols.length) {
+          const d = o.desc;
+          if (dir !== undefined && d !== dir) return false;
+          dir = d;
+          k++;
+          continue;
+        }
+        const ic = ix.cols[k];
+        if (!ic || ic.col !== c || ic.coll !== o.coll) return false;
+        const d = o.desc !== ic.desc;
+        if (dir !== undefined && d !== dir) return false;
+        dir = d;
+        k++;
+      }
+      return dir ? 'reverse' : true;
+    };
+    if (a.k === 'index') {
+      if (a.lo || a.hi || a.eq.length) {
+        const r = tryIndex(a.index, a.eq.length);
+        if (r) { a.reverse = r === 'reverse'; return true; }
+      }
+      return false;
+    }
+    if (a.k === 'scan' && l.indexed !== null) {
+      for (const ix of table.indexes) {
+        if (ix.where) continue;
+        if (l.indexed && ix.name.toLowerCase() !== l.indexed.toLowerCase()) continue;
+        const r = tryIndex(ix, 0);
+        if (r) {
+          l.access = { k: 'index', index: ix, eq: [], eqAff: [], lo: undefined, hi: undefined, rangeAff: null, covering: false, reverse: r === 'reverse', desc: '' };
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  // ---- execution ----
+  buildLoop(levels: Level[]): (env: Env, ctl: { stop: boolean }, inner: () => void) => void {
+    const runners = levels.map((l) => this.levelRunner(l));
+    const n = levels.length;
+    return (env, ctl, inner) => {
+      const step = (i: number): void => {
+        if (i === n) { inner(); return; }
+        runners[i]!(env, ctl, () => step(i + 1));
+      };
+      step(0);
+    };
+  }
+
+  private levelRunner(l: Level): (env: Env, ctl: { stop: boolean }, next: () => void) => void {
+    const slot = l.src.slot;
+    const filters = l.filters.map((f) => f.fn);
+    const on = l.on.map((f) => f.fn);
+    const nf = filters.length, non = on.length;
+    const rows = this.rowSource(l);
+    const width = l.src.cols.length + (l.src.rowidIdx >= 0 ? 1 : 0);
+    const nullRow: Value[] = new Array(width).fill(null);
+    const left = l.left;
+    return (env, ctl, next) => {
+      let matched = false;
+      const visit = (row: Value[]): boolean => {
+        env.rows[slot] = row;
+        for (let i = 0; i < non; i++) if (truth(on[i]!(env)) !== true) return true;
+        matched = true;
+        for (let i = 0; i < nf; i++) if (truth(filters[i]!(env)) !== true) return true;
+        next();
+        return !ctl.stop;
+      };
+      rows(env, visit);
+      if (left && !matched && !ctl.stop) {
+        env.rows[slot] = nullRow;
+        for (let i = 0; i < nf; i++) if (truth(filters[i]!(env)) !== true) return;
+        next();
+      }
+    };
+  }
+
+  /** The row producer for a level's access path: calls `visit` per row until it returns false. */
+  private rowSource(l: Level): (env: Env, visit: (row: Value[]) => boolean) => void {
+    if (l.produce) {
+      const produce = l.produce;
+      return (env, visit) => { for (const r of produce(env)) if (!visit(r)) return; };
+    }
+    const table = l.table!;
+    const a = l.access;
+    switch (a.k) {
+      case 'scan': {
+        const rev = a.reverse;
+        return (env, visit) => { for (const r of scanRows(env.tx, table, undefined, undefined, rev)) if (!visit(r)) return; };
+      }
+      case 'rowidEq': {
+        const vals = a.values.map((v) => v.fn);
+        const prefix = table.prefix;
+        return (env, visit) => {
+          const seen = vals.length > 1 ? new Set<bigint>() : undefined;
+          const ids: bigint[] = [];
+          for (const f of vals) {
+            const id = rowidProbe(f(env));
+            if (id === undefined || seen?.has(id)) continue;
+            seen?.add(id);
+            ids.push(id);
+          }
+          if (ids.length > 1) ids.sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+          for (const id of ids) {
+            const b = env.tx.get(rowKey(prefix, id));
+            if (b && !visit(decodeRow(table, id, b))) return;
+          }
+        };
+      }
+      case 'rowidRange': {
+        const lo = a.lo, hi = a.hi, rev = a.reverse;
+        return (env, visit) => {
+          let from: bigint | undefined, to: bigint | undefined;
+          if (lo) { const v = rangeBound(lo.e.fn(env), 'lo'); if (v === null) return; from = v; }
+          if (hi) { const v = rangeBound(hi.e.fn(env), 'hi'); if (v === null) return; to = v; }
+          if (from !== undefined && to !== undefined && from > to) return;
+          for (const r of scanRows(env.tx, table, from, to, rev)) if (!visit(r)) return;
+        };
+      }
+      case 'index': {
+        const ix = a.index;
+        const eq = a.eq.map((e) => e.fn);
+        const eqAff = a.eqAff;
+        const colls = ix.cols.map((c) => c.coll);
+        const descs = ix.cols.map((c) => c.desc);
+        const lo = a.lo, hi = a.hi, rangeAff = a.rangeAff;
+        const covering = a.covering;
+        const rev = a.reverse;
+        const cols = ix.cols;
+        const ncols = table.cols.length;
+        const w = new ByteWriter(64);
+        return (env, visit) => {
+          w.reset();
+          w.bytes(ix.prefix);
+          for (let i = 0; i < eq.length; i++) {
+            let v = eq[i]!(env);
+            if (v === null) return; // = NULL never matches (IS NULL terms are not used as probes)
+            const aff = eqAff[i];
+            if (aff) v = applyAffinity(v, aff);
+            writeKeyValue(w, v, colls[i], descs[i]);
+          }
+          const base = w.result();
+          const k = eq.length;
+          let gte: Uint8Array = base, lt: Uint8Array = prefixEnd(base);
+          if (lo || hi) {
+            if (lo) {
+              let v = lo.e.fn(env);
+              if (v === null) return;
+              if (rangeAff) v = applyAffinity(v, rangeAff);
+              const kb = keyWith(base, v, colls[k]!);
+              gte = lo.incl ? kb : prefixEnd(kb);
+            } else {
+              gte = concatBytes(base, new Uint8Array([KEY_NULL + 1]));
+            }
+            if (hi) {
+              let v = hi.e.fn(env);
+              if (v === null) return;
+              if (rangeAff) v = applyAffinity(v, rangeAff);
+              const kb = keyWith(base, v, colls[k]!);
+              lt = hi.incl ? prefixEnd(kb) : kb;
+            }
+          }
+          const entries = env.tx.scan({ gte, lt, reverse: rev });
+          for (const { key, value } of entries) {
+            const rowid = readRowid(key, key.length - 8);
+            let row: Value[] | null;
+            if (covering) {
+              const vals = decodeRecord(value);
+              row = new Array<Value>(ncols + 1).fill(null);
+              for (let i = 0; i < cols.length; i++) if (cols[i]!.col >= 0) row[cols[i]!.col] = vals[i]!;
+              row[ncols] = rowid;
+              if (table.rowidAlias >= 0) row[table.rowidAlias] = rowid;
+            } else {
+              const b = env.tx.get(rowKey(table.prefix, rowid));
+              if (!b) continue;
+              row = decodeRow(table, rowid, b);
+            }
+            if (!visit(row)) return;
+          }
+        };
+      }
+    }
+  }
+
+  /** Compiles a FROM list with a WHERE clause into a row loop (used by UPDATE ... FROM and DELETE). */
+  compileLoop(from: A.JoinItem[], where: A.Expr | undefined, scope: Scope, parent: Scope | undefined, extra: Level[] = []): { levels: Level[]; run: (env: Env, inner: () => void) => void; explain: (out: PlanRow[]) => void } {
+    const { levels: fromLevels, onTerms } = from.length ? this.buildFrom(from, scope, parent) : { levels: [] as Level[], onTerms: [] };
+    const levels = [...extra, ...fromLevels];
+    const slotLevel = new Map<number, number>();
+    levels.forEach((l, i) => slotLevel.set(l.src.slot, i));
+    scope.noAgg = 'WHERE';
+    const whereTerms: Conjunct[] = conjuncts(where).map((e) => ({ ...this.ex.compileTracked(e, scope), ast: e }));
+    const onCompiled = onTerms.map((t) => ({ level: t.level + extra.length, c: { ...this.ex.compileTracked(t.e, scope), ast: t.e } }));
+    scope.noAgg = undefined;
+    const levelOf = (slots: Set<number>): number => {
+      let m = 0;
+      for (const s of slots) { const l = slotLevel.get(s); if (l !== undefined && l > m) m = l; }
+      return m;
+    };
+    const cands: Conjunct[][] = levels.map(() => []);
+    const constFilters: CExpr[] = [];
+    for (const c of whereTerms) {
+      if (!levels.length) { constFilters.push(c.ce); continue; }
+      levels[levelOf(c.slots)]!.filters.push(c.ce);
+      for (let k = 0; k < levels.length; k++) if (!levels[k]!.left && c.slots.has(levels[k]!.src.slot)) cands[k]!.push(c);
+    }
+    for (const { level, c } of onCompiled) {
+      const l = levels[level]!;
+      if (l.left) { l.on.push(c.ce); cands[level]!.push(c); } else {
+        levels[Math.max(level, levelOf(c.slots))]!.filters.push(c.ce);
+        for (let k = 0; k < levels.length; k++) if (!levels[k]!.left && c.slots.has(levels[k]!.src.slot)) cands[k]!.push(c);
+      }
+    }
+    let loop: ((env: Env, ctl: { stop: boolean }, inner: () => void) => void) | undefined;
+    // Access paths are chosen on first use, after every expression of the statement has marked
+    // the columns it reads (covering decisions depend on that).
+    const plan = (): void => {
+      if (loop) return;
+      levels.forEach((l, i) => { if (l.table) l.access = this.chooseAccess(l, cands[i]!, slotLevel, i, scope); });
+      for (const l of levels) if (l.access.k === 'index') l.access.covering = this.isCovering(l, l.access.index);
+      loop = this.buildLoop(levels);
+    };
+    return {
+      levels,
+      run: (env, inner) => {
+        for (const f of constFilters) if (truth(f.fn(env)) !== true) return;
+        plan();
+        loop!(env, { stop: false }, inner);
+      },
+      explain: (out) => { plan(); for (const l of levels) out.push({ id: out.length + 2, parent: 0, detail: describeLevel(l) }); },
+    };
+  }
+
+  /** A level over a table (for DML targets), with the table as a source at a fresh slot. */
+  tableLevel(table: Table, name: string, scope: Scope): Level {
+    const src = tableSource(table, this.newSlot(), name);
+    scope.sources.push(src);
+    return { src, table, produce: undefined, subLabel: undefined, subQuery: undefined, left: false, on: [], filters: [], access: { k: 'scan', reverse: false }, indexed: undefined };
+  }
+}
+
+function describeLevel(l: Level): string {
+  const name = l.src.name;
+  if (!l.table) return `SCAN ${l.subLabel ?? name}`;
+  const a = l.access;
+  switch (a.k) {
+    case 'scan': return `SCAN ${name}`;
+    case 'rowidEq': return `SEARCH ${name} USING INTEGER PRIMARY KEY (rowid=?)`;
+    case 'rowidRange': {
+      const p: string[] = [];
+      if (a.lo) p.push('rowid>?');
+      if (a.hi) p.push('rowid<?');
+      return `SEARCH ${name} USING INTEGER PRIMARY KEY (${p.join(' AND ')})`;
+    }
+    case 'index': {
+      const kind = a.covering ? 'COVERING INDEX' : 'INDEX';
+      if (!a.desc) return `SCAN ${name} USING ${kind} ${a.index.name}`;
+      return `SEARCH ${name} USING ${kind} ${a.index.name} (${a.desc})`;
+    }
+  }
+}
+
+function keyWith(base: Uint8Array, v: Value, coll: Collation): Uint8Array {
+  const w = new ByteWriter(base.length + 16);
+  w.bytes(base);
+  writeKeyValue(w, v, coll, false);
+  return w.result();
+}
+
+function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const r = new Uint8Array(a.length + b.length);
+  r.set(a);
+  r.set(b, a.length);
+  return r;
+}
+
+/** The rowid a `rowid = v` probe can match, or undefined when no rowid can equal v. */
+function rowidProbe(v: Value): bigint | undefined {
+  if (v === null) return undefined;
+  const n = applyAffinity(v, 'INTEGER');
+  if (typeof n === 'bigint') return n;
+  return undefined;
+}
+
+/** A superset bound for a rowid range (null = the range is empty). */
+function rangeBound(v: Value, side: 'lo' | 'hi'): bigint | undefined | null {
+  if (v === null) return null;
+  const n = applyAffinity(v, 'INTEGER');
+  if (typeof n === 'bigint') return n;
+  if (typeof n === 'number') {
+    if (Number.isNaN(n)) return null;
+    const r = side === 'lo' ? Math.floor(n) : Math.ceil(n);
+    if (r < -9223372036854775808) return side === 'lo' ? undefined : null;
+    if (r >= 9223372036854775808) return side === 'lo' ? null : undefined;
+    return realToInt64(r);
+  }
+  // Text and blobs sort after every number: `rowid < 'x'` is every row, `rowid > 'x'` none.
+  return side === 'lo' ? null : undefined;
+}
+
+export function limitValue(v: Value): number {
+  if (v === null) throw sqlError('datatype mismatch');
+  const n = applyAffinity(v, 'INTEGER');
+  if (typeof n !== 'bigint') {
+    if (typeof n === 'number' && Number.isInteger(n)) return n;
+    throw sqlError('datatype mismatch');
+  }
+  const i = toInteger(n)!;
+  if (i < 0n) return -1;
+  return i > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(i);
+}
+
+export function orderCompare(a: Value, b: Value, coll: Collation, desc: boolean, nulls: 'FIRST' | 'LAST' | undefined): number {
+  if (nulls !== undefined && (a === null) !== (b === null)) {
+    return a === null ? (nulls === 'FIRST' ? -1 : 1) : nulls === 'FIRST' ? 1 : -1;
+  }
+  const c = compareValues(a, b, coll);
+  return desc ? -c : c;
+}
+
+function compareRows(a: Value[], b: Value[], colls: Collation[]): number {
+  for (let i = 0; i < a.length; i++) {
+    const c = compareValues(a[i]!, b[i]!, colls[i]);
+    if (c !== 0) return c;
+  }
+  return 0;
+}
+
+function distinctRows(rows: Value[][], key: (r: Value[]) => string): Value[][] {
+  const seen = new Set<string>();
+  const out: Value[][] = [];
+  for (const r of rows) {
+    const k = key(r);
+    if (seen.has(k)) continue;
+    seen.add(k);
+    out.push(r);
+  }
+  return out;
+}
+
+function bigintJson(_k: string, v: unknown): unknown {
+  return typeof v === 'bigint' ? `${v}n` : v;
+}
+
+function stripTable(e: A.Expr): A.Expr {
+  return JSON.parse(JSON.stringify(e, (k, v) => (k === 'table' ? undefined : typeof v === 'bigint' ? `${v}n` : v)), (_k, v) => v) as A.Expr;
+}
+
+/** A query over fixed rows (empty sqlite_temp_schema and similar). */
+export function constQuery(columns: string[], rows: Value[][]): Query {
+  return {
+    columns, aff: columns.map(() => null), colls: columns.map(() => null), declTypes: columns.map(() => ''), correlated: false,
+    run: (_env, emit) => { for (const r of rows) if (emit(r) === false) return; },
+    explain: () => {},
+  };
+}
+
+export { INT64_MAX, INT64_MIN };
+export type { Level, Schema };
