@@ -62,6 +62,8 @@ interface SentPacket {
 export interface ConnectionHost {
   readonly limits: Readonly<Limits>;
   readonly random: (n: number) => Uint8Array;
+  /** Largest datagram to send to `address` (the path MTU the driver knows of). */
+  datagramBytesFor(address: string): number;
   /** The connection has something to send or its timer changed. */
   wake(conn: Connection): void;
   /** A server-side connection was confirmed by the client. */
@@ -187,7 +189,7 @@ export class Connection {
     this.address = address;
     this.localCid = localCid;
     this.peerKey = peerKey;
-    this.mss = this.limits.maxDatagramBytes;
+    this.mss = host.datagramBytesFor(address);
     this.cc = new NewReno(this.mss);
     this.pacer = new Pacer(this.mss);
     this.nextStreamId = role === 'client' ? 0 : 1;

@@ -35,6 +35,8 @@ export interface EndpointOptions {
   /** Present on a server: who may connect. Without it, incoming initiations are ignored. */
   readonly authorize?: Authorize;
   readonly limits?: Partial<Limits>;
+  /** Path MTU knowledge from the driver: the datagram size for an address (default limits.maxDatagramBytes). */
+  readonly datagramBytesFor?: (address: string) => number;
 }
 
 export interface Transmit {
@@ -65,6 +67,7 @@ export class Endpoint implements ConnectionHost {
   readonly publicKey: Uint8Array;
   private readonly staticPrivate: Uint8Array;
   private readonly authorize: Authorize | undefined;
+  private readonly sizeFor: ((address: string) => number) | undefined;
   private readonly mac1Key: Uint8Array;
   private readonly cookieKey: Uint8Array;
 
@@ -90,6 +93,7 @@ export class Endpoint implements ConnectionHost {
     this.staticPrivate = opts.staticPrivate;
     this.publicKey = x25519PublicKey(opts.staticPrivate);
     this.authorize = opts.authorize;
+    this.sizeFor = opts.datagramBytesFor;
     this.mac1Key = mac1Key(this.publicKey);
     this.cookieKey = cookieKey(this.publicKey);
     this.cookieSecret = this.random(32);
@@ -97,6 +101,10 @@ export class Endpoint implements ConnectionHost {
   }
 
   // ConnectionHost
+  datagramBytesFor(address: string): number {
+    return Math.min(MAX_RECEIVE_DATAGRAM_BYTES, Math.max(this.limits.maxDatagramBytes, this.sizeFor?.(address) ?? 0));
+  }
+
   wake(conn: Connection): void {
     this.dirty.add(conn);
   }

@@ -8,6 +8,11 @@ export const PROTOCOL_VERSION = 1;
 
 /** Largest UDP payload we send. 1200 passes any IPv6 path and nearly every IPv4 one (QUIC's floor). */
 export const MAX_DATAGRAM_BYTES = 1200;
+/**
+ * Datagram size on the loopback interface, whose MTU is 64 KiB and which never fragments. Per-packet
+ * costs (an AEAD call, a syscall) dominate at 1200 bytes, so local clusters and tools use this.
+ */
+export const LOOPBACK_DATAGRAM_BYTES = 32 * 1024;
 /** Largest datagram we accept (loopback and LAN clusters may raise MAX_DATAGRAM_BYTES up to this). */
 export const MAX_RECEIVE_DATAGRAM_BYTES = 65527;
 /** KEY_REQUEST packets are padded to this size so the reply is always smaller than the request. */

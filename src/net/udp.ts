@@ -18,7 +18,10 @@ import { randomBytes, type TrineError } from '../crypto/index.ts';
 import type { Connection, ConnectionEvent } from './connection.ts';
 import { Endpoint, type Authorize } from './endpoint.ts';
 import { closedError, CloseCode, timeoutError } from './errors.ts';
-import { type Limits, STREAM_SEND_HIGH_WATER_BYTES } from './limits.ts';
+import { type Limits, LOOPBACK_DATAGRAM_BYTES, STREAM_SEND_HIGH_WATER_BYTES } from './limits.ts';
+
+/** Datagrams sent per event-loop turn before yielding to incoming packets. */
+const SEND_BATCH = 32;
 
 /** Milliseconds on a monotonic clock anchored at the Unix epoch (handshake timestamps need wall time). */
 function clock(): number {
@@ -27,6 +30,12 @@ function clock(): number {
 
 export function formatAddress(host: string, port: number): string {
   return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Loopback needs no path MTU discovery: its MTU is 64 KiB and it never fragments. */
+function loopbackAware(address: string): number {
+  const { host } = parseAddress(address);
+  return host.startsWith('127.') || host === '::1' || host === 'localhost' ? LOOPBACK_DATAGRAM_BYTES : 0;
 }
 
 function parseAddress(a: string): { host: string; port: number } {
@@ -88,10 +97,15 @@ class UdpEndpoint {
     if (this.closed) return;
     const now = clock();
     if (this.endpoint.nextTimeout() <= now) this.endpoint.handleTimeout(now);
-    for (let t = this.endpoint.poll(now); t; t = this.endpoint.poll(now)) {
+    // A bounded batch per turn, so incoming acknowledgements are read between batches: sending a
+    // whole window in one go would delay them, inflate the RTT estimate and stall the flow.
+    let sent = 0;
+    for (let t = this.endpoint.poll(now); t; t = sent < SEND_BATCH ? this.endpoint.poll(now) : undefined) {
       const { host, port } = parseAddress(t.address);
       this.socket.send(t.data, port, host);
+      sent++;
     }
+    if (sent >= SEND_BATCH) this.kick();
     for (let e = this.endpoint.pollEvent(); e; e = this.endpoint.pollEvent()) this.onEndpointEvent?.(e);
     for (const [conn, wrapper] of this.conns) {
       for (let e = conn.pollEvent(); e; e = conn.pollEvent()) wrapper.onEvent(e);
@@ -375,7 +389,7 @@ export class Listener implements AsyncIterable<TrineConnection> {
 
 export async function listen(opts: ListenOptions): Promise<Listener> {
   const socket = await bindSocket(opts.address ?? '0.0.0.0', opts.port);
-  const endpoint = new Endpoint({ staticPrivate: opts.staticKey, random: randomBytes, authorize: opts.authorize, ...(opts.limits ? { limits: opts.limits } : {}) });
+  const endpoint = new Endpoint({ staticPrivate: opts.staticKey, random: randomBytes, authorize: opts.authorize, datagramBytesFor: loopbackAware, ...(opts.limits ? { limits: opts.limits } : {}) });
   return new Listener(new UdpEndpoint(endpoint, socket));
 }
 
@@ -395,7 +409,7 @@ export interface ConnectOptions {
  */
 export async function connect(opts: ConnectOptions): Promise<TrineConnection> {
   const socket = await bindSocket(isIP(opts.address) === 6 ? '::' : '0.0.0.0', 0);
-  const endpoint = new Endpoint({ staticPrivate: opts.staticKey, random: randomBytes, ...(opts.limits ? { limits: opts.limits } : {}) });
+  const endpoint = new Endpoint({ staticPrivate: opts.staticKey, random: randomBytes, datagramBytesFor: loopbackAware, ...(opts.limits ? { limits: opts.limits } : {}) });
   const driver = new UdpEndpoint(endpoint, socket);
   const raw = endpoint.connect(clock(), formatAddress(opts.address, opts.port), opts.serverKey);
   const conn = new TrineConnection(raw, driver, true);

@@ -20,6 +20,7 @@ const opt = (name: string, def: number) => { const i = args.indexOf(name); retur
 const SECONDS = opt('--seconds', 2);
 const DATAGRAM = opt('--datagram', 1200);
 const BULK = 64 * 1024;
+const WINDOWS = process.env['BENCH_WINDOW'] ? { streamWindowBytes: Number(process.env['BENCH_WINDOW']), connectionWindowBytes: 4 * Number(process.env['BENCH_WINDOW']), streamReadQueueBytes: Number(process.env['BENCH_WINDOW']) } : {};
 const REQ = 1024;
 const KIND_BULK = 1, KIND_END = 2, KIND_REQ = 3, KIND_COUNT = 4;
 
@@ -57,7 +58,7 @@ async function serve(): Promise<void> {
     sock.on('error', () => {});
   });
   await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
-  const trine = await listen({ address: '127.0.0.1', port: 0, staticKey, authorize: () => 'bench', limits: { maxDatagramBytes: DATAGRAM } });
+  const trine = await listen({ address: '127.0.0.1', port: 0, staticKey, authorize: () => 'bench', limits: { maxDatagramBytes: DATAGRAM, ...WINDOWS } });
   void (async () => {
     for await (const conn of trine) {
       void (async () => {
@@ -201,7 +202,7 @@ async function main(): Promise<void> {
     const tcpRr32 = await reqResp(tf, 32);
     sock.destroy();
 
-    const conn = await connect({ address: '127.0.0.1', port: info.trine, serverKey: fromHex(info.key), staticKey: randomBytes(32), limits: { maxDatagramBytes: DATAGRAM } });
+    const conn = await connect({ address: '127.0.0.1', port: info.trine, serverKey: fromHex(info.key), staticKey: randomBytes(32), limits: { maxDatagramBytes: DATAGRAM, ...WINDOWS } });
     const nf = trineFramed(conn.openStream());
     const trineBulk = await bulk(nf);
     const rr = trineFramed(conn.openStream());
@@ -218,8 +219,11 @@ async function main(): Promise<void> {
     console.log(`req/resp 1 KiB, 32 in flight:  TCP ${tcpRr32.toFixed(0)}/s   Trine ${trineRr32.toFixed(0)}/s   Trine/TCP ${pct(trineRr32, tcpRr32)}`);
     console.log(`Trine packets declared lost during the run: ${lost}`);
   } finally {
+    // Ask the server to exit on its own (so profilers can write out), then make sure it is gone.
     child.stdin!.end();
-    child.kill();
+    const killer = setTimeout(() => child.kill(), 3000);
+    await new Promise((r) => child.once('exit', r));
+    clearTimeout(killer);
   }
   process.exit(0);
 }
