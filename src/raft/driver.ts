@@ -362,8 +362,9 @@ export class RaftDriver {
     this.node.advance(rd);
     const lead = this.node.status().lead;
     if (lead !== this.lead) {
+      // While no leader was known every proposal was refused at once: nothing can be in flight.
+      if (this.lead !== NONE) this.leaderChanged();
       this.lead = lead;
-      this.leaderChanged();
     }
     this.onReady?.(rd);
     if (this.node.snapshotDue()) await this.compact();

@@ -110,8 +110,11 @@ test('three nodes found a cluster, elect one leader, and apply writes from leade
   const leader = await until('a leader', () => leaderOf(ms));
   assert.equal([...leader.d.status().conf.voters], [1, 2, 3]);
   const follower = ms.find((m) => m !== leader)!;
-  const i1 = await leader.d.propose(enc.encode('a=1'));
-  const i2 = await follower.d.propose(enc.encode('b=2'));
+  // Through the leader and through a follower (which forwards); clients retry on leader changes.
+  const viaLeader = async (k: string) => { for (;;) { try { return await (leaderOf(ms) ?? leader).d.propose(enc.encode(k)); } catch (e: any) { if (e.code !== 'RAFT_LEADER_CHANGED' && e.code !== 'RAFT_NO_LEADER') throw e; await new Promise((r) => setTimeout(r, 20)); } } };
+  const viaFollower = async (k: string) => { for (;;) { try { return await follower.d.propose(enc.encode(k)); } catch (e: any) { if (e.code !== 'RAFT_LEADER_CHANGED' && e.code !== 'RAFT_NO_LEADER') throw e; await new Promise((r) => setTimeout(r, 20)); } } };
+  const i1 = await viaLeader('a=1');
+  const i2 = await viaFollower('b=2');
   assert.ok(i2 > i1);
   await until('all applied', () => ms.every((m) => m.sm.data.get('b') === '2'));
   for (const m of ms) assert.equal(m.sm.applyLog, leader.sm.applyLog, `node ${m.id} applied another order`);
