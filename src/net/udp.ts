@@ -70,6 +70,7 @@ class UdpEndpoint {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private timerAt = Infinity;
   private scheduled = false;
+  private flushScheduled = false;
   private closed = false;
   readonly conns = new Map<Connection, TrineConnection>();
   onEndpointEvent: ((e: ReturnType<Endpoint['pollEvent']> & object) => void) | undefined;
@@ -92,11 +93,35 @@ class UdpEndpoint {
     setImmediate(() => this.run());
   }
 
+  /**
+   * One turn: fire due timers and hand events to the application. Transmission waits for the next
+   * turn, after the application's promise callbacks have run: a reply it queues in response to
+   * these events then leaves in the same packet as our acknowledgement instead of one after it.
+   */
   private run(): void {
     this.scheduled = false;
     if (this.closed) return;
     const now = clock();
     if (this.endpoint.nextTimeout() <= now) this.endpoint.handleTimeout(now);
+    this.dispatch();
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private dispatch(): void {
+    for (let e = this.endpoint.pollEvent(); e; e = this.endpoint.pollEvent()) this.onEndpointEvent?.(e);
+    for (const [conn, wrapper] of this.conns) {
+      for (let e = conn.pollEvent(); e; e = conn.pollEvent()) wrapper.onEvent(e);
+      if (conn.state === 'closed') { this.conns.delete(conn); wrapper.onGone(); }
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.closed) return;
+    const now = clock();
     // A bounded batch per turn, so incoming acknowledgements are read between batches: sending a
     // whole window in one go would delay them, inflate the RTT estimate and stall the flow.
     let sent = 0;
@@ -105,12 +130,8 @@ class UdpEndpoint {
       this.socket.send(t.data, port, host);
       sent++;
     }
+    this.dispatch();
     if (sent >= SEND_BATCH) this.kick();
-    for (let e = this.endpoint.pollEvent(); e; e = this.endpoint.pollEvent()) this.onEndpointEvent?.(e);
-    for (const [conn, wrapper] of this.conns) {
-      for (let e = conn.pollEvent(); e; e = conn.pollEvent()) wrapper.onEvent(e);
-      if (conn.state === 'closed') { this.conns.delete(conn); wrapper.onGone(); }
-    }
     this.arm();
   }
 
