@@ -215,7 +215,8 @@ export class Session {
       return r;
     } catch (e) {
       if (auto) {
-        if (this.tx === tx) this.finish(false);
+        // OR FAIL keeps the rows changed before the failure, so they commit.
+        if (this.tx === tx) this.finish(e instanceof SqlError && e.resolution === 'FAIL');
       } else if (e instanceof SqlError && e.resolution === 'ROLLBACK') {
         this.finish(false);
       } else if (!(e instanceof SqlError && e.resolution === 'FAIL')) {

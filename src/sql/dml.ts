@@ -3,6 +3,7 @@
  * unique indexes), conflict resolution (ABORT, FAIL, ROLLBACK, IGNORE, REPLACE and upserts),
  * foreign keys when enabled, and RETURNING.
  */
+import { randomBytes } from 'node:crypto';
 import type * as A from './ast.ts';
 import type { Index, Table } from './catalog.ts';
 import { encodeRecord, indexKeyPrefix, prefixEnd, readRowid, rowKey } from './codec.ts';
@@ -241,7 +242,7 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
       if (['rowid', 'oid', '_rowid_'].includes(n.toLowerCase())) return ridIdx;
       throw sqlError(`table ${table.name} has no column named ${n}`);
     });
-  } else targets = table.cols.map((_, i) => i).filter((i) => !table.cols[i]!.generated);
+  } else targets = stmt.source ? table.cols.map((_, i) => i).filter((i) => !table.cols[i]!.generated) : [];
 
   qc.pushCtes(stmt.with);
   let source: { run: (env: Env, emit: (row: Value[]) => void) => void; n: number } | undefined;
@@ -327,10 +328,10 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
       const row = new Array<Value>(ncols + 1).fill(null);
       const given = new Array<boolean>(ncols + 1).fill(false);
       for (let i = 0; i < targets.length; i++) { row[targets[i]!] = vals[i]!; given[targets[i]!] = true; }
-      for (let i = 0; i < ncols; i++) {
-        if (!given[i]) row[i] = defaults[i]!();
-        if (i !== alias) row[i] = applyAffinity(row[i]!, table.cols[i]!.affinity);
-      }
+      for (let i = 0; i < ncols; i++) if (!given[i]) row[i] = defaults[i]!();
+      // `excluded.*` sees the values as supplied, before column affinity (SQLite does the same).
+      const raw = upserts.length ? row.slice() : row;
+      for (let i = 0; i < ncols; i++) if (i !== alias) row[i] = applyAffinity(row[i]!, table.cols[i]!.affinity);
       // The rowid: an INTEGER PRIMARY KEY value, an explicit rowid, or the next free one.
       let rid: Value = alias >= 0 && given[alias] ? row[alias]! : given[ridIdx] ? row[ridIdx]! : null;
       if (alias >= 0 && given[alias] && given[ridIdx] && row[alias] === null) rid = row[ridIdx]!;
@@ -345,13 +346,25 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
         }
         if (next === INT64_MAX) {
           if (autoinc) throw new SqlError('SQLITE_FULL', 'database or disk is full');
-          throw new SqlError('SQLITE_FULL', 'database or disk is full: no unused rowid remains');
-        }
-        rid = next + 1n;
+          // The largest rowid is taken: SQLite then probes random rowids for a free one.
+          let found: bigint | undefined;
+          for (let tries = 0; tries < 100 && found === undefined; tries++) {
+            const cand = (randomBytes(8).readBigUInt64BE(0) & INT64_MAX) || 1n;
+            if (!env.tx.get(rowKey(table.prefix, cand))) found = cand;
+          }
+          if (found === undefined) throw new SqlError('SQLITE_FULL', 'database or disk is full');
+          rid = found;
+        } else rid = next + 1n;
       }
       const rowid = rid;
       row[ridIdx] = rowid;
       if (alias >= 0) row[alias] = rowid;
+      // SQLite advances the AUTOINCREMENT counter before any constraint check, so even an
+      // ignored row moves it.
+      if (autoinc) {
+        if (seqMax === undefined) seqMax = readSequence(env, host, table.name);
+        if (rowid > seqMax) seqMax = rowid;
+      }
       if (!w.checkRow(row, action, env, defaults)) return;
       // Uniqueness: the rowid first, then each unique index in order.
       const findUpsert = (ix: Index | 'rowid'): (typeof upserts)[number] | undefined =>
@@ -362,7 +375,8 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
           if (!up.set) return 'skip';
           const existing = readRow(env.tx, table, otherRowid)!;
           env.rows[tslot] = existing;
-          env.rows[xslot] = row;
+          if (raw !== row) { raw[ridIdx] = row[ridIdx]!; if (alias >= 0) raw[alias] = row[alias]!; }
+          env.rows[xslot] = raw;
           if (up.where && truth(up.where.fn(env)) !== true) return 'skip';
           const nr = existing.slice();
           for (const s of up.set) nr[s.col] = s.e.fn(env);
@@ -384,7 +398,9 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
         const r = handle('rowid', rowid);
         if (r === 'skip' || r === 'done') return;
       }
-      for (const ix of rt.indexes) {
+      // SQLite checks the newest unique index first (its index list is newest-first).
+      for (let k = rt.indexes.length - 1; k >= 0; k--) {
+        const ix = rt.indexes[k]!;
         if (!ix.index.unique) continue;
         const other = w.findConflict(ix, row, rowid, env);
         if (other === undefined) continue;
@@ -395,11 +411,12 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
       insertRowRaw(env.tx, table, row, env);
       changes++;
       host.setLastInsertRowid(rowid);
-      if (autoinc && (seqMax === undefined || rowid > seqMax)) { seqMax = rowid; writeSequence(env, host, table.name, rowid); }
       if (ret) { env.rows[tslot] = row; out.push(ret.fns.map((f) => f.fn(env))); }
     };
     if (source) source.run(env, insertOne);
     else insertOne([]);
+    // Like SQLite, a successful INSERT into an AUTOINCREMENT table always leaves its counter row.
+    if (autoinc) writeSequence(env, host, table.name, seqMax ?? readSequence(env, host, table.name));
     return { rows: out, changes };
   };
   return { columns: ret?.names ?? [], run, explain: () => {} };
@@ -462,7 +479,8 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
   if (rid !== oldRowid && env.tx.get(rowKey(table.prefix, rid))) {
     if (!handle('rowid', rid)) return false;
   }
-  for (const ix of rt.indexes) {
+  for (let k = rt.indexes.length - 1; k >= 0; k--) {
+    const ix = rt.indexes[k]!;
     if (!ix.index.unique) continue;
     let other = w.findConflict(ix, nr, rid, env);
     if (other === oldRowid) other = undefined;
@@ -521,7 +539,12 @@ export function compileUpdate(stmt: A.Update, qc: QueryCompiler, host: DmlHost):
         });
         const out: Value[][] = [];
         let changes = 0;
-        for (const [rid, nr] of matches) {
+        // Rows are applied in rowid order, so REPLACE conflicts between updated rows resolve the
+        // same way whichever access path found them.
+        const order = [...matches.keys()];
+        if (ncols >= 0) order.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+        for (const rid of order) {
+          const nr = matches.get(rid)!;
           const old = readRow(env.tx, table, rid);
           if (!old) continue; // removed by an earlier REPLACE in this statement
           if (!applyUpdate(env, table, w, old, nr, action)) continue;

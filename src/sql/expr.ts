@@ -131,7 +131,7 @@ export class ExprCompiler {
     const slots = new Set<number>();
     this.trackSlots = slots;
     try {
-      return { ce: this.compile(e, scope), slots };
+      return { ce: this.compileCond(e, scope), slots };
     } finally {
       this.trackSlots = saved;
       if (saved) for (const x of slots) saved.add(x);
@@ -162,6 +162,43 @@ export class ExprCompiler {
       }
     }
     return null;
+  }
+
+  /**
+   * Compiles a condition (WHERE, ON, HAVING, CASE WHEN): AND and OR short-circuit there, as in
+   * SQLite's jump code, while in value context both operands are evaluated.
+   */
+  compileCond(e: A.Expr, scope: Scope): CExpr {
+    if (e.k === 'bin' && (e.op === 'AND' || e.op === 'OR')) {
+      const l = this.compileCond(e.l, scope), r = this.compileCond(e.r, scope);
+      const lf = l.fn, rf = r.fn;
+      const fn: Fn = e.op === 'AND'
+        ? (env) => {
+          const a = truth(lf(env));
+          if (a === false) return 0n;
+          const b = truth(rf(env));
+          if (b === false) return 0n;
+          return a === null || b === null ? null : 1n;
+        }
+        : (env) => {
+          const a = truth(lf(env));
+          if (a === true) return 1n;
+          const b = truth(rf(env));
+          if (b === true) return 1n;
+          return a === null || b === null ? null : 0n;
+        };
+      return { fn, aff: null, coll: null, explicitColl: false, isConst: l.isConst && r.isConst, usesParam: l.usesParam || r.usesParam };
+    }
+    if (e.k === 'between') {
+      const and: A.Expr = { k: 'bin', op: 'AND', l: { k: 'bin', op: '>=', l: e.e, r: e.lo }, r: { k: 'bin', op: '<=', l: e.e, r: e.hi } };
+      return this.compileCond(e.not ? { k: 'unary', op: 'NOT', e: and } : and, scope);
+    }
+    if (e.k === 'unary' && e.op === 'NOT' && (e.e.k === 'between' || (e.e.k === 'bin' && (e.e.op === 'AND' || e.e.op === 'OR')))) {
+      const x = this.compileCond(e.e, scope);
+      const f = x.fn;
+      return { ...x, fn: (env) => { const t = truth(f(env)); return t === null ? null : t ? 0n : 1n; } };
+    }
+    return this.compile(e, scope);
   }
 
   compile(e: A.Expr, scope: Scope): CExpr {
@@ -311,18 +348,18 @@ export class ExprCompiler {
     const coll = l.explicitColl ? l.coll : r.explicitColl ? r.coll : null;
     const mk = (fn: Fn): CExpr => ({ fn, aff: null, coll, explicitColl: coll !== null, isConst, usesParam });
     switch (e.op) {
+      // Both operands are evaluated, as SQLite's OP_And/OP_Or do in value context (an error on
+      // the right side is raised even when the left side decides the result).
       case 'AND': return mk((env) => {
         const a = truth(lf(env));
-        if (a === false) return 0n;
         const b = truth(rf(env));
-        if (b === false) return 0n;
+        if (a === false || b === false) return 0n;
         return a === null || b === null ? null : 1n;
       });
       case 'OR': return mk((env) => {
         const a = truth(lf(env));
-        if (a === true) return 1n;
         const b = truth(rf(env));
-        if (b === true) return 1n;
+        if (a === true || b === true) return 1n;
         return a === null || b === null ? null : 0n;
       });
       case '=': case '!=': case '<': case '<=': case '>': case '>=': {
@@ -371,6 +408,8 @@ export class ExprCompiler {
         if (Array.from(s).length !== 1) throw sqlError('ESCAPE expression must be a single character');
         escChar = s;
       }
+      // SQLite 3.53 answers false whenever either side is a BLOB, before looking at NULLs.
+      if (text instanceof Uint8Array || pat instanceof Uint8Array) return not ? 1n : 0n;
       if (text === null || pat === null) return null;
       const m = glob ? globMatch(toText(pat)!, toText(text)!) : likeMatch(toText(pat)!, toText(text)!, escChar);
       return m !== not ? 1n : 0n;
@@ -457,7 +496,7 @@ export class ExprCompiler {
 
   private caseExpr(e: Extract<A.Expr, { k: 'case' }>, scope: Scope): CExpr {
     const base = e.base ? this.compile(e.base, scope) : undefined;
-    const whens = e.whens.map(([w, t]) => [this.compile(w, scope), this.compile(t, scope)] as const);
+    const whens = e.whens.map(([w, t]) => [base ? this.compile(w, scope) : this.compileCond(w, scope), this.compile(t, scope)] as const);
     const els = e.else ? this.compile(e.else, scope) : undefined;
     let fn: Fn;
     if (base) {

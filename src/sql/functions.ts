@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { dateFn, datetimeFn, juliandayFn, strftimeFn, timeFn, unixepochFn } from './datetime.ts';
 import { sqlError } from './errors.ts';
 import {
-  INT64_MIN, add, compareValues, fromUtf8, realToText, toBlob, toInteger, toNumber, toReal, toText, typeName, utf8,
+  INT64_MIN, add, compareValues, textToNumeric, fromUtf8, realToText, toBlob, toInteger, toNumber, toReal, toText, typeName, utf8,
   type Collation, type Value, INT64_MAX,
 } from './value.ts';
 
@@ -63,19 +63,24 @@ function codePoints(s: string): string[] {
 function substr(args: Value[]): Value {
   const [x, a, b] = args;
   if (x === null || a === null || (args.length > 2 && b === null)) return null;
-  let p1 = Number(toInteger(a!));
   const isBlob = x instanceof Uint8Array;
   const units: ArrayLike<unknown> = isBlob ? x : codePoints(toText(x!)!);
-  const len = units.length;
-  let p2 = args.length > 2 ? Number(toInteger(b!)) : Infinity;
-  if (p2 < 0) { p1 += p2; p2 = -p2; if (p1 < 1 && args.length > 2) { /* handled below */ } }
-  if (p1 < 0) { p1 += len; if (p1 < 0) { p2 += p1; p1 = 0; } }
-  else if (p1 > 0) p1--;
-  else if (p2 > 0 && p2 !== Infinity) p2--;
-  if (p2 < 0) p2 = 0;
-  const start = p1, end = Math.min(len, p2 === Infinity ? len : p1 + p2);
-  if (isBlob) return (x as Uint8Array).slice(Math.min(start, len), Math.max(start, end));
-  return (units as string[]).slice(start, Math.max(start, end)).join('');
+  const len = BigInt(units.length);
+  // SQLite's substrFunc arithmetic, in bigint so extreme arguments behave exactly.
+  let p1 = toInteger(a!)!;
+  let p2 = args.length > 2 ? toInteger(b!)! : 1000000000n;
+  let negP2 = false;
+  if (p2 < 0n) { p2 = -p2; negP2 = true; }
+  if (p1 < 0n) {
+    p1 += len;
+    if (p1 < 0n) { p2 += p1; if (p2 < 0n) p2 = 0n; p1 = 0n; }
+  } else if (p1 > 0n) p1--;
+  else if (p2 > 0n) p2--;
+  if (negP2) { p1 -= p2; if (p1 < 0n) { p2 += p1; p1 = 0n; } }
+  if (p1 + p2 > len) { p2 = len - p1; if (p2 < 0n) p2 = 0n; }
+  const start = Number(p1), end = Number(p1 + p2);
+  if (isBlob) return (x as Uint8Array).slice(start, end);
+  return (units as string[]).slice(start, end).join('');
 }
 
 function trimFn(which: 'both' | 'left' | 'right') {
@@ -165,7 +170,8 @@ function unicodeFn(args: Value[]): Value {
   const a = args[0]!;
   if (a === null) return null;
   const s = toText(a)!;
-  if (s === '') return null;
+  // A leading NUL ends the C string SQLite reads: no character.
+  if (s === '' || s.charCodeAt(0) === 0) return null;
   return BigInt(s.codePointAt(0)!);
 }
 
@@ -529,35 +535,75 @@ export interface Accumulator {
 
 export type AggFactory = (coll: Collation) => Accumulator;
 
+/**
+ * sum(), total() and avg() as SQLite computes them: exact 64-bit integer sums until a non-integer
+ * input or an overflow, then Kahan-Babuska-Neumaier compensated summation (same steps, same
+ * rounding, so results match SQLite to the last bit).
+ */
 class SumAcc implements Accumulator {
   private isum = 0n;
   private rsum = 0;
-  private real = false;
-  private any = false;
-  private overflow = false;
+  private rerr = 0;
+  private approx = false;
+  private ovrfl = false;
+  private cnt = 0;
   constructor(private readonly kind: 'sum' | 'total' | 'avg') {}
-  private count = 0;
+  private kbn(r: number): void {
+    const s = this.rsum;
+    const t = s + r;
+    if (Math.abs(s) > Math.abs(r)) this.rerr += (s - t) + r;
+    else this.rerr += (r - t) + s;
+    this.rsum = t;
+  }
+  private kbnInt(v: bigint): void {
+    if (v <= -4503599627370496n || v >= 4503599627370496n) {
+      const sm = v % 16384n;
+      this.kbn(Number(v - sm));
+      this.kbn(Number(sm));
+    } else this.kbn(Number(v));
+  }
+  private init(v: bigint): void {
+    if (v <= -4503599627370496n || v >= 4503599627370496n) {
+      const sm = v % 16384n;
+      this.rsum = Number(v - sm);
+      this.rerr = Number(sm);
+    } else { this.rsum = Number(v); this.rerr = 0; }
+  }
   step(args: Value[]): void {
-    const v = args[0]!;
+    let v = args[0]!;
     if (v === null) return;
-    this.any = true;
-    this.count++;
-    const n = typeof v === 'bigint' || typeof v === 'number' ? v : toNumber(v)!;
-    if (typeof n === 'bigint' && !this.real) {
-      const s = this.isum + n;
-      if (s > INT64_MAX || s < INT64_MIN) { this.overflow = true; }
-      this.isum = s;
-    } else {
-      if (!this.real) { this.real = true; this.rsum = Number(this.isum); }
-      this.rsum += Number(n);
-    }
+    this.cnt++;
+    // Text that reads as an integer counts as one (sqlite3_value_numeric_type).
+    if (typeof v === 'string') { const n = textToNumeric(v); if (typeof n === 'bigint') v = n; }
+    if (!this.approx) {
+      if (typeof v !== 'bigint') {
+        this.init(this.isum);
+        this.approx = true;
+        this.kbn(Number(toNumber(v)!));
+      } else {
+        const x = this.isum + v;
+        if (x >= INT64_MIN && x <= INT64_MAX) this.isum = x;
+        else {
+          this.ovrfl = true;
+          this.init(this.isum);
+          this.approx = true;
+          this.kbnInt(v);
+        }
+      }
+    } else if (typeof v === 'bigint') this.kbnInt(v);
+    else { this.ovrfl = false; this.kbn(Number(toNumber(v)!)); }
+  }
+  private real(): number {
+    return Number.isFinite(this.rerr) ? this.rsum + this.rerr : this.rsum;
   }
   final(): Value {
-    if (this.kind === 'total') return this.real ? this.rsum : Number(this.isum);
-    if (!this.any) return null;
-    if (this.kind === 'avg') return (this.real ? this.rsum : Number(this.isum)) / this.count;
-    if (this.real) return this.rsum;
-    if (this.overflow) throw sqlError('integer overflow');
+    if (this.kind === 'total') return this.approx ? this.real() : Number(this.isum);
+    if (this.cnt === 0) return null;
+    if (this.kind === 'avg') return (this.approx ? this.real() : Number(this.isum)) / this.cnt;
+    if (this.approx) {
+      if (this.ovrfl) throw sqlError('integer overflow');
+      return this.real();
+    }
     return this.isum;
   }
 }
@@ -569,14 +615,16 @@ class CountAcc implements Accumulator {
   final(): Value { return this.n; }
 }
 
-class MinMaxAcc implements Accumulator {
+export class MinMaxAcc implements Accumulator {
   best: Value = null;
   has = false;
+  /** Set when the last step replaced the value: bare columns then follow this row (SQLite). */
+  hit = false;
   constructor(private readonly sign: number, private readonly coll: Collation) {}
   step(args: Value[]): void {
     const v = args[0]!;
     if (v === null) return;
-    if (!this.has || compareValues(v, this.best, this.coll) * this.sign > 0) { this.best = v; this.has = true; }
+    if (!this.has || compareValues(v, this.best, this.coll) * this.sign > 0) { this.best = v; this.has = true; this.hit = true; }
   }
   final(): Value { return this.best; }
 }

@@ -12,6 +12,7 @@ import {
   ExprCompiler, Scope, comparisonAffinity, comparisonCollation, makeAccumulators, stepAccumulators,
   type AggCall, type CExpr, type Env, type Source, type SubqueryHost,
 } from './expr.ts';
+import { MinMaxAcc } from './functions.ts';
 import { MAX_VIEW_DEPTH } from './limits.ts';
 import { decodeRow, scanRows, tableRt, tableSource } from './rows.ts';
 import {
@@ -376,7 +377,7 @@ export class QueryCompiler implements SubqueryHost {
       return it.text;
     });
     scope.aliases = aliases;
-    const having = core.having ? this.ex.compile(core.having, scope) : undefined;
+    const having = core.having ? this.ex.compileCond(core.having, scope) : undefined;
     const order = sel ? this.orderTerms(sel.orderBy, items, outs, scope) : [];
     scope.aliases = undefined;
     const isAgg = aggs.length > 0 || groupBy.length > 0;
@@ -435,7 +436,7 @@ export class QueryCompiler implements SubqueryHost {
     const runLevels = this.buildLoop(levels);
     const groupColls = groupBy.map((g) => g.coll ?? 'BINARY');
     const slotsOfScope = levels.map((l) => l.src.slot);
-    const minmaxOnly = aggs.length === 1 && (aggs[0]!.name === 'min' || aggs[0]!.name === 'max') && !aggs[0]!.distinct;
+    const hasMinMax = aggs.some((a) => a.name === 'min' || a.name === 'max');
 
     const run = (env: Env, emit: (row: Value[]) => boolean | void): void => {
       for (const f of constFilters) if (truth(f.fn(env)) !== true) return;
@@ -472,14 +473,17 @@ export class QueryCompiler implements SubqueryHost {
         runLevels(env, { stop: false }, () => {
           const key = groupBy.length ? groupKey(groupBy.map((g) => g.fn(env)), groupColls) : '';
           let g = groups.get(key);
-          if (!g) { g = { accs: makeAccumulators(aggs), rows: [] }; groups.set(key, g); }
-          let before: Value = null;
-          if (minmaxOnly) before = g.accs[0]!.acc.final();
+          let fresh = false;
+          if (!g) { g = { accs: makeAccumulators(aggs), rows: slotsOfScope.map(() => null) }; groups.set(key, g); fresh = true; }
           stepAccumulators(aggs, g.accs, env);
-          // Bare columns read the row that set min()/max(), else the last row, as SQLite does.
-          if (!minmaxOnly || g.rows.length === 0 || g.accs[0]!.acc.final() !== before) {
-            g.rows = slotsOfScope.map((s) => env.rows[s]!);
+          // Bare columns read the row where a min()/max() last changed its value; without
+          // min()/max() they read the group's first row (SQLite's "hit" register).
+          let hit = false;
+          if (hasMinMax) {
+            for (const a of g.accs) if (a.acc instanceof MinMaxAcc && a.acc.hit) { hit = true; a.acc.hit = false; }
           }
+          if (fresh) hit = true;
+          if (hit) g.rows = slotsOfScope.map((s) => env.rows[s]!);
         });
         if (groups.size === 0 && groupBy.length === 0) groups.set('', { accs: makeAccumulators(aggs), rows: slotsOfScope.map(() => null) });
         const keys = [...groups.keys()];

@@ -52,6 +52,9 @@ export function fromUtf8(b: Uint8Array): string { return decoder.decode(b); }
  * integers; anything with a fraction, exponent or too many digits is REAL.
  */
 export function parseNumericPrefix(s: string): { v: bigint | number; whole: boolean; empty: boolean } {
+  // SQLite reads text as a C string here: a NUL ends it.
+  const z = s.indexOf('\0');
+  if (z >= 0) s = s.slice(0, z);
   const n = s.length;
   let i = 0;
   while (i < n && isSpace(s.charCodeAt(i))) i++;
@@ -207,10 +210,13 @@ export function toReal(v: Value): number | null {
 /** CAST(v AS NUMERIC). */
 export function toNumericCast(v: Value): bigint | number | null {
   if (v === null) return null;
-  if (typeof v === 'bigint') return v;
-  if (typeof v === 'number') return realToIntIfExact(v);
+  if (typeof v === 'bigint' || typeof v === 'number') return v;
   const r = parseNumericPrefix(typeof v === 'string' ? v : fromUtf8(v));
-  if (typeof r.v === 'number') return realToIntIfExact(r.v);
+  // A REAL result becomes INTEGER only when exact and within +-2^51 (sqlite3RealSameAsInt).
+  if (typeof r.v === 'number') {
+    if (Number.isInteger(r.v) && r.v >= -2251799813685248 && r.v < 2251799813685248) return BigInt(r.v);
+    return r.v;
+  }
   return r.v;
 }
 
@@ -411,9 +417,8 @@ function nanToNull(r: number): number | null {
 
 /** Integer operand for bitwise operators. */
 function toBitInt(v: Value): bigint | null {
-  if (v === null) return null;
-  const n = toNumber(v)!;
-  return typeof n === 'bigint' ? n : realToInt64(n);
+  // SQLite's integer value of text is its integer prefix ('1e3' is 1), as CAST AS INTEGER.
+  return toInteger(v);
 }
 
 export function bitop(op: string, a: Value, b: Value): Value {
