@@ -18,8 +18,9 @@ export class Writer {
   buf: Uint8Array;
   pos = 0;
 
-  constructor(capacity = 256) {
-    this.buf = new Uint8Array(capacity);
+  /** A capacity allocates a fresh buffer; a buffer is reused as is (the caller owns its lifetime). */
+  constructor(capacityOrBuffer: number | Uint8Array = 256) {
+    this.buf = typeof capacityOrBuffer === 'number' ? new Uint8Array(capacityOrBuffer) : capacityOrBuffer;
   }
 
   private ensure(n: number): void {

@@ -95,6 +95,7 @@ export class Connection {
   private sendKey: CipherState | undefined;
   private recvKey: CipherState | undefined;
   private readonly mss: number;
+  private readonly scratch: Uint8Array;
 
   // Handshake (client)
   private clientHs: ClientHandshake | undefined;
@@ -190,6 +191,7 @@ export class Connection {
     this.localCid = localCid;
     this.peerKey = peerKey;
     this.mss = host.datagramBytesFor(address);
+    this.scratch = new Uint8Array(this.mss);
     this.cc = new NewReno(this.mss);
     this.pacer = new Pacer(this.mss);
     this.nextStreamId = role === 'client' ? 0 : 1;
@@ -850,7 +852,8 @@ export class Connection {
     }
     if (!mayElicit && !wantAck) return undefined;
 
-    const w = new Writer(this.mss);
+    // The plaintext is built in a reused buffer: sealing copies it into the packet.
+    const w = new Writer(this.scratch);
     let ackLargest = -1;
     if (this.largestReceived >= 0 && (wantAck || (mayElicit && this.receivedSinceAck))) {
       const ranges = this.ackRanges();

@@ -13,6 +13,8 @@ import { MAX_MESSAGE_BYTES, MAX_STREAM_SEGMENTS } from './limits.ts';
 import { RangeSet } from './range-set.ts';
 
 export const MESSAGE_HEADER_BYTES = 4;
+/** Messages up to this size are copied next to their header; larger ones are referenced, not copied. */
+const SMALL_MESSAGE_BYTES = 16 * 1024;
 
 export class SendStream {
   private chunks: Uint8Array[] = [];
@@ -43,10 +45,18 @@ export class SendStream {
   enqueueMessage(message: Uint8Array): void {
     if (this.finRequested) throw new TrineError('NET_STREAM_FINISHED', 'this stream was finished; open a new stream to send more');
     if (message.length > MAX_MESSAGE_BYTES) throw new TrineError('NET_MESSAGE_TOO_LARGE', `a message may be at most ${MAX_MESSAGE_BYTES} bytes; split it`);
-    const h = new Uint8Array(MESSAGE_HEADER_BYTES);
-    new DataView(h.buffer).setUint32(0, message.length);
+    const n = message.length;
+    if (n <= SMALL_MESSAGE_BYTES) {
+      // Small messages: one buffer with the header, so the send path walks fewer chunks.
+      const b = new Uint8Array(MESSAGE_HEADER_BYTES + n);
+      b[0] = n >>> 24; b[1] = n >>> 16; b[2] = n >>> 8; b[3] = n;
+      b.set(message, MESSAGE_HEADER_BYTES);
+      this.push(b);
+      return;
+    }
+    const h = Uint8Array.of(n >>> 24, n >>> 16, n >>> 8, n);
     this.push(h);
-    if (message.length) this.push(message);
+    this.push(message);
   }
 
   private push(b: Uint8Array): void {
@@ -221,6 +231,19 @@ export class RecvStream {
   private assemble(d: Uint8Array, queueLimit: number): number {
     let p = 0;
     while (p < d.length && this.queuedBytes < queueLimit) {
+      if (this.msgLen < 0 && this.headerFill === 0 && d.length - p >= MESSAGE_HEADER_BYTES) {
+        // Fast path: a whole header here, and often the whole message too.
+        const len = ((d[p]! << 24) | (d[p + 1]! << 16) | (d[p + 2]! << 8) | d[p + 3]!) >>> 0;
+        if (len > MAX_MESSAGE_BYTES) throw new TrineError('NET_PROTOCOL', 'the peer sent a message larger than the limit');
+        p += MESSAGE_HEADER_BYTES;
+        if (d.length - p >= len) {
+          this.complete(d.slice(p, p + len));
+          p += len;
+        } else {
+          this.msgLen = len;
+        }
+        continue;
+      }
       if (this.msgLen < 0) {
         const n = Math.min(MESSAGE_HEADER_BYTES - this.headerFill, d.length - p);
         this.header.set(d.subarray(p, p + n), this.headerFill);
