@@ -355,6 +355,8 @@ export class Connection {
     }
     if (this.state === 'draining') return;
     if (this.state === 'closing') {
+      // Both sides closing at once: the peer's CLOSE ends our repetition.
+      if (containsClose(plain)) { this.state = 'draining'; return; }
       // The peer has not seen our CLOSE yet: repeat it, at most once per smoothed RTT.
       if (now - this.lastCloseSent >= this.rtt.smoothed) { this.closeSendPending = true; this.host.wake(this); }
       return;
@@ -577,8 +579,9 @@ export class Connection {
 
   /** Queues a message on a stream. The caller must not modify `message` afterwards. */
   send(id: number, message: Uint8Array): void {
+    if (this.state === 'closing' || this.state === 'draining' || this.state === 'closed') throw closedOr(this);
     const s = this.sendStreams.get(id);
-    if (!s || this.state === 'closing' || this.state === 'draining' || this.state === 'closed') throw closedOr(this);
+    if (!s) throw new TrineError('NET_UNKNOWN_STREAM', `stream ${id} is not open on this connection; open one with openStream() or wait for the peer's`);
     s.enqueueMessage(message);
     this.sendable.add(id);
     this.host.wake(this);
@@ -1000,6 +1003,16 @@ export class Connection {
     }
     return pkt;
   }
+}
+
+function containsClose(plain: Uint8Array): boolean {
+  try {
+    const r = new Reader(plain);
+    while (r.remaining() > 0) if (readFrame(r).type === 'close') return true;
+  } catch {
+    // A malformed packet from a peer we are leaving anyway: ignore it.
+  }
+  return false;
 }
 
 function closedOr(c: Connection): TrineError {

@@ -54,6 +54,19 @@ test('close with a code and reason reaches the peer as NET_CLOSED_BY_PEER', () =
   assert.is(s.state, 'closed');
 });
 
+test('both sides closing at once: a few packets, then both closed', () => {
+  const w = world(308, { delayMs: 5 });
+  const [c, s] = establish(w);
+  let packets = 0;
+  w.net.tap = () => { packets++; return true; };
+  c.close(w.net.now, CloseCode.NO_ERROR, 'a');
+  s.close(w.net.now, CloseCode.NO_ERROR, 'b');
+  w.net.runUntil(() => c.state === 'closed' && s.state === 'closed', 10_000, () => { drain(w, c); drain(w, s); });
+  assert.is(c.state, 'closed');
+  assert.is(s.state, 'closed');
+  assert.ok(packets <= 4, `${packets} packets after a simultaneous close`);
+});
+
 test('a lost CLOSE is repeated when the peer keeps sending', () => {
   const w = world(304, { delayMs: 5 });
   const [c, s] = establish(w);
