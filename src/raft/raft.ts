@@ -145,6 +145,12 @@ export class RaftNode {
   private earlyReads: { ctx: number; from: NodeId }[] = [];
   private readHeartbeatDue = false;
   private leaseStart = -Infinity;
+  /**
+   * Set once this leader started a transfer: its timeoutNow may arrive late, after the transfer
+   * was abandoned, and a forced campaign ignores the followers' lease, so no more lease reads in
+   * this term.
+   */
+  private leaseForfeited = false;
 
   constructor(opts: RaftOptions, stored: StoredState) {
     this.id = opts.id;
@@ -264,6 +270,7 @@ export class RaftNode {
   transferLeadership(to: NodeId): boolean {
     if (this.role !== 'leader' || to === this.id || !this.conf.voters.includes(to)) return false;
     this.leadTransferee = to;
+    this.leaseForfeited = true;
     this.electionElapsed = 0;
     const pr = this.prs.get(to);
     if (pr === undefined) return false;
@@ -467,6 +474,7 @@ export class RaftNode {
     this.confirmedRound = 0;
     this.readHeartbeatDue = false;
     this.leaseStart = -Infinity;
+    this.leaseForfeited = false;
     this.needBroadcast = false;
   }
 
@@ -827,7 +835,7 @@ export class RaftNode {
   }
 
   private leaseValid(): boolean {
-    return this.readMode === 'lease' && this.leadTransferee === NONE &&
+    return this.readMode === 'lease' && !this.leaseForfeited &&
       this.now < this.leaseStart + this.electionTicks - this.leaseDriftTicks - 1;
   }
 
