@@ -331,6 +331,8 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
       for (let i = 0; i < ncols; i++) if (!given[i]) row[i] = defaults[i]!();
       // `excluded.*` sees the values as supplied, before column affinity (SQLite does the same).
       const raw = upserts.length ? row.slice() : row;
+      // ...except that a REAL column always reads back as REAL (SQLite's OP_RealAffinity).
+      if (raw !== row) for (let i = 0; i < ncols; i++) if (table.cols[i]!.affinity === 'REAL' && typeof raw[i] === 'bigint') raw[i] = Number(raw[i]);
       for (let i = 0; i < ncols; i++) if (i !== alias) row[i] = applyAffinity(row[i]!, table.cols[i]!.affinity);
       // The rowid: an INTEGER PRIMARY KEY value, an explicit rowid, or the next free one.
       let rid: Value = alias >= 0 && given[alias] ? row[alias]! : given[ridIdx] ? row[ridIdx]! : null;
@@ -464,7 +466,8 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
   nr[ncols] = rid;
   if (alias >= 0) nr[alias] = rid;
   const oldRowid = old[ncols] as bigint;
-  if (!w.checkRow(nr, action, env, undefined)) return false;
+  const defaults = tableRt(table).defaults.map((d) => () => (d ? d.fn(env) : null));
+  if (!w.checkRow(nr, action, env, defaults)) return false;
   const rt = tableRt(table);
   const handle = (ix: Index | 'rowid', other: bigint): boolean => {
     const act = action ?? (ix === 'rowid' ? table.rowidConflict : ix.conflict) ?? 'ABORT';

@@ -405,8 +405,9 @@ export function rem(a: Value, b: Value): Value {
     if (y === -1n) return 0n;
     return x % y;
   }
-  // SQLite truncates REAL operands to integers and returns the remainder as REAL.
-  const ix = realToInt64(Number(x)), iy = realToInt64(Number(y));
+  // SQLite takes the integer value of each original operand (text by its integer prefix, REAL
+  // truncated) and returns the remainder as REAL.
+  const ix = toInteger(a)!, iy = toInteger(b)!;
   if (iy === 0n) return null;
   return Number(iy === -1n ? 0n : ix % iy);
 }

@@ -5,6 +5,7 @@
  *
  *   SQL_DIFF_SEED=n       replay one seed
  *   SQL_DIFF_STATEMENTS=n statements per run (default 10000)
+ *   SQL_DIFF_FIRST_SEED=n first seed of a longer search; SQL_DIFF_MAX_FAILURES=n failures to collect
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -15,7 +16,7 @@ import { Gen } from './gen.ts';
 
 const TOTAL = Number(process.env.SQL_DIFF_STATEMENTS ?? 10000);
 const PER_ROUND = 150;
-const BASE_SEED = process.env.SQL_DIFF_SEED ? Number(process.env.SQL_DIFF_SEED) : 1;
+const BASE_SEED = process.env.SQL_DIFF_SEED ? Number(process.env.SQL_DIFF_SEED) : Number(process.env.SQL_DIFF_FIRST_SEED ?? 1);
 const ONE = process.env.SQL_DIFF_SEED !== undefined;
 
 type Outcome = { ok: true; rows: unknown[][]; changes: number } | { ok: false; msg: string };
