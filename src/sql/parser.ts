@@ -98,9 +98,8 @@ export class Parser {
       }
       case 'SELECT': case 'VALUES': return this.select();
       case 'WITH': {
-        const save = this.p;
         const w = this.withClause();
-        if (this.isKw('SELECT') || this.isKw('VALUES')) { this.p = save; return this.select(); }
+        if (this.isKw('SELECT') || this.isKw('VALUES')) return this.select(w);
         if (this.isKw('INSERT') || this.isKw('REPLACE')) return this.insert(w);
         if (this.isKw('UPDATE')) return this.update(w);
         if (this.isKw('DELETE')) return this.delete(w);
@@ -180,10 +179,10 @@ export class Parser {
     return out;
   }
 
-  select(): A.Select {
+  select(pre?: { ctes: A.Cte[]; recursive: boolean }): A.Select {
     this.enter();
-    let w = { ctes: [] as A.Cte[], recursive: false };
-    if (this.isKw('WITH')) w = this.withClause();
+    let w = pre ?? { ctes: [] as A.Cte[], recursive: false };
+    if (!pre && this.isKw('WITH')) w = this.withClause();
     const cores: (A.SelectCore | A.ValuesCore)[] = [this.selectCore()];
     const ops: A.Select['ops'] = [];
     for (;;) {
@@ -611,8 +610,13 @@ export class Parser {
       } else if (this.acceptKw('DEFAULT')) {
         const s = this.t.start;
         let e: A.Expr;
-        if (this.acceptOp('(')) { e = this.expr(); this.expectOp(')'); }
-        else if (this.isOp('-') || this.isOp('+')) {
+        let text: string | undefined;
+        if (this.acceptOp('(')) {
+          const is = this.t.start;
+          e = this.expr();
+          text = this.sql.slice(is, this.toks[this.p - 1]!.end);
+          this.expectOp(')');
+        } else if (this.isOp('-') || this.isOp('+')) {
           const neg = this.next().text === '-';
           const t = this.next();
           if (t.kind !== 'num') throw this.err(t);
@@ -627,7 +631,7 @@ export class Parser {
           else if (t.kw === 'CURRENT_TIME' || t.kw === 'CURRENT_DATE' || t.kw === 'CURRENT_TIMESTAMP') e = { k: 'fn', name: t.kw.toLowerCase(), args: [], distinct: false, star: false, filter: undefined };
           else e = { k: 'lit', v: t.text };
         } else throw this.err();
-        col.dflt = { e, text: this.sql.slice(s, this.toks[this.p - 1]!.end) };
+        col.dflt = { e, text: text ?? this.sql.slice(s, this.toks[this.p - 1]!.end) };
       } else if (this.acceptKw('COLLATE')) {
         col.collate = this.name().toUpperCase();
       } else if (this.isKw('REFERENCES')) {

@@ -1,0 +1,174 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Database } from '../../src/sql/index.ts';
+import { fails, fresh, one, rows } from './helpers.ts';
+
+test('CREATE TABLE stores its text in sqlite_master with autoindexes after it', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE t(a INTEGER PRIMARY KEY, b TEXT UNIQUE NOT NULL, c, UNIQUE(b, c))');
+  s.execute('CREATE INDEX tc ON t(c) WHERE c > 0');
+  assert.equal(rows(s, 'SELECT type, name, tbl_name, rootpage, sql FROM sqlite_master'), [
+    ['table', 't', 't', 2, 'CREATE TABLE t(a INTEGER PRIMARY KEY, b TEXT UNIQUE NOT NULL, c, UNIQUE(b, c))'],
+    ['index', 'sqlite_autoindex_t_1', 't', 3, null],
+    ['index', 'sqlite_autoindex_t_2', 't', 4, null],
+    ['index', 'tc', 't', 5, 'CREATE INDEX tc ON t(c) WHERE c > 0'],
+  ]);
+  assert.equal(rows(s, 'SELECT name FROM sqlite_schema WHERE type = ?', ['index']).length, 3);
+});
+
+test('the schema is stored in the key space: a second Database over the same store sees it', () => {
+  const { s, kv } = fresh();
+  s.execute("CREATE TABLE t(a INTEGER PRIMARY KEY, b DEFAULT 'x'); INSERT INTO t(a) VALUES (1)");
+  const other = new Database(kv).session();
+  assert.equal(rows(other, 'SELECT * FROM t'), [[1, 'x']]);
+});
+
+test('PRAGMA table_info, index_list, index_info answer as SQLite does', () => {
+  const { s } = fresh();
+  s.execute("CREATE TABLE t(a INTEGER PRIMARY KEY, b TEXT UNIQUE NOT NULL DEFAULT 'x', c REAL DEFAULT (1+2), d, UNIQUE(c, d))");
+  s.execute('CREATE INDEX i1 ON t(b); CREATE UNIQUE INDEX i2 ON t(c) WHERE c > 0; CREATE INDEX i3 ON t(b || c, d DESC)');
+  assert.equal(rows(s, 'PRAGMA table_info(t)'), [[0, 'a', 'INTEGER', 0, null, 1], [1, 'b', 'TEXT', 1, "'x'", 0], [2, 'c', 'REAL', 0, '1+2', 0], [3, 'd', '', 0, null, 0]]);
+  assert.equal(s.execute('PRAGMA table_info(t)').columns, ['cid', 'name', 'type', 'notnull', 'dflt_value', 'pk']);
+  assert.equal(rows(s, 'PRAGMA index_list(t)'), [[0, 'i3', 0, 'c', 0], [1, 'i2', 1, 'c', 1], [2, 'i1', 0, 'c', 0], [3, 'sqlite_autoindex_t_2', 1, 'u', 0], [4, 'sqlite_autoindex_t_1', 1, 'u', 0]]);
+  assert.equal(rows(s, 'PRAGMA index_info(i3)'), [[0, -2, null], [1, 3, 'd']]);
+  assert.equal(rows(s, 'PRAGMA index_info(sqlite_autoindex_t_2)'), [[0, 2, 'c'], [1, 3, 'd']]);
+  assert.equal(rows(s, "SELECT name FROM pragma_table_info('t') WHERE pk"), [['a']]);
+  s.execute('CREATE TABLE u(x TEXT, y INT, PRIMARY KEY(x, y))');
+  assert.equal(rows(s, 'PRAGMA index_list(u)'), [[0, 'sqlite_autoindex_u_1', 1, 'pk', 0]]);
+  assert.equal(rows(s, 'PRAGMA table_info(u)').map((r) => r[5]), [1, 2]);
+  assert.equal(rows(s, 'PRAGMA table_info(nosuch)'), []);
+});
+
+test("Kysely's introspection query (CTE joined with pragma_table_info) works", () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE person (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, age INT DEFAULT 0)');
+  s.execute('CREATE VIEW adults AS SELECT id, name FROM person WHERE age >= 18');
+  const sql = `with "table_list" as (select "name", "sql", "type" from "sqlite_master" where "type" in (?, ?) and "name" not like ? and "name" != ? and "name" != ? order by "name") select "tl"."name" as "table", "p"."cid", "p"."name", "p"."type", "p"."notnull", "p"."dflt_value", "p"."pk" from "table_list" as "tl", pragma_table_info(tl.name) as "p" order by "tl"."name", "p"."cid"`;
+  const r = s.execute(sql, ['table', 'view', 'sqlite_%', 'kysely_migration', 'kysely_migration_lock']);
+  assert.equal(r.columns, ['table', 'cid', 'name', 'type', 'notnull', 'dflt_value', 'pk']);
+  assert.equal(r.rows, [
+    ['adults', 0, 'id', 'INTEGER', 0, null, 0], ['adults', 1, 'name', 'TEXT', 0, null, 0],
+    ['person', 0, 'id', 'INTEGER', 0, null, 1], ['person', 1, 'name', 'TEXT', 1, null, 0], ['person', 2, 'age', 'INT', 0, '0', 0],
+  ]);
+});
+
+test('AUTOINCREMENT creates sqlite_sequence and never reuses rowids', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE t(id INTEGER PRIMARY KEY AUTOINCREMENT, v)');
+  s.execute('INSERT INTO t(v) VALUES (1), (2), (3)');
+  s.execute('DELETE FROM t WHERE id = 3');
+  s.execute('INSERT INTO t(v) VALUES (4)');
+  assert.equal(rows(s, 'SELECT id FROM t'), [[1], [2], [4]]);
+  assert.equal(rows(s, 'SELECT * FROM sqlite_sequence'), [['t', 4]]);
+  assert.equal(rows(s, "SELECT sql FROM sqlite_master WHERE name = 'sqlite_sequence'"), [['CREATE TABLE sqlite_sequence(name,seq)']]);
+  fails(s, 'CREATE TABLE u(id TEXT PRIMARY KEY AUTOINCREMENT)', 'AUTOINCREMENT is only allowed on an INTEGER PRIMARY KEY');
+});
+
+test('CREATE errors: duplicates, reserved names, unknown table or column', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE t(a)');
+  fails(s, 'CREATE TABLE t(b)', 'table t already exists');
+  s.execute('CREATE TABLE IF NOT EXISTS t(b)');
+  fails(s, 'CREATE TABLE u(a, A)', 'duplicate column name: A');
+  fails(s, 'CREATE TABLE sqlite_x(a)', 'object name reserved for internal use: sqlite_x');
+  fails(s, 'CREATE TABLE u(a PRIMARY KEY, b PRIMARY KEY)', /more than one primary key/);
+  fails(s, 'CREATE INDEX i ON nosuch(a)', 'no such table: main.nosuch');
+  fails(s, 'CREATE INDEX i ON t(zz)', 'no such column: zz');
+  s.execute('CREATE INDEX i ON t(a)');
+  fails(s, 'CREATE INDEX i ON t(a)', 'index i already exists');
+  s.execute('CREATE INDEX IF NOT EXISTS i ON t(a)');
+  fails(s, 'CREATE TABLE w(a) WITHOUT ROWID', /WITHOUT ROWID tables are not supported/);
+});
+
+test('CREATE UNIQUE INDEX on duplicate data fails and leaves no index', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE t(a); INSERT INTO t VALUES (1), (1)');
+  fails(s, 'CREATE UNIQUE INDEX u ON t(a)', 'UNIQUE constraint failed: t.a');
+  assert.equal(rows(s, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"), [[0]]);
+});
+
+test('expression and partial indexes are maintained and used', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE t(a TEXT, b INT); CREATE UNIQUE INDEX lo ON t(lower(a)); CREATE UNIQUE INDEX pb ON t(b) WHERE b > 10');
+  s.execute("INSERT INTO t VALUES ('Ab', 1), ('cd', 1), ('x', 11)");
+  fails(s, "INSERT INTO t VALUES ('AB', 2)", "UNIQUE constraint failed: index 'lo'");
+  fails(s, "INSERT INTO t VALUES ('y', 11)", 'UNIQUE constraint failed: t.b');
+  s.execute("UPDATE t SET a = 'zz' WHERE a = 'Ab'");
+  s.execute("INSERT INTO t VALUES ('ab', 2)");
+  assert.equal(rows(s, 'SELECT a FROM t ORDER BY a'), [['ab'], ['cd'], ['x'], ['zz']]);
+});
+
+test('DROP TABLE, INDEX and VIEW, with their error messages', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE t(a UNIQUE); CREATE INDEX i ON t(a); CREATE VIEW v AS SELECT a FROM t; INSERT INTO t VALUES (1)');
+  fails(s, 'DROP INDEX sqlite_autoindex_t_1', 'index associated with UNIQUE or PRIMARY KEY constraint cannot be dropped');
+  fails(s, 'DROP TABLE v', 'use DROP VIEW to delete view v');
+  fails(s, 'DROP VIEW t', 'use DROP TABLE to delete table t');
+  fails(s, 'DROP TABLE nosuch', 'no such table: nosuch');
+  fails(s, 'DROP INDEX nosuch', 'no such index: nosuch');
+  fails(s, 'DROP VIEW nosuch', 'no such view: nosuch');
+  s.execute('DROP TABLE IF EXISTS nosuch; DROP INDEX IF EXISTS nosuch; DROP VIEW IF EXISTS nosuch');
+  s.execute('DROP INDEX i; DROP VIEW v; DROP TABLE t');
+  assert.equal(rows(s, 'SELECT * FROM sqlite_master'), []);
+  // The data went with the table: a new table with the same name starts empty.
+  s.execute('CREATE TABLE t(a)');
+  assert.equal(rows(s, 'SELECT * FROM t'), []);
+});
+
+test('ALTER TABLE RENAME TO, RENAME COLUMN, ADD COLUMN, DROP COLUMN', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE t(a INTEGER PRIMARY KEY, b TEXT, c INT); CREATE INDEX tb ON t(b); INSERT INTO t VALUES (1, \'x\', 5)');
+  s.execute('ALTER TABLE t RENAME TO u');
+  fails(s, 'SELECT * FROM t', 'no such table: t');
+  assert.equal(rows(s, "SELECT tbl_name FROM sqlite_master WHERE name = 'tb'"), [['u']]);
+  s.execute('ALTER TABLE u RENAME COLUMN b TO bee');
+  assert.equal(rows(s, 'SELECT bee FROM u'), [['x']]);
+  assert.match(String(rows(s, "SELECT sql FROM sqlite_master WHERE name = 'tb'")[0]![0]), /"bee"/);
+  s.execute("ALTER TABLE u ADD COLUMN d TEXT NOT NULL DEFAULT 'dd'");
+  assert.equal(rows(s, 'SELECT * FROM u'), [[1, 'x', 5, 'dd']]);
+  fails(s, 'ALTER TABLE u ADD COLUMN e NOT NULL', 'Cannot add a NOT NULL column with default value NULL');
+  fails(s, 'ALTER TABLE u ADD COLUMN e UNIQUE', 'Cannot add a UNIQUE column');
+  fails(s, 'ALTER TABLE u ADD COLUMN e DEFAULT (random())', 'Cannot add a column with non-constant default');
+  fails(s, 'ALTER TABLE u ADD COLUMN d', 'duplicate column name: d');
+  s.execute('ALTER TABLE u DROP COLUMN c');
+  assert.equal(rows(s, 'SELECT * FROM u'), [[1, 'x', 'dd']]);
+  assert.equal(rows(s, 'PRAGMA table_info(u)').map((r) => r[1]), ['a', 'bee', 'd']);
+  fails(s, 'ALTER TABLE u DROP COLUMN a', 'cannot drop PRIMARY KEY column: "a"');
+  fails(s, 'ALTER TABLE u DROP COLUMN bee', /error in index tb/);
+  fails(s, 'ALTER TABLE u DROP COLUMN zz', 'no such column: "zz"');
+  fails(s, 'ALTER TABLE nosuch RENAME TO x', 'no such table: nosuch');
+});
+
+test('views: select through them, column lists, errors', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE t(a, b); INSERT INTO t VALUES (1, 2), (3, 4)');
+  s.execute('CREATE VIEW v(x, y) AS SELECT a, a + b FROM t');
+  assert.equal(rows(s, 'SELECT y FROM v WHERE x = 3'), [[7]]);
+  fails(s, 'INSERT INTO v VALUES (1, 2)', 'cannot modify v because it is a view');
+  fails(s, 'CREATE VIEW w AS SELECT nosuch FROM t', 'no such column: nosuch');
+  fails(s, 'CREATE VIEW v AS SELECT 1', 'view v already exists');
+  fails(s, 'CREATE VIEW w(a) AS SELECT 1, 2', "expected 1 columns for 'w' but got 2");
+});
+
+test('schema changes are seen by other sessions after commit, not before', () => {
+  const { db, s } = fresh();
+  const other = db.session();
+  s.execute('BEGIN');
+  s.execute('CREATE TABLE t(a)');
+  fails(other, 'SELECT * FROM t', 'no such table: t');
+  s.execute('COMMIT');
+  assert.equal(rows(other, 'SELECT * FROM t'), []);
+  s.execute('BEGIN; DROP TABLE t; ROLLBACK');
+  assert.equal(rows(s, 'SELECT count(*) FROM t'), [[0]]);
+  assert.is(one(s, 'PRAGMA schema_version'), 1n);
+});
+
+test('CREATE TABLE AS SELECT copies rows and derives column types', () => {
+  const { s } = fresh();
+  s.execute("CREATE TABLE t(a INTEGER, b TEXT); INSERT INTO t VALUES (1, 'x'), (2, 'y')");
+  s.execute('CREATE TABLE u AS SELECT a, b, a * 2 AS c FROM t');
+  assert.equal(rows(s, 'SELECT * FROM u'), [[1, 'x', 2], [2, 'y', 4]]);
+  assert.equal(rows(s, "SELECT sql FROM sqlite_master WHERE name = 'u'"), [['CREATE TABLE u(a INT,b TEXT,c)']]);
+});
+
+test.run();
