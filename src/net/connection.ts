@@ -66,6 +66,8 @@ export interface ConnectionHost {
   datagramBytesFor(address: string): number;
   /** The connection has something to send or its timer changed. */
   wake(conn: Connection): void;
+  /** The connection queued an event for the application. */
+  eventsPending(conn: Connection): void;
   /** A server-side connection was confirmed by the client. */
   confirmed(conn: Connection): void;
 }
@@ -303,7 +305,7 @@ export class Connection {
     // An ack-eliciting packet at once: it confirms the handshake to the server and validates our address.
     this.pingPending = true;
     for (const s of this.sendStreams.values()) s.maxData = this.peerParams!.streamWindow;
-    this.events.push({ type: 'established' });
+    this.emit({ type: 'established' });
     this.host.wake(this);
   }
 
@@ -350,7 +352,7 @@ export class Connection {
     if (!this.confirmedByPeer) {
       this.confirmedByPeer = true;
       this.responseOut = undefined;
-      this.events.push({ type: 'established' });
+      this.emit({ type: 'established' });
       this.host.confirmed(this);
     }
     if (this.state === 'draining') return;
@@ -420,7 +422,7 @@ export class Connection {
         this.state = 'draining';
         this.closeDeadline = now + CLOSE_LINGER_PTOS * this.rtt.pto();
         this.dropStreams();
-        this.events.push({ type: 'closed', code: f.code, reason: f.reason, byPeer: true, error: closedByPeerError(f.code, f.reason) });
+        this.emit({ type: 'closed', code: f.code, reason: f.reason, byPeer: true, error: closedByPeerError(f.code, f.reason) });
         return;
     }
   }
@@ -439,7 +441,7 @@ export class Connection {
         if (this.peerStreamCount >= MAX_STREAMS) throw new TrineError('NET_PROTOCOL', 'the peer opened too many streams');
         this.peerStreamCount++;
         this.sendStreams.set(id, new SendStream(this.peerParams?.streamWindow ?? 0));
-        this.events.push({ type: 'stream', id });
+        this.emit({ type: 'stream', id });
       }
       rs = new RecvStream(this.limits.streamWindowBytes);
       this.recvStreams.set(id, rs);
@@ -465,8 +467,8 @@ export class Connection {
         this.maxDataPending = true;
       }
     }
-    if (!hadMessage && rs.hasMessage()) this.events.push({ type: 'readable', id });
-    if (rs.finished()) this.events.push({ type: 'finished', id });
+    if (!hadMessage && rs.hasMessage()) this.emit({ type: 'readable', id });
+    if (rs.finished()) this.emit({ type: 'finished', id });
   }
 
   private onAck(now: number, ranges: [number, number][], ackDelayMs: number): void {
@@ -506,7 +508,7 @@ export class Connection {
       const watch = this.writableWatch.get(st[k]!);
       if (watch !== undefined && s.buffered() <= watch) {
         this.writableWatch.delete(st[k]!);
-        this.events.push({ type: 'writable', id: st[k]! });
+        this.emit({ type: 'writable', id: st[k]! });
       }
       this.maybeRetire(st[k]!);
     }
@@ -605,7 +607,7 @@ export class Connection {
   notifyWhenBufferedBelow(id: number, threshold: number): void {
     const s = this.sendStreams.get(id);
     if (!s) return;
-    if (s.buffered() <= threshold) this.events.push({ type: 'writable', id });
+    if (s.buffered() <= threshold) this.emit({ type: 'writable', id });
     else this.writableWatch.set(id, threshold);
   }
 
@@ -616,7 +618,7 @@ export class Connection {
     const m = rs.take();
     if (m) {
       this.pumpStream(id, rs);
-      if (rs.hasMessage()) this.events.push({ type: 'readable', id });
+      if (rs.hasMessage()) this.emit({ type: 'readable', id });
       if (this.maxDataPending || this.maxStreamDataPending.size) this.host.wake(this);
       this.maybeRetire(id);
     }
@@ -645,7 +647,7 @@ export class Connection {
     this.state = 'closing';
     this.closeDeadline = now + CLOSE_LINGER_PTOS * this.rtt.pto();
     this.dropStreams();
-    this.events.push({ type: 'closed', code, reason, byPeer: false, ...(error ? { error } : {}) });
+    this.emit({ type: 'closed', code, reason, byPeer: false, ...(error ? { error } : {}) });
     this.host.wake(this);
   }
 
@@ -688,8 +690,13 @@ export class Connection {
     const wasVisible = this.role === 'client' || this.confirmedByPeer;
     this.state = 'closed';
     this.dropStreams();
-    if (wasVisible) this.events.push({ type: 'closed', code, reason, byPeer, ...(error ? { error } : {}) });
+    if (wasVisible) this.emit({ type: 'closed', code, reason, byPeer, ...(error ? { error } : {}) });
     this.host.wake(this);
+  }
+
+  private emit(e: ConnectionEvent): void {
+    this.events.push(e);
+    this.host.eventsPending(this);
   }
 
   pollEvent(): ConnectionEvent | undefined {
@@ -735,7 +742,7 @@ export class Connection {
         return;
       case 'closing':
       case 'draining':
-        if (now >= this.closeDeadline) { this.state = 'closed'; this.host.wake(this); }
+        if (now >= this.closeDeadline) { this.state = 'closed'; this.host.wake(this); this.host.eventsPending(this); }
         return;
       case 'handshake':
         if (now >= this.handshakeStart + this.limits.handshakeTimeoutMs) {

@@ -60,6 +60,7 @@ export interface EndpointStats {
 }
 
 const STATELESS_QUEUE_LIMIT = 1024;
+const EMPTY_LIST: Connection[] = [];
 
 export class Endpoint implements ConnectionHost {
   readonly limits: Readonly<Limits>;
@@ -73,6 +74,7 @@ export class Endpoint implements ConnectionHost {
 
   private readonly connections = new Map<bigint, Connection>();
   private readonly dirty = new Set<Connection>();
+  private readonly eventful = new Set<Connection>();
   private readonly stateless: Transmit[] = [];
   private readonly events: EndpointEvent[] = [];
   private readonly lastTimestamp = new Map<string, Uint8Array>();
@@ -107,6 +109,18 @@ export class Endpoint implements ConnectionHost {
 
   wake(conn: Connection): void {
     this.dirty.add(conn);
+  }
+
+  eventsPending(conn: Connection): void {
+    this.eventful.add(conn);
+  }
+
+  /** Connections that queued events since the last call (the driver drains their events). */
+  takeEventful(): Connection[] {
+    if (this.eventful.size === 0) return EMPTY_LIST;
+    const out = [...this.eventful];
+    this.eventful.clear();
+    return out;
   }
 
   confirmed(conn: Connection): void {

@@ -70,7 +70,6 @@ class UdpEndpoint {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private timerAt = Infinity;
   private scheduled = false;
-  private flushScheduled = false;
   private closed = false;
   readonly conns = new Map<Connection, TrineConnection>();
   onEndpointEvent: ((e: ReturnType<Endpoint['pollEvent']> & object) => void) | undefined;
@@ -79,49 +78,50 @@ class UdpEndpoint {
     this.endpoint = endpoint;
     this.socket = socket;
     socket.on('message', (msg, rinfo) => {
+      if (this.closed) return;
       this.endpoint.handleDatagram(clock(), formatAddress(rinfo.address, rinfo.port), new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength));
+      // Events go to the application now; its promise callbacks run right after this callback,
+      // and what they queue leaves in the flush at the end of this loop turn, together with our
+      // acknowledgement, instead of one packet for the ACK and another for the reply.
+      this.dispatch();
       this.kick();
     });
     // ICMP errors (port unreachable) surface here; the protocol's timers handle the consequences.
     socket.on('error', () => {});
   }
 
-  /** Runs the loop soon (coalesced: many datagrams in one tick cause one pass). */
+  /** Schedules a flush at the end of this loop turn (coalesced: many calls, one flush). */
   kick(): void {
     if (this.scheduled || this.closed) return;
     this.scheduled = true;
-    setImmediate(() => this.run());
-  }
-
-  /**
-   * One turn: fire due timers and hand events to the application. Transmission waits for the next
-   * turn, after the application's promise callbacks have run: a reply it queues in response to
-   * these events then leaves in the same packet as our acknowledgement instead of one after it.
-   */
-  private run(): void {
-    this.scheduled = false;
-    if (this.closed) return;
-    const now = clock();
-    if (this.endpoint.nextTimeout() <= now) this.endpoint.handleTimeout(now);
-    this.dispatch();
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
+    setImmediate(() => this.flush());
   }
 
   private dispatch(): void {
     for (let e = this.endpoint.pollEvent(); e; e = this.endpoint.pollEvent()) this.onEndpointEvent?.(e);
-    for (const [conn, wrapper] of this.conns) {
+    for (const conn of this.endpoint.takeEventful()) {
+      const wrapper = this.conns.get(conn);
+      if (!wrapper) continue;
       for (let e = conn.pollEvent(); e; e = conn.pollEvent()) wrapper.onEvent(e);
       if (conn.state === 'closed') { this.conns.delete(conn); wrapper.onGone(); }
     }
   }
 
-  private flush(): void {
-    this.flushScheduled = false;
+  private onTimer(): void {
+    this.timer = undefined;
+    this.timerAt = Infinity;
     if (this.closed) return;
     const now = clock();
+    if (this.endpoint.nextTimeout() <= now) this.endpoint.handleTimeout(now);
+    this.dispatch();
+    this.kick();
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    if (this.closed) return;
+    const now = clock();
+    if (this.endpoint.nextTimeout() <= now) this.endpoint.handleTimeout(now);
     // A bounded batch per turn, so incoming acknowledgements are read between batches: sending a
     // whole window in one go would delay them, inflate the RTT estimate and stall the flow.
     let sent = 0;
@@ -145,7 +145,7 @@ class UdpEndpoint {
     const delay = at - clock();
     if (delay <= 0) { this.kick(); return; }
     // Timers fire no finer than a millisecond; the pacer's burst allowance covers the difference.
-    this.timer = setTimeout(() => { this.timer = undefined; this.timerAt = Infinity; this.run(); }, Math.max(1, Math.ceil(delay)));
+    this.timer = setTimeout(() => this.onTimer(), Math.max(1, Math.ceil(delay)));
     this.timer.unref?.();
   }
 
