@@ -4,7 +4,7 @@
  * RESTART_INTERVAL entries. Blocks are decoded whole into arrays and cached that way, so both
  * directions of iteration and binary search run on plain arrays.
  */
-import { ByteReader, ByteWriter, corrupt } from './codec.ts';
+import { ByteWriter, corrupt } from './codec.ts';
 import { compareBytes } from './kv.ts';
 import { RESTART_INTERVAL } from './limits.ts';
 
@@ -50,13 +50,84 @@ export class BlockBuilder {
   }
 }
 
-export interface Block {
-  readonly keys: Uint8Array[];
-  readonly seqs: number[];
-  readonly dels: Uint8Array;
-  readonly values: Uint8Array[];
+/**
+ * A decoded block: keys rebuilt whole into one arena, everything else in typed arrays over the
+ * plaintext. Nothing is allocated per entry, so a point read decodes a block without garbage.
+ */
+export class Block {
+  constructor(
+    readonly n: number,
+    private readonly arena: Uint8Array,
+    /** Key i is arena[keyOff[i] .. keyOff[i + 1]). */
+    private readonly keyOff: Int32Array,
+    readonly seqs: Float64Array,
+    readonly dels: Uint8Array,
+    private readonly plain: Uint8Array,
+    private readonly valOff: Int32Array,
+    private readonly valLen: Int32Array,
+  ) {}
+
   /** Approximate memory the decoded block holds, for the cache's byte limit. */
-  readonly bytes: number;
+  get bytes(): number {
+    return this.plain.length + this.arena.length + this.n * 24 + 256;
+  }
+
+  key(i: number): Uint8Array {
+    return this.arena.subarray(this.keyOff[i]!, this.keyOff[i + 1]!);
+  }
+
+  value(i: number): Uint8Array {
+    const o = this.valOff[i]!;
+    return this.plain.subarray(o, o + this.valLen[i]!);
+  }
+
+  /** memcmp of key i against `key`. */
+  compare(i: number, key: Uint8Array): number {
+    const a = this.arena;
+    let p = this.keyOff[i]!;
+    const la = this.keyOff[i + 1]! - p;
+    const n = la < key.length ? la : key.length;
+    for (let j = 0; j < n; j++, p++) {
+      const d = a[p]! - key[j]!;
+      if (d !== 0) return d;
+    }
+    return la - key.length;
+  }
+
+  /** True when entries i and j have the same key. */
+  sameKey(i: number, j: number): boolean {
+    const a = this.arena, o = this.keyOff;
+    const pi = o[i]!, pj = o[j]!, len = o[i + 1]! - pi;
+    if (len !== o[j + 1]! - pj) return false;
+    for (let k = 0; k < len; k++) if (a[pi + k] !== a[pj + k]) return false;
+    return true;
+  }
+
+  /** First entry whose key is >= key. */
+  lowerBound(key: Uint8Array): number {
+    let lo = 0, hi = this.n;
+    while (lo < hi) { const mid = (lo + hi) >>> 1; if (this.compare(mid, key) < 0) lo = mid + 1; else hi = mid; }
+    return lo;
+  }
+
+  /** First entry whose key is > key. */
+  upperBound(key: Uint8Array): number {
+    let lo = 0, hi = this.n;
+    while (lo < hi) { const mid = (lo + hi) >>> 1; if (this.compare(mid, key) <= 0) lo = mid + 1; else hi = mid; }
+    return lo;
+  }
+}
+
+function varintAt(p: Uint8Array, at: { pos: number }, end: number, what: string): number {
+  let v = 0, mul = 1;
+  for (let i = 0; i < 8; i++) {
+    if (at.pos >= end) throw corrupt(`${what} ends inside an entry`);
+    const b = p[at.pos++]!;
+    v += (b & 0x7f) * mul;
+    if (b < 0x80) return v;
+    mul *= 0x80;
+  }
+  throw corrupt(`${what} holds an overlong varint`);
 }
 
 export function decodeBlock(p: Uint8Array, what: string): Block {
@@ -65,38 +136,59 @@ export function decodeBlock(p: Uint8Array, what: string): Block {
   const nr = dv.getUint32(p.length - 4, true);
   const end = p.length - 4 - 4 * nr;
   if (end < 0) throw corrupt(`${what} has a bad restart count`);
-  const r = new ByteReader(p.subarray(0, end), what);
-  const keys: Uint8Array[] = [], seqs: number[] = [], values: Uint8Array[] = [];
-  const delList: number[] = [];
-  let last: Uint8Array = new Uint8Array(0);
-  let ri = 0;
-  while (!r.done) {
-    const at = r.pos;
-    const shared = r.varint(), unshared = r.varint(), vlen = r.varint(), seq = r.varint(), del = r.u8();
-    const isRestart = ri < nr && dv.getUint32(end + 4 * ri, true) === at;
+  // Pass 1 sizes everything, so pass 2 fills one allocation (typed arrays are costly to allocate).
+  const at = { pos: 0 };
+  let n = 0, keyBytes = 0;
+  while (at.pos < end) {
+    const shared = varintAt(p, at, end, what), unshared = varintAt(p, at, end, what), vlen = varintAt(p, at, end, what);
+    varintAt(p, at, end, what);
+    at.pos += 1 + unshared + vlen;
+    if (at.pos > end) throw corrupt(`${what} ends inside an entry`);
+    keyBytes += shared + unshared;
+    n++;
+  }
+  const buf = new ArrayBuffer(n * 8 + (n + 1) * 4 + n * 8 + n + keyBytes);
+  let o = 0;
+  const seqs = new Float64Array(buf, o, n); o += n * 8;
+  const keyOff = new Int32Array(buf, o, n + 1); o += (n + 1) * 4;
+  const valOff = new Int32Array(buf, o, n); o += n * 4;
+  const valLen = new Int32Array(buf, o, n); o += n * 4;
+  const dels = new Uint8Array(buf, o, n); o += n;
+  const arena = new Uint8Array(buf, o, keyBytes);
+  let alen = 0, prevStart = 0, prevLen = 0, ri = 0;
+  at.pos = 0;
+  for (let i = 0; i < n; i++) {
+    const start = at.pos;
+    const shared = varintAt(p, at, end, what), unshared = varintAt(p, at, end, what), vlen = varintAt(p, at, end, what);
+    const seq = varintAt(p, at, end, what);
+    const del = p[at.pos++]!;
+    const isRestart = ri < nr && dv.getUint32(end + 4 * ri, true) === start;
     if (isRestart) ri++;
-    if (shared > last.length || (isRestart && shared !== 0)) throw corrupt(`${what} has a bad key prefix`);
-    const suffix = r.bytes(unshared);
-    let key: Uint8Array;
-    if (shared === 0) key = suffix;
-    else {
-      key = new Uint8Array(shared + unshared);
-      key.set(last.subarray(0, shared), 0);
-      key.set(suffix, shared);
+    if (shared > prevLen || (isRestart && shared !== 0) || (i === 0 && !isRestart) || del > 1) throw corrupt(`${what} has a bad entry at ${start}`);
+    const klen = shared + unshared;
+    arena.copyWithin(alen, prevStart, prevStart + shared);
+    arena.set(p.subarray(at.pos, at.pos + unshared), alen + shared);
+    at.pos += unshared;
+    // Entries must ascend by key, and by descending sequence within a key.
+    if (i > 0) {
+      let c = 0;
+      const m = prevLen < klen ? prevLen : klen;
+      for (let j = shared; j < m && c === 0; j++) c = arena[prevStart + j]! - arena[alen + j]!;
+      if (c === 0) c = prevLen - klen;
+      if (c > 0 || (c === 0 && seqs[i - 1]! <= seq)) throw corrupt(`${what} is out of order`);
     }
-    const prev = keys.length ? keys[keys.length - 1]! : undefined;
-    if (prev) {
-      const c = compareBytes(prev, key);
-      if (c > 0 || (c === 0 && seqs[seqs.length - 1]! <= seq)) throw corrupt(`${what} is out of order`);
-    }
-    keys.push(key);
-    seqs.push(seq);
-    delList.push(del);
-    values.push(r.bytes(vlen));
-    last = key;
+    keyOff[i] = alen;
+    seqs[i] = seq;
+    dels[i] = del;
+    valOff[i] = at.pos;
+    valLen[i] = vlen;
+    at.pos += vlen;
+    prevStart = alen; prevLen = klen;
+    alen += klen;
   }
   if (ri !== nr) throw corrupt(`${what} has restart points that match no entry`);
-  return { keys, seqs, dels: Uint8Array.from(delList), values, bytes: p.length + keys.length * 64 + 128 };
+  keyOff[n] = alen;
+  return new Block(n, arena, keyOff, seqs, dels, p, valOff, valLen);
 }
 
 /** First index in `keys` whose key is >= `key`. */

@@ -18,12 +18,14 @@ import { FileKind, type MasterKey, Keyring, finishRekey, rekeyFiles } from './en
 import { type FileSystem, nodeFs } from './fs.ts';
 import { compareBytes, inRange, type Bytes, type KeyRange, type KvEntry, type KvSnapshot, type KvStore, type WriteOp } from './kv.ts';
 import {
-  CACHE_BYTES, KEY_MAX_BYTES, L0_COMPACTION_TRIGGER, L1_BYTES, LEVEL_MULTIPLIER, MAX_LEVELS, MEMTABLE_BYTES, SLICE_ENTRIES,
+  CACHE_BYTES, KEY_MAX_BYTES, L0_COMPACTION_TRIGGER, L0_STALL_FILES, MAX_IMMUTABLE_MEMTABLES, L1_BYTES, LEVEL_MULTIPLIER, MAX_LEVELS, MEMTABLE_BYTES, SLICE_ENTRIES,
   STREAM_CHUNK_BYTES, TABLE_BYTES, VALUE_MAX_BYTES,
 } from './limits.ts';
 import { MANIFEST_FILE, type ManifestState, emptyManifest, readManifest, writeManifest } from './manifest.ts';
 import { Memtable } from './memtable.ts';
-import { type Cursor, type Found, Table, TableBuilder, type TableMeta, tableName } from './table.ts';
+import { type Cursor, type Found, Table, type TableMeta, tableName } from './table.ts';
+import { type CompactionJob, type Entry, type GroupSource, fromIterator, mergeGroups, writeTables } from './compaction.ts';
+import { Worker } from 'node:worker_threads';
 
 export interface EngineOptions {
   readonly masterKey: MasterKey;
@@ -36,6 +38,8 @@ export interface EngineOptions {
   readonly l1Bytes?: number;
   /** Flush and compact on their own when limits are reached (default true). */
   readonly background?: boolean;
+  /** Compact on a worker thread when on the real disk (default true). */
+  readonly compactionThread?: boolean;
 }
 
 export interface WriteOptions {
@@ -82,34 +86,6 @@ class Aborted extends Error {}
 type Counters = ReturnType<typeof newCounters>;
 function newCounters() {
   return { blockReads: 0, gets: 0, probes: 0, userBytes: 0, tableBytesWritten: 0, flushes: 0, compactions: 0 };
-}
-
-/** Supplies entry groups (all versions of one key, newest first) in key order; undefined at the end. */
-type GroupSource = () => Entry[] | undefined | Promise<Entry[] | undefined>;
-
-function fromIterator(it: Iterator<Entry[]>): GroupSource {
-  return () => { const r = it.next(); return r.done ? undefined : r.value; };
-}
-
-interface Entry { key: Bytes; seq: number; del: boolean; value: Bytes }
-
-/** True when some pinned snapshot sequence p satisfies lo <= p < hi (`pins` sorted ascending). */
-function pinIn(pins: readonly number[], lo: number, hi: number): boolean {
-  let a = 0, b = pins.length;
-  while (a < b) { const m = (a + b) >>> 1; if (pins[m]! < lo) a = m + 1; else b = m; }
-  return a < pins.length && pins[a]! < hi;
-}
-
-/**
- * Which versions of one key (newest first) must survive a flush or compaction: the newest, and
- * each older one that some pinned snapshot sees. At the bottom level, trailing deletions hide
- * nothing and go.
- */
-function retain(vs: Entry[], pins: readonly number[], bottom: boolean): Entry[] {
-  const out = [vs[0]!];
-  for (let i = 1; i < vs.length; i++) if (pinIn(pins, vs[i]!.seq, vs[i - 1]!.seq)) out.push(vs[i]!);
-  if (bottom) while (out.length && out[out.length - 1]!.del) out.pop();
-  return out;
 }
 
 /** Walks the tables of one level >= 1 (sorted, disjoint) as one cursor. */
@@ -211,6 +187,11 @@ export class LsmEngine implements KvStore {
   private readonly l0Trigger: number;
   private readonly l1Bytes: number;
   private readonly background: boolean;
+  private readonly useThread: boolean;
+  /** The compaction worker: undefined until first needed, null when unavailable. */
+  private worker: Worker | undefined | null;
+  private readonly jobs = new Map<number, { resolve: (m: TableMeta[]) => void; reject: (e: unknown) => void }>();
+  private jobSeq = 0;
 
   private constructor(readonly dir: string, opts: EngineOptions, ring: Keyring, state: ManifestState, levels: Table[][], cache: BlockCache, counters: Counters) {
     this.counters = counters;
@@ -227,6 +208,7 @@ export class LsmEngine implements KvStore {
     this.l0Trigger = opts.l0Trigger ?? L0_COMPACTION_TRIGGER;
     this.l1Bytes = opts.l1Bytes ?? L1_BYTES;
     this.background = opts.background ?? true;
+    this.useThread = opts.compactionThread ?? true;
     for (const level of levels) for (const t of level) t.refs++;
   }
 
@@ -309,9 +291,19 @@ export class LsmEngine implements KvStore {
     const seq = ++this.seq;
     const mem = this.mem;
     let bytes = 0;
+    for (const op of batch) bytes += op.key.length + (op.type === 'put' ? op.value.length : 0);
+    // One copy of the whole batch: the caller may reuse its buffers.
+    const arena = new Uint8Array(bytes);
+    let at = 0;
     for (const op of batch) {
-      if (op.type === 'put') { mem.put(op.key.slice(), seq, op.value.slice()); bytes += op.key.length + op.value.length; }
-      else { mem.put(op.key.slice(), seq, undefined); bytes += op.key.length; }
+      arena.set(op.key, at);
+      const key = arena.subarray(at, (at += op.key.length));
+      if (op.type === 'put') {
+        arena.set(op.value, at);
+        mem.put(key, seq, arena.subarray(at, (at += op.value.length)));
+      } else {
+        mem.put(key, seq, undefined);
+      }
     }
     if (mem.maxSeq < seq) mem.maxSeq = seq;
     this.counters.userBytes += bytes;
@@ -320,6 +312,29 @@ export class LsmEngine implements KvStore {
       if (opts.appliedIndex > this.appliedInMemory) this.appliedInMemory = opts.appliedIndex;
     }
     if (this.background && mem.bytes >= this.memtableBytes) this.freeze();
+  }
+
+  /**
+   * Resolves once background work has caught up enough to take more writes: LevelDB's write
+   * stall, made explicit because `write` is synchronous. A caller that applies a stream of
+   * batches (the Raft driver) awaits it between batches; memory and level 0 then stay bounded.
+   */
+  async throttle(): Promise<void> {
+    while (!this.failed && !this.closing && (this.imms.length > MAX_IMMUTABLE_MEMTABLES || this.levels[0]!.length >= L0_STALL_FILES)) {
+      await (this.flushTask ?? this.compactTask ?? yieldToLoop());
+    }
+    this.check();
+  }
+
+  /** Resolves when no flush or compaction is running or due (benchmarks and tests settle with it). */
+  async settle(): Promise<void> {
+    for (;;) {
+      this.check();
+      if (this.flushTask || this.compactTask) { await (this.flushTask ?? this.compactTask); continue; }
+      if (this.imms.length) { this.startFlushes(); continue; }
+      if (this.background && this.pickCompaction()) { this.scheduleCompaction(); if (this.compactTask) continue; }
+      return;
+    }
   }
 
   /** Moves the memtable to the flush queue and starts a flush. */
@@ -349,8 +364,17 @@ export class LsmEngine implements KvStore {
       const imm = this.imms[0]!;
       const pins = this.pinList();
       const entries = (function* (): Generator<Entry[]> {
-        for (const [key, vs] of imm.map.entries()) {
-          yield vs.map((v) => ({ key, seq: v.seq, del: v.value === undefined, value: v.value ?? EMPTY }));
+        // One reused group: the table builder copies what it is given.
+        const group: Entry[] = [];
+        const pool: Entry[] = [];
+        for (const [key, head] of imm.map.entries(undefined, false, false)) {
+          group.length = 0;
+          for (let v: typeof head | undefined = head; v; v = v.older) {
+            const e = pool[group.length] ??= { key, seq: 0, del: false, value: EMPTY };
+            e.key = key; e.seq = v.seq; e.del = v.value === undefined; e.value = v.value ?? EMPTY;
+            group.push(e);
+          }
+          yield group;
         }
       })();
       const outs = imm.versions > 0 ? await this.buildTables(fromIterator(entries), pins, false, Infinity) : [];
@@ -367,48 +391,18 @@ export class LsmEngine implements KvStore {
    * cut near `maxBytes`; yields to the event loop every SLICE_ENTRIES entries.
    */
   private async buildTables(next: GroupSource, pins: readonly number[], bottom: boolean, maxBytes: number): Promise<Table[]> {
-    const out: Table[] = [];
-    let builder: TableBuilder | undefined;
-    let file: ReturnType<FileSystem['open']> | undefined;
-    let since = 0;
-    let fileId = 0;
-    const finish = async () => {
-      if (!builder || !file) return;
-      const meta = builder.finish();
-      await file.syncAsync();
-      this.counters.tableBytesWritten += meta.size;
-      out.push(new Table(meta, file, builder.cipher, this.cache, this.counters));
-      builder = undefined; file = undefined;
-    };
-    try {
-      for (;;) {
-        let g = next();
-        if (g instanceof Promise) g = await g;
-        if (!g) break;
-        const kept = retain(g, pins, bottom);
-        if (kept.length === 0) continue;
-        if (builder && builder.size >= maxBytes) await finish();
-        if (!builder) {
-          fileId = this.state.nextFileId++;
-          file = this.fs.open(join(this.dir, tableName(fileId)), 'create');
-          builder = new TableBuilder(file, this.ring, fileId);
-        }
-        for (const e of kept) builder.add(e.key, e.seq, e.del, e.value);
-        since += kept.length;
-        if (since >= SLICE_ENTRIES) {
-          since = 0;
-          await yieldToLoop();
-          if (this.closing || this.failed) throw new Aborted();
-        }
-      }
-      await finish();
-    } catch (e) {
-      // Unfinished outputs are not in the manifest; they go now (or at the next open).
-      for (const t of out) { t.close(); this.removeQuietly(tableName(t.meta.id)); }
-      if (file) { file.close(); this.removeQuietly(tableName(fileId)); }
-      throw e;
-    }
-    return out;
+    const written = await writeTables(next, {
+      fs: this.fs, dir: this.dir, ring: this.ring, pins, bottom, maxBytes,
+      allocId: () => this.state.nextFileId++,
+      onSlice: async () => {
+        await yieldToLoop();
+        if (this.closing || this.failed) throw new Aborted();
+      },
+    });
+    return written.map((w) => {
+      this.counters.tableBytesWritten += w.meta.size;
+      return new Table(w.meta, w.file, w.cipher, this.cache, this.counters);
+    });
   }
 
   private removeQuietly(name: string): void {
@@ -522,26 +516,97 @@ export class LsmEngine implements KvStore {
     for (const t of inputs) t.refs++;
     try {
       const pins = this.pinList();
-      const cursors = inputs.map((t) => t.cursor(undefined, false, false, Infinity, true));
-      const groups = (function* (): Generator<Entry[]> {
-        for (;;) {
-          let min: Bytes | undefined;
-          for (const c of cursors) if (c.valid && (!min || compareBytes(c.key, min) < 0)) min = c.key;
-          if (!min) return;
-          const group: Entry[] = [];
-          for (const c of cursors) {
-            while (c.valid && equalBytes(c.key, min)) { group.push({ key: c.key, seq: c.seq, del: c.del, value: c.value }); c.next(); }
-          }
-          group.sort((a, b) => b.seq - a.seq);
-          yield group;
-        }
-      })();
-      const outs = await this.buildTables(fromIterator(groups), pins, bottom, this.tableBytes);
+      let outs = await this.compactInWorker(inputs, pins, bottom);
+      if (!outs) {
+        const cursors = inputs.map((t) => t.cursor(undefined, false, false, Infinity, true));
+        outs = await this.buildTables(fromIterator(mergeGroups(cursors)), pins, bottom, this.tableBytes);
+      }
       if (this.failed) return;
       this.install(new Set(inputs.map((t) => t.meta.id)), outs.map((t) => ({ level: outLevel, table: t })));
       this.counters.compactions++;
     } finally {
       for (const t of inputs) this.unref(t);
+    }
+  }
+
+  /**
+   * Runs a compaction on the worker thread when the engine is on the real disk; undefined when
+   * no worker can run here (simulated disk, or a runtime that cannot start one), so the caller
+   * compacts on this thread instead.
+   */
+  private async compactInWorker(inputs: Table[], pins: number[], bottom: boolean): Promise<Table[] | undefined> {
+    const w = this.compactionWorker();
+    if (!w) return undefined;
+    const inputBytes = inputs.reduce((n, t) => n + t.meta.size, 0);
+    const maxOutputs = 2 * Math.ceil(inputBytes / this.tableBytes) + 16;
+    const firstId = this.state.nextFileId;
+    this.state.nextFileId += maxOutputs;
+    const job: CompactionJob = {
+      dir: this.dir, master: this.ring.master, firstId, maxOutputs, pins, bottom, maxBytes: this.tableBytes,
+      inputs: inputs.map((t) => ({ meta: t.meta, dataKey: t.dataKey })),
+    };
+    const id = ++this.jobSeq;
+    let metas: TableMeta[];
+    try {
+      metas = await new Promise<TableMeta[]>((resolve, reject) => {
+        this.jobs.set(id, { resolve, reject });
+        w.ref();
+        w.postMessage({ id, job });
+      });
+    } catch (e) {
+      if (e instanceof TrineError || e instanceof Aborted) throw e;
+      // The worker itself failed (not the data): compact on this thread from now on.
+      this.worker = null;
+      return undefined;
+    }
+    const out: Table[] = [];
+    try {
+      for (const meta of metas) {
+        this.counters.tableBytesWritten += meta.size;
+        out.push(Table.open(this.fs.open(join(this.dir, tableName(meta.id)), 'read'), this.ring, meta, this.cache, this.counters));
+      }
+    } catch (e) {
+      for (const t of out) t.close();
+      throw e;
+    }
+    return out;
+  }
+
+  private compactionWorker(): Worker | undefined {
+    if (this.worker === null) return undefined;
+    if (this.worker) return this.worker;
+    if (this.fs !== nodeFs || !this.useThread) { this.worker = null; return undefined; }
+    try {
+      const url = new URL('./compaction-worker.ts', import.meta.url);
+      let w: Worker;
+      if (url.pathname.endsWith('.ts') && !('Bun' in globalThis) && !('Deno' in globalThis)) {
+        // Node runs our TypeScript through tsx, whose loader hooks a worker does not inherit.
+        const tsx = import.meta.resolve('tsx/esm/api');
+        w = new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`, { eval: true });
+      } else {
+        w = new Worker(url);
+      }
+      w.unref();
+      w.on('message', (m: { id: number; metas?: TableMeta[]; error?: string; code?: string }) => {
+        const j = this.jobs.get(m.id);
+        if (!j) return;
+        this.jobs.delete(m.id);
+        if (this.jobs.size === 0) w.unref();
+        if (m.error !== undefined) j.reject(m.code ? new TrineError(m.code, m.error) : new Error(m.error));
+        else j.resolve(m.metas!);
+      });
+      const failAll = (e: unknown) => {
+        for (const j of this.jobs.values()) j.reject(this.closing ? new Aborted() : e);
+        this.jobs.clear();
+        if (this.worker === w) this.worker = null;
+      };
+      w.on('error', failAll);
+      w.on('exit', () => failAll(new Error('the compaction worker exited')));
+      this.worker = w;
+      return w;
+    } catch {
+      this.worker = null;
+      return undefined;
     }
   }
 
@@ -705,6 +770,8 @@ export class LsmEngine implements KvStore {
     if (this.closed || this.closing) return;
     if (opts.flush !== false && !this.failed) await this.flush().catch(() => undefined);
     this.closing = true;
+    // A compaction in the worker is abandoned; its unfinished outputs are removed at the next open.
+    if (this.worker) await this.worker.terminate();
     while (this.flushTask || this.compactTask) await (this.flushTask ?? this.compactTask);
     this.closed = true;
     for (const level of this.levels) for (const t of level) t.close();

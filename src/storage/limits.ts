@@ -12,6 +12,10 @@ export const MEMTABLE_BYTES = 8 << 20;
 export const TABLE_BYTES = 4 << 20;
 /** Level 0 is compacted into level 1 once it holds this many files. */
 export const L0_COMPACTION_TRIGGER = 4;
+/** `throttle()` holds writers back while level 0 has this many files (LevelDB's stop trigger)... */
+export const L0_STALL_FILES = 12;
+/** ...or while this many frozen memtables wait for their flush. */
+export const MAX_IMMUTABLE_MEMTABLES = 2;
 /** Target bytes of level 1; each deeper level may hold LEVEL_MULTIPLIER times more. */
 export const L1_BYTES = 32 << 20;
 export const LEVEL_MULTIPLIER = 10;

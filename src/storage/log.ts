@@ -311,9 +311,9 @@ export class LogStore {
 
   /**
    * Appends `entries` (consecutive indexes starting at lastIndex() + 1) and resolves once they
-   * are durable. The entries are readable at once.
+   * are durable (at once with `sync: false`). The entries are readable at once.
    */
-  append(entries: readonly LogEntry[]): Promise<void> {
+  append(entries: readonly LogEntry[], opts?: { sync?: boolean }): Promise<void> {
     try {
       this.check();
       if (entries.length === 0) return this.requestSync();
@@ -322,7 +322,8 @@ export class LogStore {
         if (entries[i]!.index !== next + i) throw new TrineError('STORAGE_LOG_GAP', `log append must continue at index ${next + i}, got ${entries[i]!.index}`);
       }
       this.guard(() => this.writeRecord(entries.slice()));
-      return this.requestSync();
+      // sync: false leaves the fsync to a later append or sync() (as LevelDB's sync: false does).
+      return opts?.sync === false ? Promise.resolve() : this.requestSync();
     } catch (e) {
       return Promise.reject(e);
     }

@@ -3,20 +3,26 @@
  * so snapshots and open iterators see a stable past. Keys are user keys; versions carry the write
  * batch's sequence number; a deletion is a version without a value.
  */
-import { SortedMap } from './sorted-map.ts';
+import { KeyIndex } from './key-index.ts';
 import type { Bytes } from './kv.ts';
 import type { Cursor, Found } from './table.ts';
 
+/**
+ * The versions of one key as a chain, newest first. The head object stays in the map for the
+ * memtable's life (a new version moves the head's fields into a new older link), so a write
+ * costs one search.
+ */
 export interface MemVersion {
-  readonly seq: number;
+  seq: number;
   value: Bytes | undefined;
+  older: MemVersion | undefined;
 }
 
 /** Per-entry bookkeeping bytes counted against the memtable limit besides key and value. */
 const ENTRY_OVERHEAD = 48;
 
 export class Memtable {
-  readonly map = new SortedMap<MemVersion[]>();
+  readonly map = new KeyIndex<MemVersion>();
   bytes = 0;
   versions = 0;
   maxSeq = 0;
@@ -24,27 +30,26 @@ export class Memtable {
   appliedIndex = 0;
 
   put(key: Bytes, seq: number, value: Bytes | undefined): void {
-    const vs = this.map.get(key);
-    if (!vs) this.map.set(key, [{ seq, value }]);
-    else if (vs[0]!.seq === seq) vs[0]!.value = value;
-    else vs.unshift({ seq, value });
+    const head = this.map.putIfAbsent(key, { seq, value, older: undefined });
+    if (head) {
+      if (head.seq !== seq) head.older = { seq: head.seq, value: head.value, older: head.older };
+      head.seq = seq;
+      head.value = value;
+    }
     this.bytes += key.length + (value ? value.length : 0) + ENTRY_OVERHEAD;
     this.versions++;
     if (seq > this.maxSeq) this.maxSeq = seq;
   }
 
   get(key: Bytes, snap: number): Found | undefined {
-    const vs = this.map.get(key);
-    if (!vs) return undefined;
-    for (const v of vs) if (v.seq <= snap) return v.value === undefined ? { del: true, value: EMPTY } : { del: false, value: v.value };
+    for (let v = this.map.get(key); v; v = v.older) {
+      if (v.seq <= snap) return v.value === undefined ? { del: true, value: EMPTY } : { del: false, value: v.value };
+    }
     return undefined;
   }
 
   cursor(start: Bytes | undefined, exclusive: boolean, reverse: boolean, snap: number): Cursor {
-    const range = reverse
-      ? { reverse: true, ...(start ? (exclusive ? { lt: start } : { lte: start }) : {}) }
-      : start ? (exclusive ? { gt: start } : { gte: start }) : {};
-    return new MemCursor(this.map.entries(range), snap);
+    return new MemCursor(this.map.entries(start, exclusive, reverse), snap);
   }
 }
 
@@ -56,15 +61,15 @@ class MemCursor implements Cursor {
   seq = 0;
   del = false;
   value: Bytes = EMPTY;
-  constructor(private readonly it: Iterator<[Bytes, MemVersion[]]>, private readonly snap: number) {
+  constructor(private readonly it: Iterator<[Bytes, MemVersion]>, private readonly snap: number) {
     this.next();
   }
   next(): void {
     for (;;) {
       const r = this.it.next();
       if (r.done) { this.valid = false; return; }
-      const [key, vs] = r.value;
-      for (const v of vs) {
+      const [key, head] = r.value;
+      for (let v: MemVersion | undefined = head; v; v = v.older) {
         if (v.seq <= this.snap) {
           this.valid = true;
           this.key = key;

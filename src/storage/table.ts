@@ -5,8 +5,8 @@
  * block and a key's versions never straddle two files of a level.
  */
 import { blake2s, equalBytes } from '../crypto/index.ts';
-import { type Block, BlockBuilder, decodeBlock, lowerBound, upperBound } from './block.ts';
-import type { BlockCache } from './block-cache.ts';
+import { type Block, BlockBuilder, decodeBlock, lowerBound } from './block.ts';
+import { BlockCache } from './block-cache.ts';
 import { bloomMayContain, buildBloom, keyHash } from './bloom.ts';
 import { ByteReader, ByteWriter, corrupt } from './codec.ts';
 import { type FileCipher, FileKind, type Keyring, newFileHeader, openFileHeader } from './envelope.ts';
@@ -66,8 +66,8 @@ export class TableBuilder {
   }
 
   /** Adds an entry; entries come in (key ascending, seq descending) order. */
-  add(key: Uint8Array, seq: number, del: boolean, value: Uint8Array): void {
-    const same = this.last !== undefined && equalBytes(this.last, key);
+  add(key: Uint8Array, seq: number, del: boolean, value: Uint8Array, sameKey?: boolean): void {
+    const same = sameKey ?? (this.last !== undefined && equalBytes(this.last, key));
     if (!same) {
       // Cut blocks only between user keys, so a key's versions stay in one block.
       if (this.block.count > 0 && this.block.size() >= BLOCK_BYTES) this.flushBlock();
@@ -169,17 +169,23 @@ export class Table {
     this.file.close();
   }
 
+  /** The table's data key (handed to the compaction worker, which reads the file itself). */
+  get dataKey(): Uint8Array {
+    return this.cipher.key;
+  }
+
   get blockCount(): number {
     return this.idxKeys.length;
   }
 
-  block(i: number): Block {
-    const ck = `${this.meta.id}:${i}`;
-    let b = this.cache.get(ck);
+  block(i: number, fill = true): Block {
+    const ck = BlockCache.key(this.meta.id, i);
+    let b = fill ? this.cache.get(ck) : this.cache.peek(ck);
     if (!b) {
       this.counters.blockReads++;
       b = decodeBlock(this.readSealed(this.idxOffs[i]!, this.idxLens[i]!, BlockType.Data, 'data'), `${this.name} block ${i}`);
-      this.cache.set(ck, b);
+      // Compaction reads each block once: caching them would only evict blocks readers want.
+      if (fill) this.cache.set(ck, b);
     }
     return b;
   }
@@ -193,8 +199,8 @@ export class Table {
     const bi = lowerBound(this.idxKeys, key);
     if (bi >= this.idxKeys.length) return undefined;
     const b = this.block(bi);
-    for (let i = lowerBound(b.keys, key); i < b.keys.length && equalBytes(b.keys[i]!, key); i++) {
-      if (b.seqs[i]! <= snap) return { del: b.dels[i] === 1, value: b.values[i]! };
+    for (let i = b.lowerBound(key); i < b.n && b.compare(i, key) === 0; i++) {
+      if (b.seqs[i]! <= snap) return { del: b.dels[i] === 1, value: b.value(i) };
     }
     return undefined;
   }
@@ -226,15 +232,15 @@ class TableCursor implements Cursor {
       this.bi = start ? lowerBound(idxKeys, start) : 0;
       this.pos = 0;
       if (this.bi < n && start) {
-        const b = (this.b = t.block(this.bi));
-        this.pos = exclusive ? upperBound(b.keys, start) : lowerBound(b.keys, start);
+        const b = (this.b = t.block(this.bi, !raw));
+        this.pos = exclusive ? b.upperBound(start) : b.lowerBound(start);
       }
     } else {
       this.bi = start ? Math.min(lowerBound(idxKeys, start), n - 1) : n - 1;
       this.pos = -1;
       if (this.bi >= 0) {
         const b = (this.b = t.block(this.bi));
-        this.pos = start ? (exclusive ? lowerBound(b.keys, start) : upperBound(b.keys, start)) - 1 : b.keys.length - 1;
+        this.pos = start ? (exclusive ? b.lowerBound(start) : b.upperBound(start)) - 1 : b.n - 1;
       }
     }
     this.settle();
@@ -246,21 +252,19 @@ class TableCursor implements Cursor {
     for (;;) {
       if (!this.reverse) {
         if (this.bi >= n) { this.valid = false; return; }
-        const b = (this.b ??= t.block(this.bi));
-        if (this.pos >= b.keys.length) { this.bi++; this.pos = 0; this.b = undefined; continue; }
+        const b = (this.b ??= t.block(this.bi, !this.raw));
+        if (this.pos >= b.n) { this.bi++; this.pos = 0; this.b = undefined; continue; }
         if (this.raw) { this.load(b, this.pos); this.pos++; return; }
-        const k = b.keys[this.pos]!;
         let j = this.pos, hit = -1;
-        for (; j < b.keys.length && (j === this.pos || equalBytes(b.keys[j]!, k)); j++) if (hit < 0 && b.seqs[j]! <= this.snap) hit = j;
+        for (; j < b.n && (j === this.pos || b.sameKey(j, this.pos)); j++) if (hit < 0 && b.seqs[j]! <= this.snap) hit = j;
         this.pos = j;
         if (hit >= 0) { this.load(b, hit); return; }
       } else {
         if (this.bi < 0) { this.valid = false; return; }
         const b = (this.b ??= t.block(this.bi));
-        if (this.pos < 0) { this.bi--; this.b = undefined; if (this.bi >= 0) this.pos = t.block(this.bi).keys.length - 1; continue; }
-        const k = b.keys[this.pos]!;
+        if (this.pos < 0) { this.bi--; this.b = undefined; if (this.bi >= 0) this.pos = t.block(this.bi).n - 1; continue; }
         let a = this.pos;
-        while (a > 0 && equalBytes(b.keys[a - 1]!, k)) a--;
+        while (a > 0 && b.sameKey(a - 1, this.pos)) a--;
         let hit = -1;
         for (let j = a; j <= this.pos; j++) if (b.seqs[j]! <= this.snap) { hit = j; break; }
         this.pos = a - 1;
@@ -271,10 +275,10 @@ class TableCursor implements Cursor {
 
   private load(b: Block, i: number): void {
     this.valid = true;
-    this.key = b.keys[i]!;
+    this.key = b.key(i);
     this.seq = b.seqs[i]!;
     this.del = b.dels[i] === 1;
-    this.value = b.values[i]!;
+    this.value = b.value(i);
   }
 
   next(): void {

@@ -1,0 +1,14 @@
+/**
+ * The compaction thread: runs `runCompactionJob` on the real disk so that merging and sealing
+ * tables does not take turns with the engine's readers and writers on the main thread.
+ */
+import { parentPort } from 'node:worker_threads';
+import { type CompactionJob, runCompactionJob } from './compaction.ts';
+import { nodeFs } from './fs.ts';
+
+parentPort!.on('message', (msg: { id: number; job: CompactionJob }) => {
+  runCompactionJob(nodeFs, msg.job).then(
+    (metas) => parentPort!.postMessage({ id: msg.id, metas }),
+    (e: unknown) => parentPort!.postMessage({ id: msg.id, error: String((e as Error)?.message ?? e), code: (e as { code?: string })?.code }),
+  );
+});

@@ -1,0 +1,156 @@
+/**
+ * The merge at the heart of flushes and compactions: entry groups (all versions of one user key,
+ * newest first) in key order, pruned to the versions some reader can still see, written into
+ * new tables cut near a size limit. Runs on the engine's thread (flushes, simulated disks) or in
+ * the compaction worker (`compaction-worker.ts`) when the engine sits on the real disk.
+ */
+import { join } from 'node:path';
+import { equalBytes } from '../crypto/index.ts';
+import { BlockCache } from './block-cache.ts';
+import { FileCipher, FileKind, Keyring } from './envelope.ts';
+import type { FileHandle, FileSystem } from './fs.ts';
+import { compareBytes, type Bytes } from './kv.ts';
+import { SLICE_ENTRIES } from './limits.ts';
+import { type Cursor, Table, TableBuilder, type TableMeta, tableName } from './table.ts';
+
+export interface Entry { key: Bytes; seq: number; del: boolean; value: Bytes }
+
+/** Supplies entry groups in key order; undefined at the end. */
+export type GroupSource = () => Entry[] | undefined | Promise<Entry[] | undefined>;
+
+const EMPTY = new Uint8Array(0);
+
+export function fromIterator(it: Iterator<Entry[]>): GroupSource {
+  return () => { const r = it.next(); return r.done ? undefined : r.value; };
+}
+
+/** True when some pinned snapshot sequence p satisfies lo <= p < hi (`pins` sorted ascending). */
+function pinIn(pins: readonly number[], lo: number, hi: number): boolean {
+  let a = 0, b = pins.length;
+  while (a < b) { const m = (a + b) >>> 1; if (pins[m]! < lo) a = m + 1; else b = m; }
+  return a < pins.length && pins[a]! < hi;
+}
+
+/**
+ * Which versions of one key (newest first) must survive: the newest, and each older one that a
+ * pinned snapshot sees. At the bottom level, trailing deletions hide nothing and go.
+ */
+export function retain(vs: Entry[], pins: readonly number[], bottom: boolean): Entry[] {
+  if (vs.length === 1 && !(bottom && vs[0]!.del)) return vs;
+  const out = [vs[0]!];
+  for (let i = 1; i < vs.length; i++) if (pinIn(pins, vs[i]!.seq, vs[i - 1]!.seq)) out.push(vs[i]!);
+  if (bottom) while (out.length && out[out.length - 1]!.del) out.pop();
+  return out;
+}
+
+/** Merges raw cursors (every version) into entry groups. The group array is reused. */
+export function* mergeGroups(cursors: Cursor[]): Generator<Entry[]> {
+  const group: Entry[] = [];
+  const pool: Entry[] = [];
+  for (;;) {
+    let min: Bytes | undefined;
+    for (const c of cursors) if (c.valid && (!min || compareBytes(c.key, min) < 0)) min = c.key;
+    if (!min) return;
+    group.length = 0;
+    let sources = 0;
+    for (const c of cursors) {
+      if (!c.valid || !equalBytes(c.key, min)) continue;
+      sources++;
+      while (c.valid && equalBytes(c.key, min)) {
+        const e = pool[group.length] ??= { key: c.key, seq: 0, del: false, value: EMPTY };
+        e.key = c.key; e.seq = c.seq; e.del = c.del; e.value = c.value;
+        group.push(e);
+        c.next();
+      }
+    }
+    if (sources > 1) group.sort((a, b) => b.seq - a.seq);
+    yield group;
+  }
+}
+
+export interface WrittenTable { meta: TableMeta; file: FileHandle; cipher: FileCipher }
+
+export interface WriteTablesOptions {
+  fs: FileSystem;
+  dir: string;
+  ring: Keyring;
+  allocId: () => number;
+  pins: readonly number[];
+  bottom: boolean;
+  maxBytes: number;
+  /** Called every SLICE_ENTRIES entries; may yield to the event loop and throw to abort. */
+  onSlice?: () => Promise<void>;
+}
+
+/** Writes groups into new, fsynced tables. On failure, removes what it wrote and rethrows. */
+export async function writeTables(next: GroupSource, o: WriteTablesOptions): Promise<WrittenTable[]> {
+  const out: WrittenTable[] = [];
+  let builder: TableBuilder | undefined;
+  let file: FileHandle | undefined;
+  let since = 0;
+  let fileId = 0;
+  const finish = async () => {
+    if (!builder || !file) return;
+    const meta = builder.finish();
+    if (o.onSlice) await file.syncAsync(); else file.sync();
+    out.push({ meta, file, cipher: builder.cipher });
+    builder = undefined; file = undefined;
+  };
+  try {
+    for (;;) {
+      let g = next();
+      if (g instanceof Promise) g = await g;
+      if (!g) break;
+      const kept = retain(g, o.pins, o.bottom);
+      if (kept.length === 0) continue;
+      if (builder && builder.size >= o.maxBytes) await finish();
+      if (!builder) {
+        fileId = o.allocId();
+        file = o.fs.open(join(o.dir, tableName(fileId)), 'create');
+        builder = new TableBuilder(file, o.ring, fileId);
+      }
+      for (let i = 0; i < kept.length; i++) { const e = kept[i]!; builder.add(e.key, e.seq, e.del, e.value, i > 0); }
+      since += kept.length;
+      if (since >= SLICE_ENTRIES && o.onSlice) { since = 0; await o.onSlice(); }
+    }
+    await finish();
+  } catch (e) {
+    // Unfinished outputs are not in the manifest; they go now (or at the next open).
+    const quietly = (name: string) => { try { o.fs.remove(join(o.dir, name)); } catch { /* next open removes orphans */ } };
+    for (const t of out) { t.file.close(); quietly(tableName(t.meta.id)); }
+    if (file) { file.close(); quietly(tableName(fileId)); }
+    throw e;
+  }
+  return out;
+}
+
+/** A compaction as the worker receives it: everything needed to read inputs and seal outputs. */
+export interface CompactionJob {
+  readonly dir: string;
+  readonly master: Uint8Array;
+  readonly inputs: { readonly meta: TableMeta; readonly dataKey: Uint8Array }[];
+  readonly firstId: number;
+  readonly maxOutputs: number;
+  readonly pins: readonly number[];
+  readonly bottom: boolean;
+  readonly maxBytes: number;
+}
+
+/** Runs a whole compaction on `fs` (the worker's side); returns the new tables' metadata. */
+export async function runCompactionJob(fs: FileSystem, job: CompactionJob): Promise<TableMeta[]> {
+  const ring = new Keyring(job.master);
+  const cache = new BlockCache(0);
+  const counters = { blockReads: 0 };
+  const tables = job.inputs.map((i) => new Table(i.meta, fs.open(join(job.dir, tableName(i.meta.id)), 'read'), new FileCipher(i.meta.id, FileKind.Table, i.dataKey), cache, counters));
+  try {
+    let id = job.firstId;
+    const written = await writeTables(fromIterator(mergeGroups(tables.map((t) => t.cursor(undefined, false, false, Infinity, true)))), {
+      fs, dir: job.dir, ring, pins: job.pins, bottom: job.bottom, maxBytes: job.maxBytes,
+      allocId: () => { if (id >= job.firstId + job.maxOutputs) throw new Error('compaction produced more tables than ids reserved'); return id++; },
+    });
+    for (const w of written) w.file.close();
+    return written.map((w) => w.meta);
+  } finally {
+    for (const t of tables) t.close();
+  }
+}
