@@ -17,7 +17,7 @@ const steps = opt('steps', 2000);
 const trace = args.includes('--trace');
 
 if (args.includes('--failover')) {
-  const r = measureFailover(opt('failover', 200), opt('from', 1));
+  const r = measureFailover(opt('failover', 200), opt('from', 1), opt('nodes', 3));
   process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
 } else if (args.includes('--seed')) {
   const seed = opt('seed', 1);

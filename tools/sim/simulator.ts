@@ -106,6 +106,8 @@ export class Simulation {
   private readCommit = new Map<number, number>();
   private faults = true;
   private readonly trace: boolean;
+  /** Fault-rate multiplier: 1, or 5 for a "churn" seed with short-lived leaders and partitions. */
+  private readonly churn: number;
   private readonly tickPeriod = new Map<NodeId, number>();
   /** Hook for measurements: runs after every event. */
   onEvent: (() => void) | null = null;
@@ -122,6 +124,7 @@ export class Simulation {
       maxInflight: r.pick([2, 8, 64]),
       maxEntriesPerAppend: r.pick([1, 4, 64]),
     };
+    this.churn = config?.opts !== undefined ? 1 : r.chance(0.3) ? 5 : 1;
     this.stats = {
       seed, nodes: n, events: 0, messages: 0, committed: 0, leaders: 0, crashes: 0, tornCrashes: 0, partitions: 0,
       oneWay: 0, weather: 0, adds: 0, removes: 0, transfers: 0, snapshotsSent: 0, readsAnswered: 0, requestsDone: 0,
@@ -271,11 +274,15 @@ export class Simulation {
     }
     if (!this.faults) return;
     const ids = [...this.nodes.keys()];
-    if (r.chance(0.004)) {
+    const churn = this.churn;
+    if (r.chance(0.004 * churn)) {
       const up = this.upNodes();
       if (up.length > 0) {
-        const n = r.pick(up);
-        const downFor = r.int(5, 300);
+        // In churn mode leaders die young: the traps (Figure 8) need many short-lived leaders
+        // that each replicate a little.
+        const l = this.leader();
+        const n = churn > 1 && l !== null && r.chance(0.5) ? l : r.pick(up);
+        const downFor = r.int(5, churn > 1 ? 60 : 300);
         if (r.chance(0.5)) {
           n.crashAtNextReady = true;
           this.stats.tornCrashes++;
@@ -288,8 +295,8 @@ export class Simulation {
         this.downUntil.set(n.id, this.step + downFor);
       }
     }
-    if (r.chance(0.003)) {
-      const until = this.step + r.int(10, 300);
+    if (r.chance(0.003 * churn)) {
+      const until = this.step + r.int(10, churn > 1 ? 60 : 300);
       const kind = r.pick(['isolate', 'split', 'oneway', 'partial']);
       const links: [NodeId, NodeId][] = [];
       if (kind === 'isolate') {
