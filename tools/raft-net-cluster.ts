@@ -18,6 +18,8 @@ const enc = new TextEncoder(), dec = new TextDecoder();
 export class KvMachine implements RaftStateMachine {
   data = new Map<string, string>();
   boundary: AppliedState = { index: 0, term: 0, conf: null };
+  /** Indexes of the normal entries applied since this object was made, in order. */
+  applyLog: number[] = [];
   constructor(readonly file: string) {
     if (existsSync(file)) this.load(readFileSync(file));
   }
@@ -36,6 +38,7 @@ export class KvMachine implements RaftStateMachine {
       const s = dec.decode(e.data);
       const at = s.indexOf('=');
       this.data.set(s.slice(0, at), s.slice(at + 1));
+      this.applyLog.push(e.index);
     }
     this.boundary = after;
   }

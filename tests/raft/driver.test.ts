@@ -5,14 +5,15 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync, renameSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RaftDriver, type AppliedState, type RaftStateMachine, type RaftTransport } from '../../src/raft/driver.ts';
-import type { Entry, NodeId, Snapshot } from '../../src/raft/types.ts';
+import { RaftDriver, type RaftTransport } from '../../src/raft/driver.ts';
+import type { NodeId } from '../../src/raft/types.ts';
+import { KvMachine } from '../../tools/raft-net-cluster.ts';
 
 const KEY = new Uint8Array(32).fill(42);
-const enc = new TextEncoder(), dec = new TextDecoder();
+const enc = new TextEncoder();
 
 /** Delivers messages between drivers in this process; a stopped or cut-off node hears nothing. */
 class Hub {
@@ -27,44 +28,6 @@ class Hub {
       onMessage: (h) => { this.handlers.set(id, h); },
       close: () => { this.handlers.delete(id); },
     };
-  }
-}
-
-/** A key-value state machine whose durable copy is a JSON file written on flush (like an LSM flush). */
-class KvMachine implements RaftStateMachine {
-  data = new Map<string, string>();
-  boundary: AppliedState = { index: 0, term: 0, conf: null };
-  applyLog: number[] = [];
-  constructor(readonly file: string) {
-    if (existsSync(file)) this.load(readFileSync(file));
-  }
-  private load(bytes: Uint8Array) {
-    const j = JSON.parse(dec.decode(bytes));
-    this.data = new Map(j.data);
-    this.boundary = j.boundary;
-  }
-  private image(): Uint8Array {
-    return enc.encode(JSON.stringify({ data: [...this.data], boundary: this.boundary }));
-  }
-  applied() { return this.boundary; }
-  apply(entries: readonly Entry[], after: AppliedState) {
-    for (const e of entries) {
-      if (e.type !== 'normal') continue;
-      const [k, v] = dec.decode(e.data).split('=');
-      this.data.set(k!, v!);
-      this.applyLog.push(e.index);
-    }
-    this.boundary = after;
-  }
-  snapshot() { return this.image(); }
-  restore(s: Snapshot) {
-    this.load(s.data);
-    this.boundary = { index: s.meta.index, term: s.meta.term, conf: s.meta.conf };
-    this.flush();
-  }
-  flush() {
-    writeFileSync(`${this.file}.tmp`, this.image());
-    renameSync(`${this.file}.tmp`, this.file);
   }
 }
 
