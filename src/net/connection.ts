@@ -154,6 +154,8 @@ export class Connection {
   private peerMaxData = 0;
   private sentNewTotal = 0;
   private localMaxData: number;
+  private connWindow: number;
+  private connCreditAt = -Infinity;
   private receivedTotal = 0;
   private consumedTotal = 0;
   private maxDataPending = false;
@@ -198,6 +200,7 @@ export class Connection {
     this.pacer = new Pacer(this.mss);
     this.nextStreamId = role === 'client' ? 0 : 1;
     this.localMaxData = this.limits.connectionWindowBytes;
+    this.connWindow = this.limits.connectionWindowBytes;
     this.idleTimeoutMs = this.limits.idleTimeoutMs;
     this.lastReceiveTime = now;
     this.lastSendTime = now;
@@ -458,12 +461,20 @@ export class Connection {
     const taken = rs.pump(this.limits.streamReadQueueBytes);
     if (taken > 0) {
       this.consumedTotal += taken;
-      if (rs.maxLocal - rs.contiguous < this.limits.streamWindowBytes / 2 && rs.finalSize === undefined) {
-        rs.maxLocal = rs.contiguous + this.limits.streamWindowBytes;
+      // Auto-tuning: credit used up within two round trips means the window, not the reader,
+      // limits the flow, so the window doubles (up to its maximum).
+      const now = this.lastReceiveTime;
+      const fast = 2 * this.rtt.smoothed;
+      if (rs.maxLocal - rs.contiguous < rs.window / 2 && rs.finalSize === undefined) {
+        if (now - rs.lastCreditAt < fast) rs.window = Math.min(2 * rs.window, this.limits.maxStreamWindowBytes);
+        rs.lastCreditAt = now;
+        rs.maxLocal = rs.contiguous + rs.window;
         this.maxStreamDataPending.add(id);
       }
-      if (this.localMaxData - this.consumedTotal < this.limits.connectionWindowBytes / 2) {
-        this.localMaxData = this.consumedTotal + this.limits.connectionWindowBytes;
+      if (this.localMaxData - this.consumedTotal < this.connWindow / 2) {
+        if (now - this.connCreditAt < fast) this.connWindow = Math.min(2 * this.connWindow, this.limits.maxConnectionWindowBytes);
+        this.connCreditAt = now;
+        this.localMaxData = this.consumedTotal + this.connWindow;
         this.maxDataPending = true;
       }
     }

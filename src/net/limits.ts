@@ -22,6 +22,13 @@ export const KEY_REQUEST_BYTES = 1200;
 export const STREAM_WINDOW_BYTES = 1024 * 1024;
 /** Initial per-connection receive window, over all streams. */
 export const CONNECTION_WINDOW_BYTES = 8 * 1024 * 1024;
+/**
+ * Windows grow (doubling) up to these when credit is used up within two round trips, so a fast
+ * path is not limited to one initial window per round trip; a reader that does not read never
+ * returns credit, so its windows do not grow.
+ */
+export const MAX_STREAM_WINDOW_BYTES = 16 * 1024 * 1024;
+export const MAX_CONNECTION_WINDOW_BYTES = 64 * 1024 * 1024;
 /** Complete messages held for a reader that has not taken them, per stream, before reassembly stops. */
 export const STREAM_READ_QUEUE_BYTES = 1024 * 1024;
 /** Largest message one `send` may carry. */
@@ -98,6 +105,8 @@ export interface Limits {
   maxDatagramBytes: number;
   streamWindowBytes: number;
   connectionWindowBytes: number;
+  maxStreamWindowBytes: number;
+  maxConnectionWindowBytes: number;
   streamReadQueueBytes: number;
   idleTimeoutMs: number;
   keepaliveIntervalMs: number;
@@ -110,6 +119,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   maxDatagramBytes: MAX_DATAGRAM_BYTES,
   streamWindowBytes: STREAM_WINDOW_BYTES,
   connectionWindowBytes: CONNECTION_WINDOW_BYTES,
+  maxStreamWindowBytes: MAX_STREAM_WINDOW_BYTES,
+  maxConnectionWindowBytes: MAX_CONNECTION_WINDOW_BYTES,
   streamReadQueueBytes: STREAM_READ_QUEUE_BYTES,
   idleTimeoutMs: IDLE_TIMEOUT_MS,
   keepaliveIntervalMs: KEEPALIVE_INTERVAL_MS,

@@ -145,6 +145,9 @@ export class RecvStream {
   highest = 0;
   /** The limit we advertised (MAX_STREAM_DATA). */
   maxLocal: number;
+  /** Current window size (grows by auto-tuning) and when credit was last extended. */
+  window: number;
+  lastCreditAt = -Infinity;
   finalSize: number | undefined;
 
   private header = new Uint8Array(MESSAGE_HEADER_BYTES);
@@ -159,6 +162,7 @@ export class RecvStream {
 
   constructor(maxLocal: number) {
     this.maxLocal = maxLocal;
+    this.window = maxLocal;
   }
 
   /**

@@ -101,7 +101,7 @@ test('graceful close delivers everything queued, then closes', () => {
 });
 
 test('flow control: a reader that does not read stops the sender, and memory stays bounded', () => {
-  const limits = { streamWindowBytes: 256 * 1024, connectionWindowBytes: 1024 * 1024, streamReadQueueBytes: 256 * 1024 };
+  const limits = { streamWindowBytes: 256 * 1024, connectionWindowBytes: 1024 * 1024, streamReadQueueBytes: 256 * 1024, maxStreamWindowBytes: 512 * 1024, maxConnectionWindowBytes: 2 * 1024 * 1024 };
   const w = world(306, { delayMs: 5 }, limits);
   const [c, s] = establish(w);
   const streams = [c.openStream(), c.openStream(), c.openStream()];
@@ -109,9 +109,9 @@ test('flow control: a reader that does not read stops the sender, and memory sta
   // Nobody reads on the server for a long virtual time.
   let peak = 0;
   w.net.runUntil(() => false, 30_000, () => { drain(w, s); peak = Math.max(peak, s.receiveMemory()); });
-  const bound = streams.length * (limits.streamWindowBytes + limits.streamReadQueueBytes);
+  const bound = streams.length * (limits.maxStreamWindowBytes + limits.streamReadQueueBytes);
   assert.ok(peak <= bound, `receiver held ${peak} bytes, bound ${bound}`);
-  assert.ok(peak <= limits.connectionWindowBytes + streams.length * limits.streamReadQueueBytes);
+  assert.ok(peak <= limits.maxConnectionWindowBytes + streams.length * limits.streamReadQueueBytes);
   const sentBytes = c.bytesSent;
   w.net.runUntil(() => false, 30_000, () => drain(w, s));
   assert.ok(c.bytesSent - sentBytes < 64 * 1024, 'the sender is stalled (only keepalives go out)');
