@@ -61,16 +61,21 @@ export class RowWriter {
   /** NOT NULL and CHECK. Returns false when the row is to be skipped (IGNORE). */
   checkRow(row: Value[], action: Action | undefined, env: Env, defaults: (() => Value)[] | undefined): boolean {
     const t = this.table;
-    for (let i = 0; i < t.cols.length; i++) {
-      const c = t.cols[i]!;
-      if (!c.notNull || row[i] !== null || i === t.rowidAlias) continue;
-      const act = action ?? c.notNullConflict ?? 'ABORT';
-      if (act === 'IGNORE') return false;
-      if (act === 'REPLACE' && defaults && c.dflt) {
-        row[i] = applyAffinity(defaults[i]!(), c.affinity);
-        if (row[i] !== null) continue;
+    // Two passes, as SQLite: columns resolved by REPLACE are checked after all the others.
+    for (let pass = 0; pass < 2; pass++) {
+      for (let i = 0; i < t.cols.length; i++) {
+        const c = t.cols[i]!;
+        if (!c.notNull || row[i] !== null || i === t.rowidAlias) continue;
+        let act = action ?? c.notNullConflict ?? 'ABORT';
+        if (act === 'REPLACE' && !(defaults && c.dflt)) act = 'ABORT';
+        if ((act === 'REPLACE') !== (pass === 1)) continue;
+        if (act === 'IGNORE') return false;
+        if (act === 'REPLACE' && defaults && c.dflt) {
+          row[i] = applyAffinity(defaults[i]!(), c.affinity);
+          if (row[i] !== null) continue;
+        }
+        throw fail('NOTNULL', `NOT NULL constraint failed: ${t.name}.${c.name}`, act === 'REPLACE' ? 'ABORT' : act);
       }
-      throw fail('NOTNULL', `NOT NULL constraint failed: ${t.name}.${c.name}`, act === 'REPLACE' ? 'ABORT' : act);
     }
     const rt = tableRt(t);
     if (rt.checks.length) {

@@ -127,7 +127,9 @@ function minmax(sign: number) {
     for (let i = 1; i < args.length; i++) {
       const v = args[i]!;
       if (v === null) return null;
-      if (compareValues(v, best, coll) * sign > 0) best = v;
+      // Ties: min() takes the later argument, max() keeps the earlier (SQLite's minmaxFunc).
+      const c = compareValues(v, best, coll);
+      if (sign > 0 ? c > 0 : c <= 0) best = v;
     }
     return best;
   };

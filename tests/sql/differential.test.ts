@@ -61,7 +61,13 @@ function sortRows(rows: unknown[][]): unknown[][] {
   return rows.map((r) => JSON.stringify(r)).sort().map((s) => JSON.parse(s) as unknown[]);
 }
 
-function compare(sql: string, ordered: boolean, a: Outcome, b: Outcome): string | undefined {
+function foldRows(o: Outcome): Outcome {
+  if (!o.ok) return o;
+  return { ...o, rows: o.rows.map((r) => r.map((v) => (typeof v === 'string' && !/^(int|real|blob):/.test(v) ? v.toLowerCase() : v))) };
+}
+
+function compare(sql: string, ordered: boolean, a: Outcome, b: Outcome, fold = false): string | undefined {
+  if (fold) { a = foldRows(a); b = foldRows(b); }
   if (a.ok !== b.ok) return `sqlite ${a.ok ? 'succeeded' : `failed: ${(a as { msg: string }).msg}`}, trine ${b.ok ? 'succeeded' : `failed: ${(b as { msg: string }).msg}`}`;
   if (!a.ok || !b.ok) {
     const am = (a as { msg: string }).msg, bm = (b as { msg: string }).msg;
@@ -90,7 +96,7 @@ function runRound(seed: number, count: number): { statements: number; failure?: 
     n++;
     const a = runSqlite(lite, st.sql);
     const b = runOurs(ours, st.sql);
-    const d = compare(st.sql, st.ordered, a, b);
+    const d = compare(st.sql, st.ordered, a, b, st.fold);
     if (d) {
       lite.close();
       const schema = stmts.filter((x) => /^CREATE/.test(x.sql)).map((x) => x.sql).join(';\n  ');

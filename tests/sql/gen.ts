@@ -11,6 +11,12 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
+/**
+ * One generated statement. `ordered`: the result order is determined; `fold`: which of several
+ * equal-under-NOCASE values represents a group is unspecified, so compare case-insensitively.
+ */
+export interface Stmt { sql: string; ordered: boolean; fold?: boolean }
+
 interface Col { name: string; type: string; nocase: boolean }
 interface Tbl { name: string; cols: Col[]; ipk: boolean }
 
@@ -67,9 +73,15 @@ export class Gen {
       cols.push({ name: cname, type, nocase });
       defs.push(d);
     }
-    if (!ipk && this.chance(0.2)) defs.push(`PRIMARY KEY (${cols[0]!.name}${this.chance(0.5) ? `, ${cols[1]!.name}` : ''})`);
+    let alias = ipk;
+    if (!ipk && this.chance(0.2)) {
+      const two = this.chance(0.5);
+      defs.push(`PRIMARY KEY (${cols[0]!.name}${two ? `, ${cols[1]!.name}` : ''})`);
+      // A one-column INTEGER primary key declared this way is the rowid too.
+      if (!two && cols[0]!.type === 'INTEGER') alias = true;
+    }
     if (this.chance(0.15)) defs.push(`UNIQUE (${cols[n - 1]!.name}, ${cols[n - 2]!.name})`);
-    this.tables.push({ name, cols, ipk });
+    this.tables.push({ name, cols, ipk: alias });
     return `CREATE TABLE ${name} (${defs.join(', ')})`;
   }
 
@@ -140,7 +152,8 @@ export class Gen {
     const or = this.pick(['', '', 'OR IGNORE ', 'OR REPLACE ']);
     const cols = t.ipk ? t.cols.slice(1) : t.cols;
     const c = this.pick(cols).name;
-    const set = `${c} = ${this.expr(t, 1)}${this.chance(0.3) ? `, ${this.pick(cols).name} = ${this.lit()}` : ''}`;
+    const others = cols.filter((x) => x.name !== c);
+    const set = `${c} = ${this.expr(t, 1)}${others.length && this.chance(0.3) ? `, ${this.pick(others).name} = ${this.lit()}` : ''}`;
     return `UPDATE ${or}${t.name} SET ${set}${this.chance(0.8) ? ` WHERE ${this.expr(t)}` : ''}`;
   }
 
@@ -149,7 +162,7 @@ export class Gen {
     return `DELETE FROM ${t.name}${this.chance(0.9) ? ` WHERE ${this.expr(t)}` : ''}`;
   }
 
-  select(): { sql: string; ordered: boolean } {
+  select(): Stmt {
     const kind = this.int(10);
     if (kind === 0) {
       return { sql: `SELECT ${this.expr(undefined)}, ${this.expr(undefined)}`, ordered: true };
@@ -159,7 +172,7 @@ export class Gen {
       const g = this.pick(t.cols).name;
       const agg = this.pick(['count(*)', `count(${this.pick(t.cols).name})`, `sum(${this.pick(t.cols).name})`, `max(${this.pick(t.cols).name})`, `min(${this.pick(t.cols).name})`, `total(${this.pick(t.cols).name})`, `count(DISTINCT ${this.pick(t.cols).name})`]);
       const having = this.chance(0.3) ? ` HAVING count(*) > 1` : '';
-      return { sql: `SELECT ${g}, ${agg} FROM ${t.name}${this.chance(0.5) ? ` WHERE ${this.expr(t)}` : ''} GROUP BY ${g}${having}`, ordered: false };
+      return { sql: `SELECT ${g}, ${agg} FROM ${t.name}${this.chance(0.5) ? ` WHERE ${this.expr(t)}` : ''} GROUP BY ${g}${having}`, ordered: false, fold: true };
     }
     if (kind === 2) {
       const agg = this.pick(['count(*)', `sum(${this.pick(t.cols).name})`, `avg(${this.pick(t.cols).name})`, `max(${this.pick(t.cols).name})`]);
@@ -172,7 +185,7 @@ export class Gen {
       return { sql: `SELECT a.${this.pick(t.cols).name}, b.${this.pick(u.cols).name} FROM ${t.name} a ${join} ${u.name} b${on}${this.chance(0.5) ? ` WHERE ${this.expr(t, 1, 'a.')}` : ''}`, ordered: false };
     }
     if (kind === 4) {
-      return { sql: `SELECT DISTINCT ${this.pick(t.cols).name} FROM ${t.name}`, ordered: false };
+      return { sql: `SELECT DISTINCT ${this.pick(t.cols).name} FROM ${t.name}`, ordered: false, fold: true };
     }
     if (kind === 5) {
       const c = this.pick(t.cols).name;
@@ -205,8 +218,8 @@ export class Gen {
     return this.pick(['COMMIT', 'ROLLBACK', 'END']);
   }
 
-  script(n: number): { sql: string; ordered: boolean }[] {
-    const out: { sql: string; ordered: boolean }[] = [];
+  script(n: number): Stmt[] {
+    const out: Stmt[] = [];
     const nt = 1 + this.int(3);
     for (let i = 0; i < nt && out.length < n; i++) out.push({ sql: this.createTable(), ordered: true });
     for (let i = 0; i < 1 + this.int(3) && out.length < n; i++) out.push({ sql: this.createIndex(), ordered: true });
