@@ -96,6 +96,28 @@ test('a snapshot streams out and ingests into another store; the stream is check
   await re.close();
 });
 
+test('a backup file restores the state; it is encrypted, and a cut or altered file is refused', async () => {
+  const fs = new SimFs();
+  const a = LsmEngine.open('/a', { ...OPTS, fs });
+  fill(a, 1500, 'secret-backup-row');
+  a.write([], { appliedIndex: 42 });
+  const bytes = await a.writeBackup('/a/backup.snap');
+  assert.ok(bytes > 1500 * 20);
+  const file = fs.files().get('/a/backup.snap')!;
+  assert.not.ok(Buffer.from(file).includes('secret-backup'), 'backup holds plaintext');
+  const b = LsmEngine.open('/a2', { ...OPTS, fs });
+  // The same master key (as one node's own backups have) opens it.
+  fs.tamper('/a2/backup.snap', file);
+  const r = await b.restoreBackup('/a2/backup.snap');
+  assert.equal(r, { entries: 1500, appliedIndex: 42 });
+  assert.is(text(b.get(k(1499))!), 'secret-backup-row-1499');
+  for (const bad of [file.subarray(0, file.length - 3), file.subarray(0, file.length - 20), (() => { const x = file.slice(); x[400]! ^= 4; return x; })()]) {
+    fs.tamper('/a2/bad.snap', bad);
+    await b.restoreBackup('/a2/bad.snap').then(() => assert.unreachable('bad backup restored'), (e) => assert.ok(isTrineError(e, 'STORAGE_CORRUPT'), String(e)));
+  }
+  assert.is([...b.scan()].length, 1500);
+});
+
 test('the durable applied index follows flushes; stats report levels, cache and amplification', async () => {
   const fs = new SimFs();
   let db = LsmEngine.open('/db', { ...OPTS, fs });
