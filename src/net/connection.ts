@@ -501,6 +501,7 @@ export class Connection {
     if (largest > this.largestAcked) this.largestAcked = largest;
     if (newlyAckedLargest && anyAckEliciting) {
       this.rtt.update(now - newlyAckedLargest.time, ackDelayMs, true);
+      this.cc.onRttSample(this.rtt.latest, largest, this.nextPn);
     }
     if (newlyAckedLargest || anyAckEliciting) this.ptoCount = 0;
     this.detectLost(now);

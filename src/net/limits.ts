@@ -59,6 +59,14 @@ export const PERSISTENT_CONGESTION_THRESHOLD = 3;
 export const INITIAL_WINDOW_PACKETS = 10;
 export const MINIMUM_WINDOW_PACKETS = 2;
 export const LOSS_REDUCTION_FACTOR = 0.5;
+/**
+ * HyStart++ (RFC 9406, without its conservative phase): slow start ends when a round's minimum RTT
+ * exceeds the previous round's by an eighth, clamped to [MIN, MAX] ms, after enough samples. It
+ * stops slow start filling queues (socket buffers, router queues) before any packet is lost.
+ */
+export const HYSTART_MIN_RTT_SAMPLES = 8;
+export const HYSTART_MIN_RTT_THRESH_MS = 4;
+export const HYSTART_MAX_RTT_THRESH_MS = 16;
 /** Pacing rate is this multiple of cwnd/srtt (RFC 9002 section 7.7). */
 export const PACING_GAIN = 1.25;
 /** The pacer allows a burst of this long at the pacing rate (timers cannot fire more finely). */

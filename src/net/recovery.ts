@@ -3,7 +3,7 @@
  * appendix B) and a token-bucket pacer. Pure state; the connection feeds in samples and times.
  */
 import {
-  INITIAL_RTT_MS, INITIAL_WINDOW_PACKETS, LOSS_REDUCTION_FACTOR, MAX_ACK_DELAY_MS, MINIMUM_WINDOW_PACKETS,
+  HYSTART_MAX_RTT_THRESH_MS, HYSTART_MIN_RTT_SAMPLES, HYSTART_MIN_RTT_THRESH_MS, INITIAL_RTT_MS, INITIAL_WINDOW_PACKETS, LOSS_REDUCTION_FACTOR, MAX_ACK_DELAY_MS, MINIMUM_WINDOW_PACKETS,
   PACING_BURST_MS, PACING_GAIN, PERSISTENT_CONGESTION_THRESHOLD, TIMER_GRANULARITY_MS,
 } from './limits.ts';
 
@@ -80,6 +80,31 @@ export class NewReno {
         this.ackedInAvoidance -= this.cwnd;
         this.cwnd += this.mss;
       }
+    }
+  }
+
+  private roundEnd = 0;
+  private roundMin = Infinity;
+  private lastRoundMin = Infinity;
+  private roundSamples = 0;
+
+  /**
+   * HyStart++ delay increase check, fed with each RTT sample. A round ends when a packet sent
+   * after it began (packet number >= roundEnd) is acknowledged.
+   */
+  onRttSample(rttMs: number, largestAcked: number, nextPn: number): void {
+    if (this.cwnd >= this.ssthresh) return;
+    if (largestAcked >= this.roundEnd) {
+      this.lastRoundMin = this.roundMin;
+      this.roundMin = Infinity;
+      this.roundSamples = 0;
+      this.roundEnd = nextPn;
+    }
+    this.roundMin = Math.min(this.roundMin, rttMs);
+    this.roundSamples++;
+    if (this.roundSamples >= HYSTART_MIN_RTT_SAMPLES && this.lastRoundMin !== Infinity) {
+      const thresh = Math.min(HYSTART_MAX_RTT_THRESH_MS, Math.max(HYSTART_MIN_RTT_THRESH_MS, this.lastRoundMin / 8));
+      if (this.roundMin >= this.lastRoundMin + thresh) this.ssthresh = this.cwnd;
     }
   }
 
