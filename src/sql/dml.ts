@@ -48,6 +48,7 @@ function uniqueMessage(table: Table, ix: Index | 'rowid'): string {
 
 function checkWritable(table: Table | undefined, name: string, host: DmlHost, isView: boolean): Table {
   if (isView) throw sqlError(`cannot modify ${name} because it is a view`);
+  if (/^sqlite_(master|schema)$/i.test(name)) throw sqlError('table sqlite_master may not be modified');
   if (!table) throw sqlError(`no such table: ${name}`);
   if (table.name === 'sqlite_schema') throw sqlError('table sqlite_master may not be modified');
   void host;
@@ -284,6 +285,8 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
   const scope = new Scope(undefined);
   const target = qc.tableLevel(table, stmt.alias ?? table.name, scope);
   const excluded = tableSource(table, qc.newSlot(), 'excluded');
+  // Unqualified names in DO UPDATE mean the target row; `excluded.` must be written out.
+  excluded.usingHidden = new Set([...table.cols.map((c) => c.name.toLowerCase()), 'rowid', 'oid', '_rowid_']);
   scope.sources.push(excluded);
   const upserts = stmt.upserts.map((u, ui) => {
     let index: Index | 'rowid' | undefined;

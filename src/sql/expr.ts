@@ -525,7 +525,8 @@ export class ExprCompiler {
     const isAgg = agg && (agg.nargs.includes(nargs) || (e.star && name === 'count')) && !((name === 'min' || name === 'max') && nargs !== 1);
     if (isAgg) {
       if (e.star && name !== 'count') throw sqlError(`wrong number of arguments to function ${name}()`);
-      if (scope.noAgg) throw sqlError(`misuse of aggregate: ${name}()`);
+      if (scope.noAgg === 'GROUP BY') throw sqlError('aggregate functions are not allowed in the GROUP BY clause');
+      if (scope.noAgg) throw sqlError(`misuse of aggregate function ${name}()`);
       // Find the query scope that aggregates; an aggregate in a subquery over outer columns only
       // belongs to the outer query in SQLite, but we keep it simple: the nearest aggregating scope.
       let s: Scope | undefined = scope;

@@ -294,6 +294,16 @@ export const SCALARS: Record<string, ScalarFn> = {
   likely: { nargs: [1], fn: (a) => a[0]!, deterministic: true },
   unlikely: { nargs: [1], fn: (a) => a[0]!, deterministic: true },
   likelihood: { nargs: [2], fn: (a) => a[0]!, deterministic: true },
+  like: { nargs: [2, 3], fn: (a) => {
+    if (a[0] instanceof Uint8Array || a[1] instanceof Uint8Array) return 0n;
+    if (a[0] === null || a[1] === null || (a.length > 2 && a[2] === null)) return null;
+    return likeMatch(toText(a[0]!)!, toText(a[1]!)!, a.length > 2 ? toText(a[2]!)! : undefined) ? 1n : 0n;
+  }, deterministic: true },
+  glob: { nargs: [2], fn: (a) => {
+    if (a[0] instanceof Uint8Array || a[1] instanceof Uint8Array) return 0n;
+    if (a[0] === null || a[1] === null) return null;
+    return globMatch(toText(a[0]!)!, toText(a[1]!)!) ? 1n : 0n;
+  }, deterministic: true },
   sqlite_version: { nargs: [0], fn: () => '3.53.2', deterministic: true },
   date: { nargs: any, fn: (a, c) => dateFn(a, c.now()), deterministic: false },
   time: { nargs: any, fn: (a, c) => timeFn(a, c.now()), deterministic: false },

@@ -1,0 +1,173 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { fails, fresh, one, rows } from './helpers.ts';
+
+test('INSERT: multi-row VALUES, column lists, DEFAULT VALUES, INSERT ... SELECT', () => {
+  const { s } = fresh();
+  s.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT DEFAULT 'd', b INT)");
+  const r = s.execute("INSERT INTO t(a, b) VALUES ('x', 1), ('y', 2)");
+  assert.is(r.changes, 2);
+  assert.is(r.lastInsertRowid, 2);
+  s.execute('INSERT INTO t DEFAULT VALUES');
+  s.execute('INSERT INTO t(b) SELECT b * 10 FROM t WHERE b IS NOT NULL ORDER BY b');
+  assert.equal(rows(s, 'SELECT * FROM t'), [[1, 'x', 1], [2, 'y', 2], [3, 'd', null], [4, 'd', 10], [5, 'd', 20]]);
+  s.execute('INSERT INTO t(rowid, a) VALUES (100, ?)', ['r']);
+  assert.equal(rows(s, 'SELECT id, a FROM t WHERE id = 100'), [[100, 'r']]);
+  fails(s, 'INSERT INTO t VALUES (1)', 'table t has 3 columns but 1 values were supplied');
+  fails(s, 'INSERT INTO t(a, b) VALUES (1)', '1 values for 2 columns');
+  fails(s, 'INSERT INTO t(zz) VALUES (1)', 'table t has no column named zz');
+  fails(s, 'INSERT INTO nosuch VALUES (1)', 'no such table: nosuch');
+  fails(s, "INSERT INTO t(id) VALUES ('abc')", 'datatype mismatch');
+  fails(s, 'INSERT INTO sqlite_master VALUES (1, 2, 3, 4, 5)', 'table sqlite_master may not be modified');
+});
+
+test('constraint errors carry SQLite messages and codes', () => {
+  const { s } = fresh();
+  s.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, u TEXT UNIQUE, n NOT NULL, c CHECK (c > 0), CONSTRAINT pos CHECK (n <> 'bad'))");
+  s.execute("INSERT INTO t VALUES (1, 'a', 1, 1)");
+  assert.is(fails(s, "INSERT INTO t VALUES (1, 'b', 1, 1)", 'UNIQUE constraint failed: t.id').code, 'SQLITE_CONSTRAINT_PRIMARYKEY');
+  assert.is(fails(s, "INSERT INTO t VALUES (2, 'a', 1, 1)", 'UNIQUE constraint failed: t.u').code, 'SQLITE_CONSTRAINT_UNIQUE');
+  assert.is(fails(s, "INSERT INTO t VALUES (2, 'b', NULL, 1)", 'NOT NULL constraint failed: t.n').code, 'SQLITE_CONSTRAINT_NOTNULL');
+  assert.is(fails(s, "INSERT INTO t VALUES (2, 'b', 1, -1)", 'CHECK constraint failed: c > 0').code, 'SQLITE_CONSTRAINT_CHECK');
+  fails(s, "INSERT INTO t VALUES (2, 'b', 'bad', 1)", 'CHECK constraint failed: pos');
+  s.execute('CREATE TABLE p(a, b, PRIMARY KEY (a, b))');
+  s.execute('INSERT INTO p VALUES (1, 2)');
+  fails(s, 'INSERT INTO p VALUES (1, 2)', 'UNIQUE constraint failed: p.a, p.b');
+  s.execute("INSERT INTO t VALUES (2, 'b', 1, 1)");
+  fails(s, "UPDATE t SET u = 'a' WHERE id = 2", 'UNIQUE constraint failed: t.u');
+});
+
+test('a failing statement changes nothing (statement atomicity), inside and outside BEGIN', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE t(a UNIQUE)');
+  fails(s, 'INSERT INTO t VALUES (1), (2), (1)', 'UNIQUE constraint failed: t.a');
+  assert.equal(rows(s, 'SELECT * FROM t'), []);
+  s.execute('BEGIN');
+  s.execute('INSERT INTO t VALUES (5)');
+  fails(s, 'INSERT INTO t VALUES (6), (5)', 'UNIQUE constraint failed: t.a');
+  s.execute('COMMIT');
+  assert.equal(rows(s, 'SELECT * FROM t'), [[5]]);
+});
+
+test('OR IGNORE, OR REPLACE, OR FAIL, OR ROLLBACK, OR ABORT', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, u UNIQUE, v)');
+  s.execute("INSERT INTO t VALUES (1, 'a', 1), (2, 'b', 2)");
+  assert.is(s.execute("INSERT OR IGNORE INTO t VALUES (3, 'a', 3), (4, 'd', 4)").changes, 1);
+  s.execute("INSERT OR REPLACE INTO t VALUES (5, 'b', 5)");
+  assert.equal(rows(s, 'SELECT * FROM t'), [[1, 'a', 1], [4, 'd', 4], [5, 'b', 5]]);
+  s.execute("REPLACE INTO t VALUES (1, 'z', 9)");
+  assert.equal(rows(s, 'SELECT * FROM t WHERE id = 1'), [[1, 'z', 9]]);
+  fails(s, "INSERT OR FAIL INTO t VALUES (6, 'f', 6), (7, 'z', 7)", 'UNIQUE constraint failed: t.u');
+  assert.equal(rows(s, 'SELECT id FROM t WHERE id > 5'), [[6]], 'OR FAIL keeps the rows before the failure');
+  s.execute('BEGIN');
+  s.execute("INSERT INTO t VALUES (8, 'h', 8)");
+  fails(s, "INSERT OR ROLLBACK INTO t VALUES (9, 'z', 9)", 'UNIQUE constraint failed: t.u');
+  assert.is(s.inTransaction, false);
+  assert.equal(rows(s, 'SELECT id FROM t WHERE id >= 8'), []);
+  s.execute('BEGIN');
+  s.execute("INSERT INTO t VALUES (8, 'h', 8)");
+  fails(s, "INSERT OR ABORT INTO t VALUES (9, 'i', 9), (10, 'z', 10)", 'UNIQUE constraint failed: t.u');
+  assert.is(s.inTransaction, true);
+  s.execute('COMMIT');
+  assert.equal(rows(s, 'SELECT id FROM t WHERE id >= 8'), [[8]]);
+  // Conflict clauses on the constraint itself apply when the statement has none.
+  s.execute('CREATE TABLE k(a UNIQUE ON CONFLICT IGNORE, b NOT NULL ON CONFLICT REPLACE DEFAULT 7)');
+  s.execute('INSERT INTO k VALUES (1, NULL), (1, 2)');
+  assert.equal(rows(s, 'SELECT * FROM k'), [[1, 7]]);
+});
+
+test('upsert: DO NOTHING, DO UPDATE with excluded, targets and WHERE', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE kv(k TEXT PRIMARY KEY, v INT, n INT DEFAULT 0)');
+  s.execute("INSERT INTO kv(k, v) VALUES ('a', 1)");
+  s.execute("INSERT INTO kv(k, v) VALUES ('a', 2) ON CONFLICT DO NOTHING");
+  assert.equal(rows(s, 'SELECT * FROM kv'), [['a', 1, 0]]);
+  const r = s.execute("INSERT INTO kv(k, v) VALUES ('a', 5), ('b', 6) ON CONFLICT(k) DO UPDATE SET v = v + excluded.v, n = n + 1 RETURNING k, v, n");
+  assert.equal(r.rows, [['a', 6, 1], ['b', 6, 0]]);
+  assert.is(r.changes, 2);
+  s.execute("INSERT INTO kv(k, v) VALUES ('a', 100) ON CONFLICT(k) DO UPDATE SET v = excluded.v WHERE excluded.v < 50");
+  assert.equal(rows(s, "SELECT v FROM kv WHERE k = 'a'"), [[6]]);
+  fails(s, "INSERT INTO kv(k, v) VALUES ('a', 1) ON CONFLICT(v) DO NOTHING", 'ON CONFLICT clause does not match any PRIMARY KEY or UNIQUE constraint');
+  s.execute('CREATE TABLE c(id INTEGER PRIMARY KEY, hits INT)');
+  s.execute('INSERT INTO c VALUES (1, 1) ON CONFLICT(id) DO UPDATE SET hits = hits + 1');
+  s.execute('INSERT INTO c VALUES (1, 1) ON CONFLICT(id) DO UPDATE SET hits = hits + 1');
+  assert.equal(rows(s, 'SELECT * FROM c'), [[1, 2]]);
+});
+
+test('UPDATE with expressions, rowid changes, FROM, RETURNING, conflicts', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, a INT UNIQUE, b TEXT)');
+  s.execute("INSERT INTO t VALUES (1, 10, 'x'), (2, 20, 'y'), (3, 30, 'z')");
+  const r = s.execute('UPDATE t SET a = a + 1, b = upper(b) WHERE id >= 2 RETURNING id, a, b');
+  assert.equal(r.rows, [[2, 21, 'Y'], [3, 31, 'Z']]);
+  assert.is(r.changes, 2);
+  s.execute('UPDATE t SET id = id + 100 WHERE id = 1');
+  assert.equal(rows(s, 'SELECT id FROM t ORDER BY id'), [[2], [3], [101]]);
+  fails(s, 'UPDATE t SET a = 21 WHERE id = 3', 'UNIQUE constraint failed: t.a');
+  s.execute('UPDATE OR REPLACE t SET a = 21 WHERE id = 3');
+  assert.equal(rows(s, 'SELECT id, a FROM t ORDER BY id'), [[3, 21], [101, 10]]);
+  s.execute('CREATE TABLE m(id INTEGER PRIMARY KEY, label TEXT)');
+  s.execute("INSERT INTO m VALUES (3, 'three'), (101, 'hundred-one')");
+  s.execute('UPDATE t SET b = m.label FROM m WHERE m.id = t.id');
+  assert.equal(rows(s, 'SELECT b FROM t ORDER BY id'), [['three'], ['hundred-one']]);
+  fails(s, 'UPDATE t SET zz = 1', 'no such column: zz');
+  fails(s, "UPDATE t SET id = 'x'", 'datatype mismatch');
+});
+
+test('DELETE with WHERE and RETURNING; changes() and total_changes()', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE t(a)');
+  s.execute('INSERT INTO t VALUES (1), (2), (3), (4)');
+  assert.is(one(s, 'SELECT changes()'), 4n);
+  const r = s.execute('DELETE FROM t WHERE a % 2 = 0 RETURNING a');
+  assert.equal(r.rows, [[2], [4]]);
+  assert.is(one(s, 'SELECT changes()'), 2n);
+  assert.is(one(s, 'SELECT total_changes()'), 6n);
+  s.execute('DELETE FROM t');
+  assert.equal(rows(s, 'SELECT count(*) FROM t'), [[0]]);
+});
+
+test('last_insert_rowid() follows the session, and rowids exceed 2^53 exactly', () => {
+  const { db, s } = fresh();
+  s.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, v)');
+  s.execute('INSERT INTO t VALUES (9007199254740993, 1)');
+  assert.is(one(s, 'SELECT last_insert_rowid()'), 9007199254740993n);
+  assert.is(s.execute('SELECT 1').lastInsertRowid, 9007199254740993n);
+  s.execute('INSERT INTO t(v) VALUES (2)');
+  assert.is(one(s, 'SELECT max(id) FROM t'), 9007199254740994n);
+  const other = db.session();
+  assert.is(one(other, 'SELECT last_insert_rowid()'), 0n);
+});
+
+test('foreign keys: enforced only with PRAGMA foreign_keys = ON, with actions', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE p(id INTEGER PRIMARY KEY, name TEXT)');
+  s.execute('CREATE TABLE c(id INTEGER PRIMARY KEY, pid REFERENCES p(id) ON DELETE CASCADE, q REFERENCES p ON DELETE SET NULL)');
+  s.execute('INSERT INTO c VALUES (1, 99, NULL)');
+  s.execute('DELETE FROM c');
+  s.execute('PRAGMA foreign_keys = ON');
+  assert.equal(rows(s, 'PRAGMA foreign_keys'), [[1]]);
+  const e = fails(s, 'INSERT INTO c VALUES (1, 99, NULL)', 'FOREIGN KEY constraint failed');
+  assert.is(e.code, 'SQLITE_CONSTRAINT_FOREIGNKEY');
+  s.execute("INSERT INTO p VALUES (1, 'a'), (2, 'b')");
+  s.execute('INSERT INTO c VALUES (1, 1, 2), (2, 2, 2)');
+  s.execute('DELETE FROM p WHERE id = 1');
+  assert.equal(rows(s, 'SELECT * FROM c'), [[2, 2, 2]]);
+  s.execute('DELETE FROM p WHERE id = 2');
+  assert.equal(rows(s, 'SELECT * FROM c'), []);
+  s.execute('CREATE TABLE r(x REFERENCES p(id))');
+  s.execute("INSERT INTO p VALUES (3, 'c'); INSERT INTO r VALUES (3)");
+  fails(s, 'DELETE FROM p WHERE id = 3', 'FOREIGN KEY constraint failed');
+  assert.equal(rows(s, 'PRAGMA foreign_key_list(c)'), [[0, 0, 'p', 'q', null, 'NO ACTION', 'SET NULL', 'NONE'], [1, 0, 'p', 'pid', 'id', 'NO ACTION', 'CASCADE', 'NONE']]);
+});
+
+test('named and numbered parameters bind by name and position', () => {
+  const { s } = fresh();
+  assert.equal(rows(s, 'SELECT :a, @b, $c, ?4', { a: 1, b: 'two', $c: 3n, }).map((r) => r.slice(0, 3)), [[1, 'two', 3]]);
+  assert.equal(rows(s, 'SELECT ?2, ?1', ['x', 'y']), [['y', 'x']]);
+  assert.equal(rows(s, 'SELECT ?, ?', [true, new Uint8Array([1])]), [[1, new Uint8Array([1])]]);
+  assert.equal(s.execute('SELECT ?', [2n ** 62n]).rows, [[2n ** 62n]]);
+});
+
+test.run();
