@@ -61,6 +61,13 @@ test('a bottleneck with a drop-tail queue: congestion control adapts and data ar
   assert.ok(c.cc.cwnd < 10 * 1024 * 1024, 'the window is bounded by the losses');
 });
 
+test('HyStart++: with a deep queue, slow start ends on rising delay before any loss', () => {
+  const seed = seedFromEnv(78);
+  const { c } = transfer(seed, { delayMs: 20, bytesPerMs: 1250, queueBytes: 400_000 }, 2 * MiB, 16 * 1024);
+  assert.ok(c.cc.ssthresh < Infinity, 'slow start ended');
+  assert.is(c.packetsLost, 0, 'without losing a packet');
+});
+
 test('many streams interleave fairly: a large message does not block small ones', () => {
   const seed = seedFromEnv(5);
   withSeed(FILE, seed, () => {
