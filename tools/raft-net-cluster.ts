@@ -1,14 +1,15 @@
 /**
  * A Raft cluster of in-process nodes that talk over real UDP on loopback through the secure
  * transport, each with its own encrypted log directory and a small key-value state machine.
- * Used by the driver's network test and by tools/bench/raft-failover.ts.
+ * Used by the driver's network test and by tools/bench/raft-failover.ts. `Hub` is the in-process
+ * transport the driver's other tests use.
  */
 import { mkdtempSync, readFileSync, writeFileSync, existsSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair } from '../src/crypto/keys.ts';
 import { listen, type Listener } from '../src/net/udp.ts';
-import { RaftDriver, type AppliedState, type RaftStateMachine } from '../src/raft/driver.ts';
+import { RaftDriver, type AppliedState, type RaftStateMachine, type RaftTransport } from '../src/raft/driver.ts';
 import { NetRaftTransport, type NodeIdentity, type PeerAddress } from '../src/raft/net-transport.ts';
 import type { Entry, NodeId, Snapshot } from '../src/raft/types.ts';
 
@@ -51,6 +52,22 @@ export class KvMachine implements RaftStateMachine {
   flush() {
     writeFileSync(`${this.file}.tmp`, this.image());
     renameSync(`${this.file}.tmp`, this.file);
+  }
+}
+
+/** Delivers messages between drivers in this process; a stopped or cut-off node hears nothing. */
+export class Hub {
+  handlers = new Map<NodeId, (from: NodeId, m: Uint8Array) => void>();
+  down = new Set<NodeId>();
+  transport(id: NodeId): RaftTransport {
+    return {
+      send: (to, m) => {
+        if (this.down.has(id) || this.down.has(to)) return;
+        setImmediate(() => { if (!this.down.has(to) && !this.down.has(id)) this.handlers.get(to)?.(id, m); });
+      },
+      onMessage: (h) => { this.handlers.set(id, h); },
+      close: () => { this.handlers.delete(id); },
+    };
   }
 }
 

@@ -53,9 +53,9 @@ export interface RaftStateMachine {
    * boundary once all of `entries` are applied; it must be recorded atomically with their effects
    * (it need not be durable before `flush`).
    */
-  apply(entries: readonly Entry[], after: AppliedState): void;
+  apply(entries: readonly Entry[], after: AppliedState): void | Promise<void>;
   /** A serialised image of the whole state at the current boundary (sent to lagging followers). */
-  snapshot(): Uint8Array;
+  snapshot(): Uint8Array | Promise<Uint8Array>;
   /** Replaces the whole state with `snapshot` and makes it durable before resolving. */
   restore(snapshot: Snapshot): Promise<void> | void;
   /** Makes every applied entry durable. */
@@ -207,7 +207,7 @@ export class RaftDriver {
     if (applied.index > 0) {
       // The state machine sits exactly at its boundary now, so its image is the snapshot a
       // lagging follower will need from us.
-      const data = opts.stateMachine.snapshot();
+      const data = await opts.stateMachine.snapshot();
       snapshot = { meta: { index: applied.index, term: applied.term, conf: applied.conf ?? EMPTY, size: data.length }, data };
     }
     const stored: StoredState = { hardState: hard, snapshot, entries, applied: applied.index };
@@ -351,7 +351,7 @@ export class RaftDriver {
     }
     if (durable) await durable;
     for (const m of rd.messages) this.transport.send(m.to, encodeMessage(m));
-    if (rd.committed.length) this.applyCommitted(rd.committed);
+    if (rd.committed.length) await this.applyCommitted(rd.committed);
     for (const rs of rd.readStates) {
       const r = this.reads.get(rs.ctx);
       if (!r) continue;
@@ -384,7 +384,7 @@ export class RaftDriver {
     this.reads.clear();
   }
 
-  private applyCommitted(committed: readonly Entry[]): void {
+  private async applyCommitted(committed: readonly Entry[]): Promise<void> {
     const last = committed[committed.length - 1]!;
     let conf = this.lastConf;
     const entries: Entry[] = [];
@@ -402,7 +402,7 @@ export class RaftDriver {
         entries.push(e);
       }
     }
-    this.sm.apply(entries, { index: last.index, term: last.term, conf });
+    await this.sm.apply(entries, { index: last.index, term: last.term, conf });
     this.lastConf = conf;
     this.appliedIndex = last.index;
     for (const { seq, index } of mine) {
@@ -435,7 +435,8 @@ export class RaftDriver {
   private async compact(): Promise<void> {
     const index = this.appliedIndex;
     await this.sm.flush();
-    this.node.compact(index, this.sm.snapshot());
+    const image = await this.sm.snapshot();
+    this.node.compact(index, image);
     this.log.truncatePrefix(index + 1);
   }
 

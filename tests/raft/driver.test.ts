@@ -8,28 +8,12 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RaftDriver, type RaftTransport } from '../../src/raft/driver.ts';
+import { RaftDriver } from '../../src/raft/driver.ts';
 import type { NodeId } from '../../src/raft/types.ts';
-import { KvMachine } from '../../tools/raft-net-cluster.ts';
+import { Hub, KvMachine } from '../../tools/raft-net-cluster.ts';
 
 const KEY = new Uint8Array(32).fill(42);
 const enc = new TextEncoder();
-
-/** Delivers messages between drivers in this process; a stopped or cut-off node hears nothing. */
-class Hub {
-  handlers = new Map<NodeId, (from: NodeId, m: Uint8Array) => void>();
-  down = new Set<NodeId>();
-  transport(id: NodeId): RaftTransport {
-    return {
-      send: (to, m) => {
-        if (this.down.has(id) || this.down.has(to)) return;
-        setImmediate(() => { if (!this.down.has(to) && !this.down.has(id)) this.handlers.get(to)?.(id, m); });
-      },
-      onMessage: (h) => { this.handlers.set(id, h); },
-      close: () => { this.handlers.delete(id); },
-    };
-  }
-}
 
 const base = mkdtempSync(join(tmpdir(), 'trine-raft-driver-'));
 let clusterNo = 0;
