@@ -68,6 +68,71 @@ export function* mergeGroups(cursors: Cursor[]): Generator<Entry[]> {
   }
 }
 
+/** Walks the tables of one level >= 1 (sorted, disjoint) as one cursor. */
+export class LevelCursor implements Cursor {
+  valid = false;
+  key: Bytes = EMPTY;
+  seq = 0;
+  del = false;
+  value: Bytes = EMPTY;
+  private i: number;
+  private cur: Cursor | undefined;
+  constructor(private readonly tables: Table[], private start: Bytes | undefined, private exclusive: boolean,
+    private readonly reverse: boolean, private readonly snap: number, private readonly raw = false) {
+    const n = tables.length;
+    if (!reverse) {
+      let lo = 0, hi = n;
+      if (start) while (lo < hi) { const m = (lo + hi) >>> 1; if (compareBytes(tables[m]!.meta.largest, start) < 0) lo = m + 1; else hi = m; }
+      this.i = lo;
+    } else {
+      let lo = 0, hi = n;
+      if (start) { while (lo < hi) { const m = (lo + hi) >>> 1; if (compareBytes(tables[m]!.meta.smallest, start) <= 0) lo = m + 1; else hi = m; } this.i = lo - 1; }
+      else this.i = n - 1;
+    }
+    this.open();
+  }
+  private open(): void {
+    for (;;) {
+      if (this.i < 0 || this.i >= this.tables.length) { this.valid = false; this.cur = undefined; return; }
+      this.cur = this.tables[this.i]!.cursor(this.start, this.exclusive, this.reverse, this.snap, this.raw);
+      this.start = undefined;
+      if (this.cur.valid) { this.copy(); return; }
+      this.i += this.reverse ? -1 : 1;
+    }
+  }
+  private copy(): void {
+    const c = this.cur!;
+    this.valid = true; this.key = c.key; this.seq = c.seq; this.del = c.del; this.value = c.value;
+  }
+  next(): void {
+    if (!this.cur) return;
+    this.cur.next();
+    if (this.cur.valid) { this.copy(); return; }
+    this.i += this.reverse ? -1 : 1;
+    this.open();
+  }
+}
+
+/**
+ * Raw cursors over compaction inputs: one per level-0 table (they overlap), one per deeper level
+ * (its tables are disjoint and sorted), so the merge compares a handful of cursors per key.
+ */
+export function inputCursors(inputs: { table: Table; level: number }[]): Cursor[] {
+  const out: Cursor[] = [];
+  const byLevel = new Map<number, Table[]>();
+  for (const i of inputs) {
+    if (i.level <= 0) { out.push(i.table.cursor(undefined, false, false, Infinity, true)); continue; }
+    let l = byLevel.get(i.level);
+    if (!l) byLevel.set(i.level, (l = []));
+    l.push(i.table);
+  }
+  for (const tables of byLevel.values()) {
+    tables.sort((a, b) => compareBytes(a.meta.smallest, b.meta.smallest));
+    out.push(new LevelCursor(tables, undefined, false, false, Infinity, true));
+  }
+  return out;
+}
+
 export interface WrittenTable { meta: TableMeta; file: FileHandle; cipher: FileCipher }
 
 export interface WriteTablesOptions {
@@ -128,7 +193,7 @@ export async function writeTables(next: GroupSource, o: WriteTablesOptions): Pro
 export interface CompactionJob {
   readonly dir: string;
   readonly master: Uint8Array;
-  readonly inputs: { readonly meta: TableMeta; readonly dataKey: Uint8Array }[];
+  readonly inputs: { readonly meta: TableMeta; readonly dataKey: Uint8Array; readonly level: number }[];
   readonly firstId: number;
   readonly maxOutputs: number;
   readonly pins: readonly number[];
@@ -144,7 +209,8 @@ export async function runCompactionJob(fs: FileSystem, job: CompactionJob): Prom
   const tables = job.inputs.map((i) => new Table(i.meta, fs.open(join(job.dir, tableName(i.meta.id)), 'read'), new FileCipher(i.meta.id, FileKind.Table, i.dataKey), cache, counters));
   try {
     let id = job.firstId;
-    const written = await writeTables(fromIterator(mergeGroups(tables.map((t) => t.cursor(undefined, false, false, Infinity, true)))), {
+    const cursors = inputCursors(tables.map((t, i) => ({ table: t, level: job.inputs[i]!.level })));
+    const written = await writeTables(fromIterator(mergeGroups(cursors)), {
       fs, dir: job.dir, ring, pins: job.pins, bottom: job.bottom, maxBytes: job.maxBytes,
       allocId: () => { if (id >= job.firstId + job.maxOutputs) throw new Error('compaction produced more tables than ids reserved'); return id++; },
     });

@@ -24,7 +24,7 @@ import {
 import { MANIFEST_FILE, type ManifestState, emptyManifest, readManifest, writeManifest } from './manifest.ts';
 import { Memtable } from './memtable.ts';
 import { type Cursor, type Found, Table, type TableMeta, tableName } from './table.ts';
-import { type CompactionJob, type Entry, type GroupSource, fromIterator, mergeGroups, writeTables } from './compaction.ts';
+import { type CompactionJob, type Entry, type GroupSource, LevelCursor, fromIterator, inputCursors, mergeGroups, writeTables } from './compaction.ts';
 import { Worker } from 'node:worker_threads';
 import { readSnapshotFile, writeSnapshotFile } from './snapshot-file.ts';
 
@@ -87,51 +87,6 @@ class Aborted extends Error {}
 type Counters = ReturnType<typeof newCounters>;
 function newCounters() {
   return { blockReads: 0, gets: 0, probes: 0, userBytes: 0, tableBytesWritten: 0, flushes: 0, compactions: 0 };
-}
-
-/** Walks the tables of one level >= 1 (sorted, disjoint) as one cursor. */
-class LevelCursor implements Cursor {
-  valid = false;
-  key: Bytes = EMPTY;
-  seq = 0;
-  del = false;
-  value: Bytes = EMPTY;
-  private i: number;
-  private cur: Cursor | undefined;
-  constructor(private readonly tables: Table[], private start: Bytes | undefined, private exclusive: boolean,
-    private readonly reverse: boolean, private readonly snap: number, private readonly raw = false) {
-    const n = tables.length;
-    if (!reverse) {
-      let lo = 0, hi = n;
-      if (start) while (lo < hi) { const m = (lo + hi) >>> 1; if (compareBytes(tables[m]!.meta.largest, start) < 0) lo = m + 1; else hi = m; }
-      this.i = lo;
-    } else {
-      let lo = 0, hi = n;
-      if (start) { while (lo < hi) { const m = (lo + hi) >>> 1; if (compareBytes(tables[m]!.meta.smallest, start) <= 0) lo = m + 1; else hi = m; } this.i = lo - 1; }
-      else this.i = n - 1;
-    }
-    this.open();
-  }
-  private open(): void {
-    for (;;) {
-      if (this.i < 0 || this.i >= this.tables.length) { this.valid = false; this.cur = undefined; return; }
-      this.cur = this.tables[this.i]!.cursor(this.start, this.exclusive, this.reverse, this.snap, this.raw);
-      this.start = undefined;
-      if (this.cur.valid) { this.copy(); return; }
-      this.i += this.reverse ? -1 : 1;
-    }
-  }
-  private copy(): void {
-    const c = this.cur!;
-    this.valid = true; this.key = c.key; this.seq = c.seq; this.del = c.del; this.value = c.value;
-  }
-  next(): void {
-    if (!this.cur) return;
-    this.cur.next();
-    if (this.cur.valid) { this.copy(); return; }
-    this.i += this.reverse ? -1 : 1;
-    this.open();
-  }
 }
 
 /** A point-in-time view by sequence number. Release it so compaction may drop old versions. */
@@ -519,7 +474,7 @@ export class LsmEngine implements KvStore {
       const pins = this.pinList();
       let outs = await this.compactInWorker(inputs, pins, bottom);
       if (!outs) {
-        const cursors = inputs.map((t) => t.cursor(undefined, false, false, Infinity, true));
+        const cursors = inputCursors(inputs.map((t) => ({ table: t, level: this.levelOf(t) })));
         outs = await this.buildTables(fromIterator(mergeGroups(cursors)), pins, bottom, this.tableBytes);
       }
       if (this.failed) return;
@@ -544,7 +499,7 @@ export class LsmEngine implements KvStore {
     this.state.nextFileId += maxOutputs;
     const job: CompactionJob = {
       dir: this.dir, master: this.ring.master, firstId, maxOutputs, pins, bottom, maxBytes: this.tableBytes,
-      inputs: inputs.map((t) => ({ meta: t.meta, dataKey: t.dataKey })),
+      inputs: inputs.map((t) => ({ meta: t.meta, dataKey: t.dataKey, level: this.levelOf(t) })),
     };
     const id = ++this.jobSeq;
     let metas: TableMeta[];
@@ -571,6 +526,10 @@ export class LsmEngine implements KvStore {
       throw e;
     }
     return out;
+  }
+
+  private levelOf(t: Table): number {
+    return this.levels.findIndex((l) => l.includes(t));
   }
 
   private compactionWorker(): Worker | undefined {
