@@ -292,12 +292,12 @@ export class Connection {
     try {
       const status = rd.u8();
       if (status !== 0) {
-        this.terminate(now, CloseCode.NO_ERROR, 'refused', true, refusedError(this.address), false);
+        this.terminate(CloseCode.NO_ERROR, 'refused', true, refusedError(this.address));
         return;
       }
       this.applyPeerParams(readParams(rd));
     } catch {
-      this.terminate(now, CloseCode.PROTOCOL_VIOLATION, 'bad response', false, protocolError('the server sent a malformed handshake response'), false);
+      this.terminate(CloseCode.PROTOCOL_VIOLATION, 'bad response', false, protocolError('the server sent a malformed handshake response'));
       return;
     }
     this.remoteCid = senderCid;
@@ -648,7 +648,7 @@ export class Connection {
   close(now: number, code: number = CloseCode.NO_ERROR, reason = '', error?: TrineError): void {
     if (this.state === 'closed' || this.state === 'closing' || this.state === 'draining') return;
     if (this.state === 'handshake' || !this.sendKey) {
-      this.terminate(now, code, reason, false, error, false);
+      this.terminate(code, reason, false, error);
       return;
     }
     const r = utf8(reason).subarray(0, MAX_CLOSE_REASON_BYTES);
@@ -696,8 +696,7 @@ export class Connection {
   }
 
   /** Ends the connection without sending anything. */
-  private terminate(now: number, code: number, reason: string, byPeer: boolean, error: TrineError | undefined, _linger: boolean): void {
-    void now;
+  private terminate(code: number, reason: string, byPeer: boolean, error: TrineError | undefined): void {
     if (this.state === 'closed') return;
     const wasVisible = this.role === 'client' || this.confirmedByPeer;
     this.state = 'closed';
@@ -758,18 +757,18 @@ export class Connection {
         return;
       case 'handshake':
         if (now >= this.handshakeStart + this.limits.handshakeTimeoutMs) {
-          this.terminate(now, CloseCode.NO_ERROR, 'handshake timeout', false, timeoutError(this.address), false);
+          this.terminate(CloseCode.NO_ERROR, 'handshake timeout', false, timeoutError(this.address));
         } else if (now >= this.handshakeRetryAt) {
           this.buildInitiation(now);
         }
         return;
     }
     if (now >= this.lastReceiveTime + this.effectiveIdleTimeout()) {
-      this.terminate(now, CloseCode.NO_ERROR, 'idle timeout', false, idleTimeoutError(this.address), false);
+      this.terminate(CloseCode.NO_ERROR, 'idle timeout', false, idleTimeoutError(this.address));
       return;
     }
     if (!this.confirmedByPeer && now >= this.createdAt + UNCONFIRMED_TIMEOUT_MS) {
-      this.terminate(now, CloseCode.NO_ERROR, 'unconfirmed', false, undefined, false);
+      this.terminate(CloseCode.NO_ERROR, 'unconfirmed', false, undefined);
       return;
     }
     if (now >= this.ackDeadline) { this.ackNeeded = true; this.ackDeadline = Infinity; }

@@ -17,7 +17,7 @@ import { Reader, Writer } from './codec.ts';
 import { Connection, type ConnectionHost, INITIATION_BYTES, readParams, writeParams } from './connection.ts';
 import {
   COOKIE_SECRET_LIFETIME_MS, DEFAULT_LIMITS, KEY_REQUEST_BYTES, type Limits, MAX_CONNECTIONS, MAX_RECEIVE_DATAGRAM_BYTES,
-  MAX_TRACKED_PEER_KEYS,
+  MAX_TRACKED_PEER_KEYS, STATELESS_QUEUE_LIMIT,
 } from './limits.ts';
 import {
   CID_BYTES, compareBytes, COOKIE_BYTES, COOKIE_NONCE_BYTES, cookieKey, DATA_HEADER_BYTES, KEY_NONCE_BYTES, mac, mac1Key, MAC_BYTES,
@@ -59,7 +59,6 @@ export interface EndpointStats {
   replaysRefused: number;
 }
 
-const STATELESS_QUEUE_LIMIT = 1024;
 const EMPTY_LIST: Connection[] = [];
 
 export class Endpoint implements ConnectionHost {

@@ -35,6 +35,8 @@ export const STREAM_READ_QUEUE_BYTES = 1024 * 1024;
 export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 /** Bytes queued for sending on a stream above which the driver makes `send` wait. */
 export const STREAM_SEND_HIGH_WATER_BYTES = 4 * 1024 * 1024;
+/** Messages up to this size are copied next to their length header; larger ones are referenced, not copied. */
+export const SMALL_MESSAGE_BYTES = 16 * 1024;
 /** Streams a peer may have open towards us at once. */
 export const MAX_STREAMS = 1024;
 /** Out-of-order segments buffered per stream (each bounded by the window anyway). */
@@ -105,6 +107,12 @@ export const COOKIE_SECRET_LIFETIME_MS = 120_000;
 export const COOKIE_LIFETIME_MS = 110_000;
 /** Initiation timestamps remembered per authorised peer key (replay protection), at most this many keys. */
 export const MAX_TRACKED_PEER_KEYS = 65_536;
+/** Stateless answers (cookie replies, refusals, key responses) queued before more are dropped. */
+export const STATELESS_QUEUE_LIMIT = 1024;
+/** Driver: datagrams sent per event-loop turn before yielding to incoming packets. */
+export const SEND_BATCH_DATAGRAMS = 32;
+/** Driver: UDP socket buffer sizes requested from the OS. */
+export const SOCKET_BUFFER_BYTES = 8 * 1024 * 1024;
 /** Connections one endpoint holds. */
 export const MAX_CONNECTIONS = 65_536;
 

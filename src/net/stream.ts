@@ -9,12 +9,11 @@
  * reader therefore stops the sender, and memory stays bounded by the windows.
  */
 import { TrineError } from '../crypto/index.ts';
-import { MAX_MESSAGE_BYTES, MAX_STREAM_SEGMENTS } from './limits.ts';
+import { MAX_MESSAGE_BYTES, MAX_STREAM_SEGMENTS, SMALL_MESSAGE_BYTES } from './limits.ts';
 import { RangeSet } from './range-set.ts';
 
 export const MESSAGE_HEADER_BYTES = 4;
-/** Messages up to this size are copied next to their header; larger ones are referenced, not copied. */
-const SMALL_MESSAGE_BYTES = 16 * 1024;
+
 
 export class SendStream {
   private chunks: Uint8Array[] = [];

@@ -18,10 +18,8 @@ import { randomBytes, type TrineError } from '../crypto/index.ts';
 import type { Connection, ConnectionEvent } from './connection.ts';
 import { Endpoint, type Authorize } from './endpoint.ts';
 import { closedError, CloseCode, timeoutError } from './errors.ts';
-import { type Limits, LOOPBACK_DATAGRAM_BYTES, STREAM_SEND_HIGH_WATER_BYTES } from './limits.ts';
+import { type Limits, LOOPBACK_DATAGRAM_BYTES, SEND_BATCH_DATAGRAMS as SEND_BATCH, SOCKET_BUFFER_BYTES, STREAM_SEND_HIGH_WATER_BYTES } from './limits.ts';
 
-/** Datagrams sent per event-loop turn before yielding to incoming packets. */
-const SEND_BATCH = 32;
 
 /** Milliseconds on a monotonic clock anchored at the Unix epoch (handshake timestamps need wall time). */
 function clock(): number {
@@ -168,7 +166,7 @@ async function bindSocket(host: string, port: number): Promise<dgram.Socket> {
     socket.bind(port, host, () => { socket.off('error', reject); resolve(); });
   });
   // Large buffers let bursts survive while the event loop is busy encrypting.
-  try { socket.setRecvBufferSize(8 * 1024 * 1024); socket.setSendBufferSize(8 * 1024 * 1024); } catch { /* not all platforms allow it */ }
+  try { socket.setRecvBufferSize(SOCKET_BUFFER_BYTES); socket.setSendBufferSize(SOCKET_BUFFER_BYTES); } catch { /* not all platforms allow it */ }
   return socket;
 }
 
