@@ -64,7 +64,11 @@ function substr(args: Value[]): Value {
   const [x, a, b] = args;
   if (x === null || a === null || (args.length > 2 && b === null)) return null;
   const isBlob = x instanceof Uint8Array;
-  const units: ArrayLike<unknown> = isBlob ? x : codePoints(toText(x!)!);
+  let text = isBlob ? '' : toText(x!)!;
+  // SQLite measures text up to the first NUL (it walks a C string).
+  const z = text.indexOf('\0');
+  if (z >= 0) text = text.slice(0, z);
+  const units: ArrayLike<unknown> = isBlob ? x : codePoints(text);
   const len = BigInt(units.length);
   // SQLite's substrFunc arithmetic, in bigint so extreme arguments behave exactly.
   let p1 = toInteger(a!)!;

@@ -63,7 +63,15 @@ function sortRows(rows: unknown[][]): unknown[][] {
 
 function foldRows(o: Outcome): Outcome {
   if (!o.ok) return o;
-  return { ...o, rows: o.rows.map((r) => r.map((v) => (typeof v === 'string' && !/^(int|real|blob):/.test(v) ? v.toLowerCase() : v))) };
+  // Which of several equal values represents a group is the engine's choice: 'a' vs 'A' under
+  // NOCASE, 3 vs 3.0 numerically.
+  const f = (v: unknown): unknown => {
+    if (typeof v !== 'string') return v;
+    const m = /^(int|real):(.*)$/.exec(v);
+    if (m) return `num:${Number(m[2])}`;
+    return v.startsWith('blob:') ? v : v.toLowerCase();
+  };
+  return { ...o, rows: o.rows.map((r) => r.map(f)) };
 }
 
 function compare(sql: string, ordered: boolean, a: Outcome, b: Outcome, fold = false): string | undefined {

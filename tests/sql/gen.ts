@@ -154,7 +154,10 @@ export class Gen {
     const c = this.pick(cols).name;
     const others = cols.filter((x) => x.name !== c);
     const set = `${c} = ${this.expr(t, 1)}${others.length && this.chance(0.3) ? `, ${this.pick(others).name} = ${this.lit()}` : ''}`;
-    return `UPDATE ${or}${t.name} SET ${set}${this.chance(0.8) ? ` WHERE ${this.expr(t)}` : ''}`;
+    // With OR IGNORE/REPLACE the outcome depends on the order rows are visited, which is the
+    // engine's choice (SQLite follows whichever index it picked), so those touch one row only.
+    if (or) return `UPDATE ${or}${t.name} SET ${set} WHERE rowid = ${this.pick(['1', '2', '3', '10', '1000', '-1'])}`;
+    return `UPDATE ${t.name} SET ${set}${this.chance(0.8) ? ` WHERE ${this.expr(t)}` : ''}`;
   }
 
   delete(): string {
@@ -176,7 +179,7 @@ export class Gen {
     }
     if (kind === 2) {
       const agg = this.pick(['count(*)', `sum(${this.pick(t.cols).name})`, `avg(${this.pick(t.cols).name})`, `max(${this.pick(t.cols).name})`]);
-      return { sql: `SELECT ${agg} FROM ${t.name} WHERE ${this.expr(t)}`, ordered: true };
+      return { sql: `SELECT ${agg} FROM ${t.name} WHERE ${this.expr(t)}`, ordered: true, fold: true };
     }
     if (kind === 3 && this.tables.length > 1) {
       const u = this.pick(this.tables);
