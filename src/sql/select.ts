@@ -702,6 +702,10 @@ export class QueryCompiler implements SubqueryHost {
       }
     }
     if (best) return best.access;
+    if (l.indexed && !indexes[0]!.where) {
+      // INDEXED BY forces the index even when no term can search it: a full index scan.
+      return { k: 'index', index: indexes[0]!, eq: [], eqAff: [], lo: undefined, hi: undefined, rangeAff: null, covering: false, reverse: false, desc: '' };
+    }
     return { k: 'scan', reverse: false };
   }
 
