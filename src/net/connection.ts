@@ -111,6 +111,8 @@ export class Connection {
   private handshakeStart = 0;
   private handshakeRetryAt = Infinity;
   private handshakeAttempts = 0;
+  /** When the single handshake packet of this side left (for a first RTT sample; NaN after a retry). */
+  private handshakeSentAt = NaN;
   // Handshake (server)
   private responseOut: Uint8Array | undefined;
   private readonly createdAt: number;
@@ -300,6 +302,7 @@ export class Connection {
       this.terminate(CloseCode.PROTOCOL_VIOLATION, 'bad response', false, protocolError('the server sent a malformed handshake response'));
       return;
     }
+    if (!Number.isNaN(this.handshakeSentAt)) this.rtt.update(now - this.handshakeSentAt, 0, false);
     this.remoteCid = senderCid;
     this.sendKey = r.transport.send;
     this.recvKey = r.transport.recv;
@@ -354,6 +357,9 @@ export class Connection {
     this.validated = true;
     if (!this.confirmedByPeer) {
       this.confirmedByPeer = true;
+      // The client's first packet answers our RESPONSE: a first RTT sample, so the first PTO is
+      // not the 1 s that the initial RTT estimate implies.
+      if (!this.responseOut && !Number.isNaN(this.handshakeSentAt)) this.rtt.update(now - this.handshakeSentAt, 0, false);
       this.responseOut = undefined;
       this.emit({ type: 'established' });
       this.host.confirmed(this);
@@ -827,7 +833,11 @@ export class Connection {
       case 'handshake': {
         const p = this.initiationOut;
         this.initiationOut = undefined;
-        if (p) this.countSent(p.length, now);
+        if (p) {
+          this.countSent(p.length, now);
+          // Karn: only an unambiguous exchange (one attempt) gives an RTT sample.
+          this.handshakeSentAt = this.handshakeAttempts === 1 ? now : NaN;
+        }
         return p;
       }
       case 'closing': {
@@ -842,6 +852,7 @@ export class Connection {
       if (!this.amplificationAllows(r.length)) return undefined;
       this.responseOut = undefined;
       this.countSent(r.length, now);
+      this.handshakeSentAt = now;
       return r;
     }
     if (!this.confirmedByPeer) return undefined;

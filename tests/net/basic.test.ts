@@ -34,4 +34,13 @@ test('1 MiB in 64 KiB messages arrives intact on a clean link', () => {
   void CLIENT; void SERVER;
 });
 
+test('the handshake gives both sides a first RTT sample', () => {
+  const w = world(3, { delayMs: 20 });
+  const [c, s] = establish(w);
+  assert.ok(c.rtt.hasSample && s.rtt.hasSample);
+  assert.ok(Math.abs(c.rtt.smoothed - 40) < 2, `client ${c.rtt.smoothed}`);
+  assert.ok(Math.abs(s.rtt.smoothed - 40) < 2, `server ${s.rtt.smoothed}`);
+  assert.ok(c.rtt.pto() < 200, 'the first PTO follows the measured RTT, not the 333 ms default');
+});
+
 test.run();
