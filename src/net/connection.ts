@@ -134,6 +134,11 @@ export class Connection {
   private sentPns: number[] = [];
   private sent: (SentPacket | undefined)[] = [];
   private sentHead = 0;
+  /** Per sent packet: 0 in flight, 1 acknowledged, 2 declared lost (persistent congestion needs the difference). */
+  private sentFate: number[] = [];
+  /** Send time of the packet that gave the first RTT sample. */
+  private firstSampleSentTime = NaN;
+  persistentCongestionEvents = 0;
   private ackElicitingInFlight = 0;
   private largestAcked = -1;
   private lossTime = Infinity;
@@ -499,6 +504,7 @@ export class Connection {
         const p = this.sent[i];
         if (!p) continue;
         this.sent[i] = undefined;
+        this.sentFate[i] = 1;
         if (p.pn === largest) newlyAckedLargest = p;
         if (p.ackEliciting) anyAckEliciting = true;
         this.onPacketAcked(p);
@@ -506,6 +512,7 @@ export class Connection {
     }
     if (largest > this.largestAcked) this.largestAcked = largest;
     if (newlyAckedLargest && anyAckEliciting) {
+      if (Number.isNaN(this.firstSampleSentTime)) this.firstSampleSentTime = newlyAckedLargest.time;
       this.rtt.update(now - newlyAckedLargest.time, ackDelayMs, true);
       this.cc.onRttSample(this.rtt.latest, largest, this.nextPn);
     }
@@ -561,18 +568,37 @@ export class Connection {
     if (this.largestAcked < 0) return;
     const lossDelay = this.rtt.lossDelay(TIME_THRESHOLD);
     let congestion: SentPacket | undefined;
+    // Persistent congestion (RFC 9002 section 7.6): ack-eliciting packets lost over a span longer
+    // than the persistent congestion duration, with nothing acknowledged in between, all sent
+    // after the first RTT sample.
+    let runStart: SentPacket | undefined;
+    let persistent = false;
+    const duration = this.rtt.persistentCongestionDuration();
     for (let i = this.sentHead; i < this.sentPns.length && this.sentPns[i]! < this.largestAcked; i++) {
       const p = this.sent[i];
-      if (!p) continue;
+      if (!p) {
+        if (this.sentFate[i] === 1) runStart = undefined;
+        continue;
+      }
       if (p.time + lossDelay <= now || this.largestAcked >= p.pn + PACKET_THRESHOLD) {
         this.sent[i] = undefined;
+        this.sentFate[i] = 2;
         this.onPacketLost(p);
         if (p.ackEliciting && (!congestion || p.time > congestion.time)) congestion = p;
+        if (p.ackEliciting && p.time > this.firstSampleSentTime) {
+          if (!runStart) runStart = p;
+          else if (p.time - runStart.time > duration) persistent = true;
+        }
       } else {
+        runStart = undefined;
         this.lossTime = Math.min(this.lossTime, p.time + lossDelay);
       }
     }
     if (congestion) this.cc.onCongestionEvent(congestion.time, now);
+    if (persistent) {
+      this.cc.onPersistentCongestion();
+      this.persistentCongestionEvents++;
+    }
   }
 
   private compactSent(): void {
@@ -580,6 +606,7 @@ export class Connection {
     if (this.sentHead > 4096 && this.sentHead * 2 > this.sent.length) {
       this.sent = this.sent.slice(this.sentHead);
       this.sentPns = this.sentPns.slice(this.sentHead);
+      this.sentFate = this.sentFate.slice(this.sentHead);
       this.sentHead = 0;
     }
   }
@@ -614,6 +641,11 @@ export class Connection {
     s.finRequested = true;
     this.sendable.add(id);
     this.host.wake(this);
+  }
+
+  /** The datagram size this connection sends. */
+  get datagramSize(): number {
+    return this.mss;
   }
 
   /** Bytes queued on a stream and not yet acknowledged. */
@@ -687,6 +719,7 @@ export class Connection {
     this.sendable.clear();
     this.sent = [];
     this.sentPns = [];
+    this.sentFate = [];
     this.sentHead = 0;
     this.ackElicitingInFlight = 0;
   }
@@ -1024,6 +1057,7 @@ export class Connection {
         return undefined;
       }
       this.sentPns.push(pn);
+      this.sentFate.push(0);
       this.sent.push({ pn, time: now, size: pkt.length, ackEliciting, streams, maxData, maxStreamData, ackLargest });
       this.ackElicitingInFlight++;
       this.timeOfLastAckEliciting = now;

@@ -68,6 +68,27 @@ test('HyStart++: with a deep queue, slow start ends on rising delay before any l
   assert.is(c.packetsLost, 0, 'without losing a packet');
 });
 
+test('a blackout longer than the persistent congestion duration collapses the window, and the transfer resumes', () => {
+  const seed = seedFromEnv(79);
+  withSeed(FILE, seed, () => {
+    const w = world(seed, { delayMs: 10 });
+    const [c, s] = establish(w);
+    const id = c.openStream();
+    for (let i = 0; i < 64; i++) c.send(id, makeMessage(id, i, 32 * 1024));
+    let n = 0;
+    const read = () => { drain(w, s); for (let m = s.read(id); m; m = s.read(id)) { assert.ok(sameBytes(m, makeMessage(id, n, 32 * 1024))); n++; } };
+    w.net.runUntil(() => n >= 8, 60_000, read);
+    const before = c.cc.cwnd;
+    w.net.tap = () => false;
+    w.net.runUntil(() => false, 2000, read);
+    w.net.tap = undefined;
+    w.net.runUntil(() => n === 64, 120_000, read);
+    assert.is(n, 64);
+    assert.ok(c.persistentCongestionEvents >= 1, 'persistent congestion was declared');
+    assert.ok(before > 2 * c.datagramSize, 'the window had grown before the blackout');
+  });
+});
+
 test('many streams interleave fairly: a large message does not block small ones', () => {
   const seed = seedFromEnv(5);
   withSeed(FILE, seed, () => {
