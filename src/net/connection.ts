@@ -490,7 +490,10 @@ export class Connection {
       }
     }
     if (!hadMessage && rs.hasMessage()) this.emit({ type: 'readable', id });
-    if (rs.finished()) this.emit({ type: 'finished', id });
+    if (rs.finished() && !rs.finishReported) {
+      rs.finishReported = true;
+      this.emit({ type: 'finished', id });
+    }
   }
 
   private onAck(now: number, ranges: [number, number][], ackDelayMs: number): void {

@@ -148,6 +148,8 @@ export class RecvStream {
   window: number;
   lastCreditAt = -Infinity;
   finalSize: number | undefined;
+  /** The 'finished' event went out (it is reported once). */
+  finishReported = false;
 
   private header = new Uint8Array(MESSAGE_HEADER_BYTES);
   private headerFill = 0;
