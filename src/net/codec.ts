@@ -54,9 +54,13 @@ export class Writer {
 
   varint(v: number): this {
     if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`varint out of range: ${v}`);
-    const b = this.buf;
     if (v < 0x40) return this.u8(v);
-    if (v < 0x4000) { this.ensure(2); b[this.pos++] = 0x40 | (v >>> 8); b[this.pos++] = v & 0xff; return this; }
+    if (v < 0x4000) {
+      this.ensure(2);
+      this.buf[this.pos++] = 0x40 | (v >>> 8);
+      this.buf[this.pos++] = v & 0xff;
+      return this;
+    }
     if (v < 0x40000000) return this.u32((0x80000000 | v) >>> 0);
     this.u32((0xc0000000 | Math.floor(v / 0x100000000)) >>> 0);
     return this.u32(v >>> 0);
