@@ -1,52 +1,77 @@
-/** Decoded blocks by (table id, block number), least recently used evicted past a byte limit. */
+/**
+ * Decoded blocks by (table id, block number), least recently used evicted past a byte limit.
+ * The recency order is a linked list: a Map used as its own LRU (delete + re-insert) degrades,
+ * because V8 skips every deleted slot when it iterates from the oldest entry.
+ */
 import type { Block } from './block.ts';
 
+interface Node {
+  key: number;
+  block: Block;
+  prev: Node | undefined;
+  next: Node | undefined;
+}
+
 export class BlockCache {
-  private readonly map = new Map<number, Block>();
+  private readonly map = new Map<number, Node>();
+  /** Most recently used first. */
+  private head: Node | undefined;
+  private tail: Node | undefined;
   bytes = 0;
-  /** The cache key of block `block` of table `table` (tables hold far fewer than 2^22 blocks). */
-  static key(table: number, block: number): number {
-    return table * 0x400000 + block;
-  }
   hits = 0;
   misses = 0;
   constructor(readonly limit: number) {}
 
+  /** The cache key of block `block` of table `table` (tables hold far fewer than 2^22 blocks). */
+  static key(table: number, block: number): number {
+    return table * 0x400000 + block;
+  }
+
+  private unlink(n: Node): void {
+    if (n.prev) n.prev.next = n.next; else this.head = n.next;
+    if (n.next) n.next.prev = n.prev; else this.tail = n.prev;
+    n.prev = n.next = undefined;
+  }
+
+  private pushFront(n: Node): void {
+    n.next = this.head;
+    if (this.head) this.head.prev = n;
+    this.head = n;
+    this.tail ??= n;
+  }
+
   get(key: number): Block | undefined {
-    const b = this.map.get(key);
-    if (b) {
-      this.hits++;
-      // Re-insert to mark it most recently used (Map keeps insertion order).
-      this.map.delete(key);
-      this.map.set(key, b);
-    } else {
-      this.misses++;
-    }
-    return b;
+    const n = this.map.get(key);
+    if (!n) { this.misses++; return undefined; }
+    this.hits++;
+    if (n !== this.head) { this.unlink(n); this.pushFront(n); }
+    return n.block;
   }
 
   /** A lookup that neither counts nor refreshes recency (for compaction's one-pass reads). */
   peek(key: number): Block | undefined {
-    return this.map.get(key);
+    return this.map.get(key)?.block;
   }
 
-  set(key: number, b: Block): void {
-    if (b.bytes > this.limit) return;
+  set(key: number, block: Block): void {
+    if (block.bytes > this.limit) return;
     const old = this.map.get(key);
-    if (old) { this.bytes -= old.bytes; this.map.delete(key); }
-    this.map.set(key, b);
-    this.bytes += b.bytes;
-    while (this.bytes > this.limit) {
-      for (const [k, v] of this.map) {
-        this.map.delete(k);
-        this.bytes -= v.bytes;
-        break;
-      }
+    if (old) { this.bytes -= old.block.bytes; this.unlink(old); this.map.delete(key); }
+    const n: Node = { key, block, prev: undefined, next: undefined };
+    this.map.set(key, n);
+    this.pushFront(n);
+    this.bytes += block.bytes;
+    while (this.bytes > this.limit && this.tail) {
+      const t = this.tail;
+      this.unlink(t);
+      this.map.delete(t.key);
+      this.bytes -= t.block.bytes;
     }
   }
 
   clear(): void {
     this.map.clear();
+    this.head = this.tail = undefined;
     this.bytes = 0;
   }
 }

@@ -54,7 +54,7 @@ export class BlockBuilder {
  * A decoded block: keys rebuilt whole into one arena, everything else in typed arrays over the
  * plaintext. Nothing is allocated per entry, so a point read decodes a block without garbage.
  */
-export class Block {
+export class DecodedBlock {
   constructor(
     readonly n: number,
     private readonly arena: Uint8Array,
@@ -66,11 +66,6 @@ export class Block {
     private readonly valOff: Int32Array,
     private readonly valLen: Int32Array,
   ) {}
-
-  /** Approximate memory the decoded block holds, for the cache's byte limit. */
-  get bytes(): number {
-    return this.plain.length + this.arena.length + this.n * 24 + 256;
-  }
 
   key(i: number): Uint8Array {
     return this.arena.subarray(this.keyOff[i]!, this.keyOff[i + 1]!);
@@ -118,6 +113,88 @@ export class Block {
   }
 }
 
+/**
+ * A block as cached: its plaintext, searched in place through the restart points for point reads
+ * (no decoding, no garbage), and decoded whole only when a cursor walks it.
+ */
+export class Block {
+  private dec: DecodedBlock | undefined;
+  private readonly nr: number;
+  private readonly end: number;
+  private readonly dv: DataView;
+  constructor(private readonly plain: Uint8Array, private readonly what: string) {
+    if (plain.length < 4) throw corrupt(`${what} is too short`);
+    this.dv = new DataView(plain.buffer, plain.byteOffset, plain.byteLength);
+    this.nr = this.dv.getUint32(plain.length - 4, true);
+    this.end = plain.length - 4 - 4 * this.nr;
+    if (this.end < 0 || (this.nr === 0 && this.end > 0)) throw corrupt(`${what} has a bad restart count`);
+  }
+
+  /** Memory held (plaintext, plus the decoded arrays a cursor may add), for the cache byte limit. */
+  get bytes(): number {
+    return Math.ceil(this.plain.length * 1.4) + 256;
+  }
+
+  get decoded(): DecodedBlock {
+    return (this.dec ??= decodeBlock(this.plain, this.what));
+  }
+
+  /** memcmp of the key stored whole at restart `r` against `key`. */
+  private compareRestart(r: number, key: Uint8Array): number {
+    const at = { pos: this.dv.getUint32(this.end + 4 * r, true) };
+    const p = this.plain;
+    if (varintAt(p, at, this.end, this.what) !== 0) throw corrupt(`${this.what} has a restart with a shared prefix`);
+    const klen = varintAt(p, at, this.end, this.what);
+    varintAt(p, at, this.end, this.what); varintAt(p, at, this.end, this.what);
+    const o = at.pos + 1;
+    if (o + klen > this.end) throw corrupt(`${this.what} ends inside an entry`);
+    const n = klen < key.length ? klen : key.length;
+    for (let j = 0; j < n; j++) { const d = p[o + j]! - key[j]!; if (d !== 0) return d; }
+    return klen - key.length;
+  }
+
+  /** The newest version of `key` at or below `snap` in this block, if any. */
+  find(key: Uint8Array, snap: number): { del: boolean; value: Uint8Array } | undefined {
+    if (this.dec) {
+      const b = this.dec;
+      for (let i = b.lowerBound(key); i < b.n && b.compare(i, key) === 0; i++) if (b.seqs[i]! <= snap) return { del: b.dels[i] === 1, value: b.value(i) };
+      return undefined;
+    }
+    // Start at the last restart whose key is below `key`: the newest version comes after it.
+    let lo = 0, hi = this.nr - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.compareRestart(mid, key) < 0) lo = mid; else hi = mid - 1;
+    }
+    if (this.nr === 0) return undefined;
+    const p = this.plain, end = this.end;
+    const at = { pos: this.dv.getUint32(this.end + 4 * lo, true) };
+    // The current key, rebuilt in a scratch buffer (shared bytes stay from the previous key).
+    let cur = scratch, curLen = 0;
+    while (at.pos < end) {
+      const shared = varintAt(p, at, end, this.what), unshared = varintAt(p, at, end, this.what), vlen = varintAt(p, at, end, this.what);
+      const seq = varintAt(p, at, end, this.what);
+      const del = p[at.pos++]!;
+      const ks = at.pos;
+      if (ks + unshared + vlen > end || shared > curLen) throw corrupt(`${this.what} has a bad entry`);
+      at.pos += unshared + vlen;
+      curLen = shared + unshared;
+      if (curLen > cur.length) { const nb = new Uint8Array(curLen * 2); nb.set(cur.subarray(0, shared)); cur = scratch = nb; }
+      cur.set(p.subarray(ks, ks + unshared), shared);
+      const n = curLen < key.length ? curLen : key.length;
+      let c = 0;
+      for (let j = 0; j < n && c === 0; j++) c = cur[j]! - key[j]!;
+      if (c === 0) c = curLen - key.length;
+      if (c > 0) return undefined;
+      if (c === 0 && seq <= snap) return { del: del === 1, value: p.subarray(ks + unshared, ks + unshared + vlen) };
+    }
+    return undefined;
+  }
+}
+
+/** Reused by `Block.find` (reads are synchronous, so one buffer serves every block). */
+let scratch = new Uint8Array(256);
+
 function varintAt(p: Uint8Array, at: { pos: number }, end: number, what: string): number {
   let v = 0, mul = 1;
   for (let i = 0; i < 8; i++) {
@@ -130,7 +207,7 @@ function varintAt(p: Uint8Array, at: { pos: number }, end: number, what: string)
   throw corrupt(`${what} holds an overlong varint`);
 }
 
-export function decodeBlock(p: Uint8Array, what: string): Block {
+export function decodeBlock(p: Uint8Array, what: string): DecodedBlock {
   if (p.length < 4) throw corrupt(`${what} is too short`);
   const dv = new DataView(p.buffer, p.byteOffset, p.byteLength);
   const nr = dv.getUint32(p.length - 4, true);
@@ -188,7 +265,7 @@ export function decodeBlock(p: Uint8Array, what: string): Block {
   }
   if (ri !== nr) throw corrupt(`${what} has restart points that match no entry`);
   keyOff[n] = alen;
-  return new Block(n, arena, keyOff, seqs, dels, p, valOff, valLen);
+  return new DecodedBlock(n, arena, keyOff, seqs, dels, p, valOff, valLen);
 }
 
 /** First index in `keys` whose key is >= `key`. */

@@ -5,7 +5,7 @@
  * block and a key's versions never straddle two files of a level.
  */
 import { blake2s, equalBytes } from '../crypto/index.ts';
-import { type Block, BlockBuilder, decodeBlock, lowerBound } from './block.ts';
+import { Block, BlockBuilder, type DecodedBlock, lowerBound } from './block.ts';
 import { BlockCache } from './block-cache.ts';
 import { bloomMayContain, buildBloom, keyHash } from './bloom.ts';
 import { ByteReader, ByteWriter, corrupt } from './codec.ts';
@@ -183,7 +183,7 @@ export class Table {
     let b = fill ? this.cache.get(ck) : this.cache.peek(ck);
     if (!b) {
       this.counters.blockReads++;
-      b = decodeBlock(this.readSealed(this.idxOffs[i]!, this.idxLens[i]!, BlockType.Data, 'data'), `${this.name} block ${i}`);
+      b = new Block(this.readSealed(this.idxOffs[i]!, this.idxLens[i]!, BlockType.Data, 'data'), `${this.name} block ${i}`);
       // Compaction reads each block once: caching them would only evict blocks readers want.
       if (fill) this.cache.set(ck, b);
     }
@@ -198,11 +198,7 @@ export class Table {
   get(key: Bytes, snap: number): Found | undefined {
     const bi = lowerBound(this.idxKeys, key);
     if (bi >= this.idxKeys.length) return undefined;
-    const b = this.block(bi);
-    for (let i = b.lowerBound(key); i < b.n && b.compare(i, key) === 0; i++) {
-      if (b.seqs[i]! <= snap) return { del: b.dels[i] === 1, value: b.value(i) };
-    }
-    return undefined;
+    return this.block(bi).find(key, snap);
   }
 
   /**
@@ -223,7 +219,7 @@ class TableCursor implements Cursor {
   value: Bytes = new Uint8Array(0);
   private bi: number;
   private pos: number;
-  private b: Block | undefined;
+  private b: DecodedBlock | undefined;
 
   constructor(private readonly t: Table, idxKeys: Uint8Array[], start: Bytes | undefined, exclusive: boolean,
     private readonly reverse: boolean, private readonly snap: number, private readonly raw: boolean) {
@@ -232,14 +228,14 @@ class TableCursor implements Cursor {
       this.bi = start ? lowerBound(idxKeys, start) : 0;
       this.pos = 0;
       if (this.bi < n && start) {
-        const b = (this.b = t.block(this.bi, !raw));
+        const b = (this.b = t.block(this.bi, !raw).decoded);
         this.pos = exclusive ? b.upperBound(start) : b.lowerBound(start);
       }
     } else {
       this.bi = start ? Math.min(lowerBound(idxKeys, start), n - 1) : n - 1;
       this.pos = -1;
       if (this.bi >= 0) {
-        const b = (this.b = t.block(this.bi));
+        const b = (this.b = t.block(this.bi).decoded);
         this.pos = start ? (exclusive ? b.lowerBound(start) : b.upperBound(start)) - 1 : b.n - 1;
       }
     }
@@ -252,7 +248,7 @@ class TableCursor implements Cursor {
     for (;;) {
       if (!this.reverse) {
         if (this.bi >= n) { this.valid = false; return; }
-        const b = (this.b ??= t.block(this.bi, !this.raw));
+        const b = (this.b ??= t.block(this.bi, !this.raw).decoded);
         if (this.pos >= b.n) { this.bi++; this.pos = 0; this.b = undefined; continue; }
         if (this.raw) { this.load(b, this.pos); this.pos++; return; }
         let j = this.pos, hit = -1;
@@ -261,8 +257,8 @@ class TableCursor implements Cursor {
         if (hit >= 0) { this.load(b, hit); return; }
       } else {
         if (this.bi < 0) { this.valid = false; return; }
-        const b = (this.b ??= t.block(this.bi));
-        if (this.pos < 0) { this.bi--; this.b = undefined; if (this.bi >= 0) this.pos = t.block(this.bi).n - 1; continue; }
+        const b = (this.b ??= t.block(this.bi).decoded);
+        if (this.pos < 0) { this.bi--; this.b = undefined; if (this.bi >= 0) this.pos = t.block(this.bi).decoded.n - 1; continue; }
         let a = this.pos;
         while (a > 0 && b.sameKey(a - 1, this.pos)) a--;
         let hit = -1;
@@ -273,7 +269,7 @@ class TableCursor implements Cursor {
     }
   }
 
-  private load(b: Block, i: number): void {
+  private load(b: DecodedBlock, i: number): void {
     this.valid = true;
     this.key = b.key(i);
     this.seq = b.seqs[i]!;
