@@ -13,6 +13,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { fromHex, randomBytes, toHex, x25519PublicKey } from '../../src/crypto/index.ts';
+import { LOOPBACK_DATAGRAM_BYTES } from '../../src/net/limits.ts';
 import { connect, listen, type TrineStream } from '../../src/net/udp.ts';
 
 const args = process.argv.slice(2);
@@ -161,11 +162,11 @@ async function reqResp(f: Framed, inFlight: number): Promise<number> {
   return done / ((performance.now() - t0) / 1000);
 }
 
-async function rawCeiling(port: number): Promise<number> {
+async function rawCeiling(port: number, size: number): Promise<number> {
   const sock = dgram.createSocket('udp4');
   await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
   try { sock.setSendBufferSize(8 * 1024 * 1024); } catch { /* best effort */ }
-  const payload = Buffer.alloc(DATAGRAM);
+  const payload = Buffer.alloc(size);
   const end = performance.now() + SECONDS * 1000;
   const t0 = performance.now();
   // Bounded outstanding sends so the sender measures the path rather than its own queue.
@@ -191,7 +192,8 @@ async function main(): Promise<void> {
   const child = spawn(process.execPath, [...process.execArgv, new URL(import.meta.url).pathname, '--serve', '--datagram', String(DATAGRAM)], { stdio: ['pipe', 'pipe', 'inherit'] });
   const info = JSON.parse(await new Promise<string>((r) => createInterface({ input: child.stdout! }).once('line', r))) as { tcp: number; trine: number; raw: number; key: string };
   try {
-    const rawMBs = await rawCeiling(info.raw);
+    const rawMBs = await rawCeiling(info.raw, DATAGRAM);
+    const rawLoopMBs = await rawCeiling(info.raw, LOOPBACK_DATAGRAM_BYTES);
 
     const sock = net.connect(info.tcp, '127.0.0.1');
     sock.setNoDelay(true);
@@ -212,8 +214,8 @@ async function main(): Promise<void> {
     await conn.close(0, '', { immediate: true });
 
     const pct = (a: number, b: number) => `${((100 * a) / b).toFixed(0)}%`;
-    console.log(`loopback, ${SECONDS}s per phase, datagrams of ${DATAGRAM} bytes, node ${process.version}`);
-    console.log(`raw dgram (unencrypted ${DATAGRAM} B):   ${rawMBs.toFixed(0)} MB/s`);
+    console.log(`loopback, ${SECONDS}s per phase, node ${process.version}, load average ${(await import('node:os')).loadavg()[0]!.toFixed(1)} on ${(await import('node:os')).cpus().length} cores`);
+    console.log(`raw dgram, unencrypted: ${rawMBs.toFixed(0)} MB/s at ${DATAGRAM} B, ${rawLoopMBs.toFixed(0)} MB/s at ${LOOPBACK_DATAGRAM_BYTES} B (Trine's loopback datagram size)`);
     console.log(`bulk, 64 KiB messages:   TCP ${tcpBulk.toFixed(0)} MB/s   Trine ${trineBulk.toFixed(0)} MB/s   Trine/TCP ${pct(trineBulk, tcpBulk)}   Trine/raw ${pct(trineBulk, rawMBs)}`);
     console.log(`req/resp 1 KiB, 1 in flight:   TCP ${tcpRr1.toFixed(0)}/s   Trine ${trineRr1.toFixed(0)}/s   Trine/TCP ${pct(trineRr1, tcpRr1)}`);
     console.log(`req/resp 1 KiB, 32 in flight:  TCP ${tcpRr32.toFixed(0)}/s   Trine ${trineRr32.toFixed(0)}/s   Trine/TCP ${pct(trineRr32, tcpRr32)}`);
