@@ -1,0 +1,102 @@
+/**
+ * The leader's execution view: the applied state (the engine) overlaid with the write batches it
+ * has admitted but not yet applied, in admission order. A transaction that starts while an earlier
+ * one is still being replicated therefore sees its writes (as a single SQLite sees the previous
+ * commit), and a request of several statements sees its own earlier statements. Within one
+ * leadership term admitted batches reach the log in admission order, so a batch that depends on an
+ * earlier one can only commit if that one did.
+ */
+import { TrineError } from '../crypto/errors.ts';
+import { SortedMap } from '../storage/sorted-map.ts';
+import { compareBytes, type Bytes, type KeyRange, type KvEntry, type KvSnapshot, type KvStore, type WriteOp } from '../storage/kv.ts';
+
+/** A pinned engine snapshot with a frozen copy of the admitted batches on top. */
+class OverlaySnapshot implements KvSnapshot {
+  constructor(private readonly base: KvSnapshot, private readonly top: SortedMap<Bytes | null>) {}
+
+  get(key: Bytes): Bytes | undefined {
+    const t = this.top.get(key);
+    if (t !== undefined) return t === null ? undefined : t;
+    return this.base.get(key);
+  }
+
+  *scan(range: KeyRange = {}): IterableIterator<KvEntry> {
+    const limit = range.limit ?? Infinity;
+    if (limit <= 0) return;
+    const inner: KeyRange = { ...range, limit: undefined };
+    const rev = range.reverse === true;
+    const a = this.top.entries(inner);
+    const b = this.base.scan(inner);
+    let x = a.next(), y = b.next();
+    let n = 0;
+    while (!x.done || !y.done) {
+      let takeTop: boolean;
+      let same = false;
+      if (x.done) takeTop = false;
+      else if (y.done) takeTop = true;
+      else {
+        const c = compareBytes(x.value[0], y.value.key);
+        same = c === 0;
+        takeTop = rev ? c >= 0 : c <= 0;
+      }
+      if (takeTop) {
+        const [k, v] = x.value!;
+        x = a.next();
+        if (same) y = b.next();
+        if (v === null) continue;
+        yield { key: k, value: v };
+      } else {
+        yield y.value as KvEntry;
+        y = b.next();
+      }
+      if (++n >= limit) return;
+    }
+  }
+
+  release(): void {
+    this.base.release();
+  }
+}
+
+export class OverlayStore implements KvStore {
+  /** Admitted, unapplied batches in admission order. */
+  readonly batches: { seq: number; ops: readonly WriteOp[] }[] = [];
+  /** Called whenever a snapshot is pinned (the node records which batches it saw). */
+  onSnapshot: (() => void) | undefined;
+
+  constructor(private readonly base: KvStore) {}
+
+  private top(): SortedMap<Bytes | null> {
+    const m = new SortedMap<Bytes | null>();
+    for (const b of this.batches) for (const op of b.ops) m.set(op.key, op.type === 'put' ? op.value : null);
+    return m;
+  }
+
+  snapshot(): KvSnapshot {
+    this.onSnapshot?.();
+    const base = this.base.snapshot();
+    if (this.batches.length === 0) return base;
+    return new OverlaySnapshot(base, this.top());
+  }
+
+  get(key: Bytes): Bytes | undefined {
+    const s = this.snapshot();
+    try { return s.get(key); } finally { s.release(); }
+  }
+
+  *scan(range?: KeyRange): IterableIterator<KvEntry> {
+    const s = this.snapshot();
+    try { yield* s.scan(range); } finally { s.release(); }
+  }
+
+  write(): void {
+    throw new TrineError('SERVER_INTERNAL', 'the execution view is written only through Raft');
+  }
+
+  /** Drops the batches with `seq` at or below `upTo` (they are in the engine now). */
+  dropThrough(upTo: number): void {
+    let i = 0;
+    while (i < this.batches.length && this.batches[i]!.seq <= upTo) i++;
+    if (i) this.batches.splice(0, i);
+  }
+}
