@@ -113,9 +113,11 @@ export function encodeRecord(values: readonly Value[]): Uint8Array {
 
 export class ByteReader {
   pos = 0;
-  private view: DataView;
-  constructor(readonly buf: Uint8Array) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  private dv: DataView | undefined;
+  constructor(readonly buf: Uint8Array) {}
+  /** Made on first use: most records hold no REAL, and a DataView per row is not free. */
+  private get view(): DataView {
+    return (this.dv ??= new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength));
   }
   varint(): number {
     let n = 0, mul = 1;

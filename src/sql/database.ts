@@ -101,6 +101,7 @@ export class Session {
   private startedBySavepoint = false;
   private savepoints: SavepointEntry[] = [];
   private schema: Schema | undefined;
+  private schemaTx: Tx | undefined;
   private lastRowid = 0n;
   private lastChanges = 0n;
   private total = 0n;
@@ -137,6 +138,10 @@ export class Session {
   }
 
   private currentSchema(tx: Tx): Schema {
+    // Within one explicit transaction the snapshot cannot change under us; only our own DDL can,
+    // and that clears `schema`. So the cookie is read once per transaction.
+    if (this.schema && this.schemaTx === tx) return this.schema;
+    this.schemaTx = tx;
     const cookie = readCookie(tx);
     if (this.schema && this.schema.cookie === cookie && !txSchemaDirty.has(tx)) return this.schema;
     const shared = this.db.sharedSchema;
@@ -147,8 +152,8 @@ export class Session {
     return s;
   }
 
-  private begin(): Tx {
-    const tx = new Tx(this.db.kv);
+  private begin(live = false): Tx {
+    const tx = new Tx(this.db.kv, live);
     this.tx = tx;
     return tx;
   }
@@ -206,7 +211,7 @@ export class Session {
         break;
     }
     const auto = !this.explicit;
-    const tx = auto ? this.begin() : this.tx!;
+    const tx = auto ? this.begin(true) : this.tx!;
     const mark = tx.mark();
     this.stmtTime = this.db.now();
     try {

@@ -9,7 +9,8 @@ import type { Index, Table } from './catalog.ts';
 import { encodeRecord, indexKeyPrefix, prefixEnd, readRowid, rowKey } from './codec.ts';
 import { SqlError, sqlError } from './errors.ts';
 import { Scope, type CExpr, type Env, type Source } from './expr.ts';
-import { deleteIndexEntries, deleteRowRaw, indexEntry, insertRowRaw, maxRowid, readRow, scanRows, tableRt, tableSource, TABLE_SLOT, writeIndexEntries } from './rows.ts';
+import { deleteIndexEntries, deleteRowRaw, encodeRow, indexEntry, insertRowRaw, maxRowid, readRow, scanRows, tableRt, tableSource, TABLE_SLOT, writeIndexEntries } from './rows.ts';
+import { compareBytes } from '../storage/kv.ts';
 import type { PlanRow, QueryCompiler } from './select.ts';
 import { INT64_MAX, applyAffinity, compareValues, truth, type Value } from './value.ts';
 
@@ -60,7 +61,8 @@ export class RowWriter {
   constructor(readonly table: Table, private readonly host: DmlHost) {}
 
   /** NOT NULL and CHECK. Returns false when the row is to be skipped (IGNORE). */
-  checkRow(row: Value[], action: Action | undefined, env: Env, defaults: (() => Value)[] | undefined): boolean {
+  checkRow(row: Value[], action: Action | undefined, env: Env, useDefaults: boolean): boolean {
+    const defaults = useDefaults ? tableRt(this.table).defaults : undefined;
     const t = this.table;
     // Two passes, as SQLite: columns resolved by REPLACE are checked after all the others.
     for (let pass = 0; pass < 2; pass++) {
@@ -72,7 +74,7 @@ export class RowWriter {
         if ((act === 'REPLACE') !== (pass === 1)) continue;
         if (act === 'IGNORE') return false;
         if (act === 'REPLACE' && defaults && c.dflt) {
-          row[i] = applyAffinity(defaults[i]!(), c.affinity);
+          row[i] = applyAffinity(defaults[i] ? defaults[i]!.fn(env) : null, c.affinity);
           if (row[i] !== null) continue;
         }
         throw fail('NOTNULL', `NOT NULL constraint failed: ${t.name}.${c.name}`, act === 'REPLACE' ? 'ABORT' : act);
@@ -375,7 +377,7 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
         if (seqMax === undefined) seqMax = readSequence(env, host, table.name);
         if (rowid > seqMax) seqMax = rowid;
       }
-      if (!w.checkRow(row, action, env, defaults)) return;
+      if (!w.checkRow(row, action, env, true)) return;
       // Uniqueness: the rowid first, then each unique index in order.
       const findUpsert = (ix: Index | 'rowid'): (typeof upserts)[number] | undefined =>
         upserts.find((u) => u.index === undefined || u.index === ix);
@@ -474,8 +476,7 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
   nr[ncols] = rid;
   if (alias >= 0) nr[alias] = rid;
   const oldRowid = old[ncols] as bigint;
-  const defaults = tableRt(table).defaults.map((d) => () => (d ? d.fn(env) : null));
-  if (!w.checkRow(nr, action, env, defaults)) return false;
+  if (!w.checkRow(nr, action, env, true)) return false;
   const rt = tableRt(table);
   const handle = (ix: Index | 'rowid', other: bigint): boolean => {
     const act = action ?? (ix === 'rowid' ? table.rowidConflict : ix.conflict) ?? 'ABORT';
@@ -500,9 +501,26 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
   }
   w.checkParents(nr, env);
   w.parentUpdated(old, nr, env);
-  deleteIndexEntries(env.tx, table, old, oldRowid, env);
+  // Index entries change only where the indexed values (or the rowid) did.
+  for (const ix of rt.indexes) {
+    const before = indexEntry(ix, old, oldRowid, env);
+    const after = indexEntry(ix, nr, rid, env);
+    if (before && after && compareBytes(before.key, after.key) === 0 && sameValues(before.values, after.values)) continue;
+    if (before) env.tx.del(before.key);
+    if (after) env.tx.put(after.key, encodeRecord(after.values));
+  }
   if (rid !== oldRowid) env.tx.del(rowKey(table.prefix, oldRowid));
-  insertRowRaw(env.tx, table, nr, env);
+  env.tx.put(rowKey(table.prefix, rid), encodeRow(table, nr));
+  return true;
+}
+
+/** Identical storage classes and values (1 and 1.0 differ: covering reads return what is stored). */
+function sameValues(a: Value[], b: Value[]): boolean {
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!, y = b[i]!;
+    if (typeof x !== typeof y) return false;
+    if (x instanceof Uint8Array) { if (compareBytes(x, y as Uint8Array) !== 0) return false; } else if (x !== y) return false;
+  }
   return true;
 }
 

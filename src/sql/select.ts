@@ -443,28 +443,16 @@ export class QueryCompiler implements SubqueryHost {
       let lim = limit ? limitValue(limit.fn(env)) : -1;
       let off = offset ? Math.max(0, limitValue(offset.fn(env))) : 0;
       if (lim === 0) return;
-      const ctl = { stop: false };
-      const seen = distinct ? new Set<string>() : undefined;
-      const sorted: { k: Value[]; r: Value[] }[] | undefined = sortNeeded ? [] : undefined;
-      // Delivers one projected row through DISTINCT, sorting, OFFSET and LIMIT.
-      const deliver = (row: Value[], keys: Value[] | undefined): void => {
-        if (seen) {
-          const k = groupKey(row, outColls);
-          if (seen.has(k)) return;
-          seen.add(k);
-        }
-        if (sorted) { sorted.push({ k: keys!, r: row }); return; }
-        if (off > 0) { off--; return; }
-        if (emit(row) === false) { ctl.stop = true; return; }
-        if (lim > 0 && --lim === 0) ctl.stop = true;
-      };
+      const st = new Delivery(emit, distinct ? new Set<string>() : undefined, sortNeeded ? [] : undefined, outColls, off, lim);
+      const ctl = st.ctl;
+      const sorted = st.sorted;
       if (!isAgg) {
         runLevels(env, ctl, () => {
           const row = new Array<Value>(ncols);
           for (let i = 0; i < ncols; i++) row[i] = outs[i]!.fn(env);
           let keys: Value[] | undefined;
           if (sorted) { keys = new Array(nOrder); for (let i = 0; i < nOrder; i++) keys[i] = orderFns[i]!(env); }
-          deliver(row, keys);
+          st.deliver(row, keys);
         });
       } else {
         const groups = new Map<string, { accs: ReturnType<typeof makeAccumulators>; rows: (Value[] | null)[] }>();
@@ -495,12 +483,13 @@ export class QueryCompiler implements SubqueryHost {
           env.agg = g.accs.map((a) => a.acc.final());
           if (having && truth(having.fn(env)) !== true) continue;
           const row = outs.map((o) => o.fn(env));
-          deliver(row, sorted ? orderFns.map((f) => f(env)) : undefined);
+          st.deliver(row, sorted ? orderFns.map((f) => f(env)) : undefined);
         }
         env.agg = savedAgg;
       }
       if (sorted) {
         sorted.sort(sorter);
+        let { off, lim } = st;
         for (const s of sorted) {
           if (off > 0) { off--; continue; }
           if (emit(s.r) === false) return;
@@ -804,13 +793,15 @@ export class QueryCompiler implements SubqueryHost {
   buildLoop(levels: Level[]): (env: Env, ctl: { stop: boolean }, inner: () => void) => void {
     const runners = levels.map((l) => this.levelRunner(l));
     const n = levels.length;
-    return (env, ctl, inner) => {
-      const step = (i: number): void => {
-        if (i === n) { inner(); return; }
-        runners[i]!(env, ctl, () => step(i + 1));
-      };
-      step(0);
-    };
+    // Closures made per run are costly (and named ones more so under transpilers), so the common
+    // shapes get direct code.
+    if (n === 0) return (_env, _ctl, inner) => { inner(); };
+    if (n === 1) { const r0 = runners[0]!; return (env, ctl, inner) => { r0(env, ctl, inner); }; }
+    function step(i: number, env: Env, ctl: { stop: boolean }, inner: () => void): void {
+      if (i === n) { inner(); return; }
+      runners[i]!(env, ctl, () => step(i + 1, env, ctl, inner));
+    }
+    return (env, ctl, inner) => step(0, env, ctl, inner);
   }
 
   private levelRunner(l: Level): (env: Env, ctl: { stop: boolean }, next: () => void) => void {
@@ -824,15 +815,14 @@ export class QueryCompiler implements SubqueryHost {
     const left = l.left;
     return (env, ctl, next) => {
       let matched = false;
-      const visit = (row: Value[]): boolean => {
+      rows(env, (row: Value[]): boolean => {
         env.rows[slot] = row;
         for (let i = 0; i < non; i++) if (truth(on[i]!(env)) !== true) return true;
         matched = true;
         for (let i = 0; i < nf; i++) if (truth(filters[i]!(env)) !== true) return true;
         next();
         return !ctl.stop;
-      };
-      rows(env, visit);
+      });
       if (left && !matched && !ctl.stop) {
         env.rows[slot] = nullRow;
         for (let i = 0; i < nf; i++) if (truth(filters[i]!(env)) !== true) return;
@@ -857,6 +847,15 @@ export class QueryCompiler implements SubqueryHost {
       case 'rowidEq': {
         const vals = a.values.map((v) => v.fn);
         const prefix = table.prefix;
+        if (vals.length === 1) {
+          const f0 = vals[0]!;
+          return (env, visit) => {
+            const id = rowidProbe(f0(env));
+            if (id === undefined) return;
+            const b = env.tx.get(rowKey(prefix, id));
+            if (b) visit(decodeRow(table, id, b));
+          };
+        }
         return (env, visit) => {
           const seen = vals.length > 1 ? new Set<bigint>() : undefined;
           const ids: bigint[] = [];
@@ -1002,6 +1001,30 @@ export class QueryCompiler implements SubqueryHost {
     const src = tableSource(table, this.newSlot(), name);
     scope.sources.push(src);
     return { src, table, produce: undefined, subLabel: undefined, subQuery: undefined, left: false, on: [], filters: [], access: { k: 'scan', reverse: false }, indexed: undefined };
+  }
+}
+
+/** Per-run output state of a SELECT core: DISTINCT, sorting, OFFSET and LIMIT. */
+class Delivery {
+  readonly ctl = { stop: false };
+  constructor(
+    private readonly emit: (row: Value[]) => boolean | void,
+    private readonly seen: Set<string> | undefined,
+    readonly sorted: { k: Value[]; r: Value[] }[] | undefined,
+    private readonly colls: Collation[],
+    public off: number,
+    public lim: number,
+  ) {}
+  deliver(row: Value[], keys: Value[] | undefined): void {
+    if (this.seen) {
+      const k = groupKey(row, this.colls);
+      if (this.seen.has(k)) return;
+      this.seen.add(k);
+    }
+    if (this.sorted) { this.sorted.push({ k: keys!, r: row }); return; }
+    if (this.off > 0) { this.off--; return; }
+    if (this.emit(row) === false) { this.ctl.stop = true; return; }
+    if (this.lim > 0 && --this.lim === 0) this.ctl.stop = true;
   }
 }
 

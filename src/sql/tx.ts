@@ -33,9 +33,14 @@ export class Tx implements KvReader {
   /** Whether any write happened (read-only transactions commit nothing). */
   get dirty(): boolean { return this.buffer.size > 0; }
 
-  constructor(private readonly kv: KvStore) {}
+  /**
+   * `live`: the transaction lives within one synchronous call (an autocommit statement), so no
+   * other write can interleave and the store itself is a consistent view: no snapshot needed.
+   */
+  constructor(private readonly kv: KvStore, private readonly live = false) {}
 
-  private view(): KvSnapshot {
+  private view(): KvReader {
+    if (this.live) return this.kv;
     if (!this.snap) this.snap = this.kv.snapshot();
     return this.snap;
   }
@@ -45,8 +50,10 @@ export class Tx implements KvReader {
 
   get(key: Bytes): Bytes | undefined {
     this.reads.keys.push(key);
-    const b = this.buffer.get(key);
-    if (b !== undefined) return b === null ? undefined : b;
+    if (this.buffer.size > 0) {
+      const b = this.buffer.get(key);
+      if (b !== undefined) return b === null ? undefined : b;
+    }
     return this.view().get(key);
   }
 
@@ -89,13 +96,18 @@ export class Tx implements KvReader {
   }
 
   put(key: Bytes, value: Bytes): void {
-    this.undo.push({ key, prev: this.buffer.get(key) });
-    this.buffer.set(key, value);
+    this.write(key, value);
   }
 
   del(key: Bytes): void {
-    this.undo.push({ key, prev: this.buffer.get(key) });
-    this.buffer.set(key, null);
+    this.write(key, null);
+  }
+
+  private write(key: Bytes, value: Bytes | null): void {
+    // One search when the key is new to the buffer (the common case): insert and learn at once.
+    const prev = this.buffer.putIfAbsent(key, value);
+    if (prev !== undefined) this.buffer.set(key, value);
+    this.undo.push({ key, prev });
   }
 
   /** A savepoint: the current position in the undo log. */
