@@ -71,6 +71,8 @@ class UdpEndpoint {
   private closed = false;
   readonly conns = new Map<Connection, TrineConnection>();
   onEndpointEvent: ((e: ReturnType<Endpoint['pollEvent']> & object) => void) | undefined;
+  /** A client socket is connected to its one server: sends then skip the per-datagram address lookup. */
+  connectedTo: string | undefined;
 
   constructor(endpoint: Endpoint, socket: dgram.Socket) {
     this.endpoint = endpoint;
@@ -124,8 +126,12 @@ class UdpEndpoint {
     // whole window in one go would delay them, inflate the RTT estimate and stall the flow.
     let sent = 0;
     for (let t = this.endpoint.poll(now); t; t = sent < SEND_BATCH ? this.endpoint.poll(now) : undefined) {
-      const { host, port } = parseAddress(t.address);
-      this.socket.send(t.data, port, host);
+      // A connected client socket talks to its server only (whatever spelling of the address).
+      if (this.connectedTo !== undefined) this.socket.send(t.data);
+      else {
+        const { host, port } = parseAddress(t.address);
+        this.socket.send(t.data, port, host);
+      }
       sent++;
     }
     this.dispatch();
@@ -430,7 +436,14 @@ export async function connect(opts: ConnectOptions): Promise<TrineConnection> {
   const socket = await bindSocket(isIP(opts.address) === 6 ? '::' : '0.0.0.0', 0);
   const endpoint = new Endpoint({ staticPrivate: opts.staticKey, random: randomBytes, datagramBytesFor: loopbackAware, ...(opts.limits ? { limits: opts.limits } : {}) });
   const driver = new UdpEndpoint(endpoint, socket);
-  const raw = endpoint.connect(clock(), formatAddress(opts.address, opts.port), opts.serverKey);
+  const target = formatAddress(opts.address, opts.port);
+  // Connected: the kernel filters out datagrams from anyone else, and sends need no address.
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.connect(opts.port, opts.address, () => { socket.off('error', reject); resolve(); });
+  }).catch((e: unknown) => { driver.shutdown(); throw e; });
+  driver.connectedTo = target;
+  const raw = endpoint.connect(clock(), target, opts.serverKey);
   const conn = new TrineConnection(raw, driver, true);
   driver.conns.set(raw, conn);
   driver.kick();
