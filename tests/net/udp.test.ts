@@ -60,4 +60,44 @@ test('connect with a wrong server key times out with NET_TIMEOUT; an unknown cli
   await server.close();
 });
 
+test('driver API: server-opened streams, several streams at once, back-pressured send, close codes', async () => {
+  const serverKey = randomBytes(32), clientKey = randomBytes(32);
+  const server = await listen({ address: '127.0.0.1', port: 0, staticKey: serverKey, authorize: () => 'peer' });
+  const conn = await connect({ address: '127.0.0.1', port: server.address().port, serverKey: x25519PublicKey(serverKey), staticKey: clientKey });
+  const sconn = (await server.accept())!;
+  assert.equal(sconn.peerKey, x25519PublicKey(clientKey));
+  // The server opens a stream; the client accepts it.
+  const push = sconn.openStream();
+  await push.send(new TextEncoder().encode('hello from the server'));
+  push.close();
+  const incoming = (await conn.accept())!;
+  assert.is(incoming.id % 2, 1, 'server-opened ids are odd');
+  const msgs: string[] = [];
+  for await (const m of incoming) msgs.push(new TextDecoder().decode(m));
+  assert.equal(msgs, ['hello from the server']);
+  // Five client streams interleaved, 3 MiB each, so send() must wait for acknowledgements.
+  const streams = Array.from({ length: 5 }, () => conn.openStream());
+  const sending = Promise.all(streams.map(async (st) => {
+    for (let i = 0; i < 48; i++) await st.send(makeMessage(st.id, i, 65536));
+    st.close();
+  }));
+  const counts = new Map<number, number>();
+  for (let k = 0; k < 5; k++) {
+    const st = (await sconn.accept())!;
+    void (async () => {
+      let i = 0;
+      for await (const m of st) { assert.ok(sameBytes(m, makeMessage(st.id, i, 65536))); i++; }
+      counts.set(st.id, i);
+    })();
+  }
+  await sending;
+  while (counts.size < 5) await new Promise((r) => setTimeout(r, 10));
+  for (const st of streams) assert.is(counts.get(st.id), 48);
+  await sconn.close(0x200, 'server done');
+  await conn.closed();
+  assert.is(conn.closedWith?.code, 0x200);
+  assert.is(conn.closedWith?.reason, 'server done');
+  await server.close();
+});
+
 test.run();
