@@ -775,7 +775,8 @@ export class Connection {
     let t = this.lastReceiveTime + this.effectiveIdleTimeout();
     if (!this.confirmedByPeer) t = Math.min(t, this.createdAt + UNCONFIRMED_TIMEOUT_MS);
     t = Math.min(t, this.ackDeadline, this.lossOrPtoTime(), this.pacingWaitUntil);
-    if (this.confirmedByPeer) t = Math.min(t, this.lastSendTime + this.limits.keepaliveIntervalMs);
+    // Once a PING is pending the keepalive timer has done its job (the window may delay the PING).
+    if (this.confirmedByPeer && !this.pingPending) t = Math.min(t, this.lastSendTime + this.limits.keepaliveIntervalMs);
     return t;
   }
 

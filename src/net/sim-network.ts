@@ -175,6 +175,10 @@ export class SimNetwork {
     }
     for (const ep of this.endpoints.values()) if (ep.nextTimeout() <= this.now) ep.handleTimeout(this.now);
     this.flush();
+    // A timer still due after it was handled would make a real driver spin: fail loudly instead.
+    for (const [addr, ep] of this.endpoints) {
+      if (ep.nextTimeout() <= this.now) throw new Error(`endpoint ${addr}: a timer is still due at ${this.now} after handling it`);
+    }
     return true;
   }
 
