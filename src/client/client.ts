@@ -33,6 +33,8 @@ export interface QueryResult {
 /** How long a request keeps being retried through elections and failovers (ms). */
 export const RETRY_BUDGET_MS = 20_000;
 const RETRY_PAUSE_MS = 25;
+/** A member that does not complete a handshake within this is skipped during failover. */
+export const FAILOVER_HANDSHAKE_MS = 1_500;
 
 export interface ConnectOptions {
   readonly host: string;
@@ -117,8 +119,8 @@ export class TrineClient {
   /** Members of the cluster as the last welcome listed them. */
   get cluster(): readonly MemberInfo[] { return this.members; }
 
-  private async open(target: { host: string; port: number; key: Uint8Array }): Promise<void> {
-    const conn = await netConnect({ address: target.host, port: target.port, serverKey: target.key, staticKey: this.key.privateKey });
+  private async open(target: { host: string; port: number; key: Uint8Array }, handshakeTimeoutMs?: number): Promise<void> {
+    const conn = await netConnect({ address: target.host, port: target.port, serverKey: target.key, staticKey: this.key.privateKey, ...(handshakeTimeoutMs ? { limits: { handshakeTimeoutMs } } : {}) });
     try {
       const stream = conn.openStream();
       await stream.send(encode({ type: 'hello', version: PROTOCOL_VERSION, client: this.clientId }));
@@ -141,11 +143,12 @@ export class TrineClient {
   /** Reconnects to the current node or another member (keys learnt from the welcome). */
   private async reconnect(deadline: number): Promise<void> {
     this.drop();
-    const targets = [this.current, ...this.members.filter((m) => !(m.host === this.current.host && m.port === this.current.port)).map((m) => ({ host: m.host, port: m.port, key: m.publicKey }))];
+    // The node we lost is tried last: it most likely went away.
+    const targets = [...this.members.filter((m) => !(m.host === this.current.host && m.port === this.current.port)).map((m) => ({ host: m.host, port: m.port, key: m.publicKey })), this.current];
     let last: unknown;
     for (let round = 0; Date.now() < deadline && !this.closed; round++) {
       for (const t of targets) {
-        try { await this.open(t); return; } catch (e) { last = e; }
+        try { await this.open(t, FAILOVER_HANDSHAKE_MS); return; } catch (e) { last = e; }
         if (Date.now() >= deadline) break;
       }
       await new Promise((r) => setTimeout(r, RETRY_PAUSE_MS * (round + 1)));

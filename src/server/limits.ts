@@ -16,3 +16,7 @@ export const LEADER_WAIT_MS = 3_000;
 export const TRANSFER_WAIT_MS = 2_000;
 /** Client sessions served at once by one node. */
 export const MAX_SESSIONS = 10_000;
+/** A follower gives up dialling a leader that does not complete the handshake within this. */
+export const FORWARD_HANDSHAKE_MS = 1_500;
+/** How often a follower waiting on a forwarded request checks whether the leader changed. */
+export const LEADER_WATCH_MS = 50;

@@ -28,7 +28,7 @@ import type { Value } from '../sql/value.ts';
 import { CommandKind, EngineStateMachine, decodeSession, encodeRequest, encodeSystemBatch, sessionKey, type AppliedCommand } from './state-machine.ts';
 import { SystemView, putMember, putUser } from './system.ts';
 import { loadNodeDir, splitHostPort, type LoadedNode } from './layout.ts';
-import { LEADER_WAIT_MS, MAX_INFLIGHT_BATCHES, MAX_SESSIONS, MAX_STORED_ANSWER_BYTES, TRANSFER_WAIT_MS } from './limits.ts';
+import { FORWARD_HANDSHAKE_MS, LEADER_WATCH_MS, LEADER_WAIT_MS, MAX_INFLIGHT_BATCHES, MAX_SESSIONS, MAX_STORED_ANSWER_BYTES, TRANSFER_WAIT_MS } from './limits.ts';
 import { OverlayStore } from './overlay.ts';
 import {
   Msg, PROTOCOL_VERSION, RETRYABLE_CODES, decode, encode, type ClientMessage, type Query,
@@ -571,20 +571,37 @@ export class TrineNode {
       }
     }
     if (!s.remote) {
-      const conn = await this.leaderConnection(lead);
-      const stream = conn.openStream();
-      await stream.send(encode({ type: 'forward', version: PROTOCOL_VERSION, client: s.client, user: s.user, role: s.role }));
-      s.remote = { leader: lead, stream };
+      try {
+        const conn = await this.leaderConnection(lead);
+        const stream = conn.openStream();
+        await stream.send(encode({ type: 'forward', version: PROTOCOL_VERSION, client: s.client, user: s.user, role: s.role }));
+        s.remote = { leader: lead, stream };
+      } catch (e) {
+        this.fwdConns.delete(lead);
+        if (e instanceof TrineError && e.code === 'RAFT_NO_LEADER') throw e;
+        throw new TrineError('RAFT_NO_LEADER', `leader ${lead} cannot be reached from node ${this.id} (${e instanceof Error ? e.message : String(e)}); retry shortly`);
+      }
     }
     const remote = s.remote;
     let reply: Uint8Array | undefined;
+    let watch: ReturnType<typeof setInterval> | undefined;
     try {
       await remote.stream.send(encode(q));
-      reply = await remote.stream.next();
+      // A leader that crashed says nothing: stop waiting once the cluster elects another one.
+      const moved = new Promise<undefined>((resolve) => {
+        watch = setInterval(() => {
+          const now = this.driver.status().lead;
+          if ((now !== NONE && now !== lead) || this.closing) resolve(undefined);
+        }, LEADER_WATCH_MS);
+      });
+      reply = await Promise.race([remote.stream.next(), moved]);
     } catch {
       reply = undefined;
+    } finally {
+      if (watch) clearInterval(watch);
     }
     if (!reply) {
+      remote.stream.close();
       s.remote = undefined;
       this.fwdConns.delete(lead);
       const wasTx = s.txAt === 'remote';
@@ -601,7 +618,7 @@ export class TrineNode {
     if (!p) {
       const m = this.system.member(id);
       if (!m) return Promise.reject(new TrineError('RAFT_NO_LEADER', `leader ${id} is not in the member list yet; retry shortly`));
-      p = connect({ address: m.host, port: m.port, serverKey: m.publicKey, staticKey: this.loaded.key.privateKey });
+      p = connect({ address: m.host, port: m.port, serverKey: m.publicKey, staticKey: this.loaded.key.privateKey, limits: { handshakeTimeoutMs: FORWARD_HANDSHAKE_MS } });
       this.fwdConns.set(id, p);
       p.then((c) => { void c.closed().then(() => { if (this.fwdConns.get(id) === p) this.fwdConns.delete(id); }); }, () => { if (this.fwdConns.get(id) === p) this.fwdConns.delete(id); });
     }
