@@ -339,7 +339,7 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
       const given = new Array<boolean>(ncols + 1).fill(false);
       for (let i = 0; i < targets.length; i++) { row[targets[i]!] = vals[i]!; given[targets[i]!] = true; }
       for (let i = 0; i < ncols; i++) if (!given[i]) row[i] = defaults[i]!();
-      // `excluded.*` sees the values as supplied, before column affinity (SQLite does the same).
+      // `excluded.*` may see the values as supplied, before column affinity (see below).
       const raw = upserts.length ? row.slice() : row;
       // ...except that a REAL column always reads back as REAL (SQLite's OP_RealAffinity).
       if (raw !== row) for (let i = 0; i < ncols; i++) if (table.cols[i]!.affinity === 'REAL' && typeof raw[i] === 'bigint') raw[i] = Number(raw[i]);
@@ -388,7 +388,9 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
           const existing = readRow(env.tx, table, otherRowid)!;
           env.rows[tslot] = existing;
           if (raw !== row) { raw[ridIdx] = row[ridIdx]!; if (alias >= 0) raw[alias] = row[alias]!; }
-          env.rows[xslot] = raw;
+          // SQLite checks the rowid before applying column affinity and the unique indexes after,
+          // so `excluded` holds the raw values only for a rowid conflict.
+          env.rows[xslot] = ix === 'rowid' ? raw : row;
           if (up.where && truth(up.where.fn(env)) !== true) return 'skip';
           const nr = existing.slice();
           for (const s of up.set) nr[s.col] = s.e.fn(env);
