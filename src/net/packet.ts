@@ -115,6 +115,3 @@ export function writeCid(b: Uint8Array, at: number, cid: bigint): void {
   new DataView(b.buffer, b.byteOffset + at, CID_BYTES).setBigUint64(0, cid);
 }
 
-export function cidFromBytes(b: Uint8Array): bigint {
-  return readCid(b, 0);
-}
