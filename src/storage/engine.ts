@@ -37,6 +37,8 @@ export interface EngineOptions {
   readonly tableBytes?: number;
   readonly l0Trigger?: number;
   readonly l1Bytes?: number;
+  /** `throttle()` waits while level 0 holds this many files (default L0_STALL_FILES). */
+  readonly l0StallFiles?: number;
   /** Flush and compact on their own when limits are reached (default true). */
   readonly background?: boolean;
   /** Compact on a worker thread when on the real disk (default true). */
@@ -142,6 +144,7 @@ export class LsmEngine implements KvStore {
   private readonly tableBytes: number;
   private readonly l0Trigger: number;
   private readonly l1Bytes: number;
+  private readonly l0Stall: number;
   private readonly background: boolean;
   private readonly useThread: boolean;
   /** The compaction worker: undefined until first needed, null when unavailable. */
@@ -163,6 +166,7 @@ export class LsmEngine implements KvStore {
     this.tableBytes = opts.tableBytes ?? TABLE_BYTES;
     this.l0Trigger = opts.l0Trigger ?? L0_COMPACTION_TRIGGER;
     this.l1Bytes = opts.l1Bytes ?? L1_BYTES;
+    this.l0Stall = opts.l0StallFiles ?? L0_STALL_FILES;
     this.background = opts.background ?? true;
     this.useThread = opts.compactionThread ?? true;
     for (const level of levels) for (const t of level) t.refs++;
@@ -276,7 +280,7 @@ export class LsmEngine implements KvStore {
    * batches (the Raft driver) awaits it between batches; memory and level 0 then stay bounded.
    */
   async throttle(): Promise<void> {
-    while (!this.failed && !this.closing && (this.imms.length > MAX_IMMUTABLE_MEMTABLES || this.levels[0]!.length >= L0_STALL_FILES)) {
+    while (!this.failed && !this.closing && (this.imms.length > MAX_IMMUTABLE_MEMTABLES || this.levels[0]!.length >= this.l0Stall)) {
       await (this.flushTask ?? this.compactTask ?? yieldToLoop());
     }
     this.check();
