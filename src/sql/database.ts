@@ -114,7 +114,7 @@ export class Session {
       changes: () => this.lastChanges,
       totalChanges: () => this.total,
       lastInsertRowid: () => this.lastRowid,
-      now: () => this.stmtTime,
+      now: () => (this.stmtTime ||= this.db.now()),
     };
   }
 
@@ -213,7 +213,7 @@ export class Session {
     const auto = !this.explicit;
     const tx = auto ? this.begin(true) : this.tx!;
     const mark = tx.mark();
-    this.stmtTime = this.db.now();
+    this.stmtTime = 0; // read lazily: most statements never ask for the time
     try {
       const r = this.runInTx(p, params, tx);
       if (auto) this.finish(true);

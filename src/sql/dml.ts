@@ -332,13 +332,42 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
   const run = (env: Env): { rows: Value[][]; changes: number } => {
     const out: Value[][] = [];
     let changes = 0;
-    const defaults = rt.defaults.map((d) => () => (d ? d.fn(env) : null));
     let seqMax: bigint | undefined;
+    // Conflict handling lives outside the per-row function so no closure is made per row.
+    const findUpsert = (ix: Index | 'rowid'): (typeof upserts)[number] | undefined =>
+      upserts.find((u) => u.index === undefined || u.index === ix);
+    const handle = (ix: Index | 'rowid', otherRowid: bigint, row: Value[], raw: Value[]): 'skip' | 'continue' | 'done' => {
+      const up = findUpsert(ix);
+      if (up) {
+        if (!up.set) return 'skip';
+        const existing = readRow(env.tx, table, otherRowid)!;
+        env.rows[tslot] = existing;
+        if (raw !== row) { raw[ridIdx] = row[ridIdx]!; if (alias >= 0) raw[alias] = row[alias]!; }
+        // SQLite checks the rowid before applying column affinity and the unique indexes after,
+        // so `excluded` holds the raw values only for a rowid conflict.
+        env.rows[xslot] = ix === 'rowid' ? raw : row;
+        if (up.where && truth(up.where.fn(env)) !== true) return 'skip';
+        const nr = existing.slice();
+        for (const s of up.set) nr[s.col] = s.e.fn(env);
+        applyUpdate(env, table, w, existing, nr, undefined);
+        changes++;
+        if (ret) { env.rows[tslot] = readRow(env.tx, table, nr[ridIdx] as bigint) ?? nr; out.push(ret.fns.map((f) => f.fn(env))); }
+        return 'done';
+      }
+      const act = action ?? (ix === 'rowid' ? table.rowidConflict : ix.conflict) ?? 'ABORT';
+      if (act === 'IGNORE') return 'skip';
+      if (act === 'REPLACE') {
+        const other = readRow(env.tx, table, otherRowid);
+        if (other) w.deleteRow(other, env);
+        return 'continue';
+      }
+      throw fail(ix === 'rowid' || ix.origin === 'pk' ? 'PRIMARYKEY' : 'UNIQUE', uniqueMessage(table, ix), act);
+    };
     const insertOne = (vals: Value[]): void => {
       const row = new Array<Value>(ncols + 1).fill(null);
       const given = new Array<boolean>(ncols + 1).fill(false);
       for (let i = 0; i < targets.length; i++) { row[targets[i]!] = vals[i]!; given[targets[i]!] = true; }
-      for (let i = 0; i < ncols; i++) if (!given[i]) row[i] = defaults[i]!();
+      for (let i = 0; i < ncols; i++) if (!given[i]) { const d = rt.defaults[i]; row[i] = d ? d.fn(env) : null; }
       // `excluded.*` may see the values as supplied, before column affinity (see below).
       const raw = upserts.length ? row.slice() : row;
       // ...except that a REAL column always reads back as REAL (SQLite's OP_RealAffinity).
@@ -379,37 +408,8 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
       }
       if (!w.checkRow(row, action, env, true)) return;
       // Uniqueness: the rowid first, then each unique index in order.
-      const findUpsert = (ix: Index | 'rowid'): (typeof upserts)[number] | undefined =>
-        upserts.find((u) => u.index === undefined || u.index === ix);
-      const handle = (ix: Index | 'rowid', otherRowid: bigint): 'skip' | 'continue' | 'done' => {
-        const up = findUpsert(ix);
-        if (up) {
-          if (!up.set) return 'skip';
-          const existing = readRow(env.tx, table, otherRowid)!;
-          env.rows[tslot] = existing;
-          if (raw !== row) { raw[ridIdx] = row[ridIdx]!; if (alias >= 0) raw[alias] = row[alias]!; }
-          // SQLite checks the rowid before applying column affinity and the unique indexes after,
-          // so `excluded` holds the raw values only for a rowid conflict.
-          env.rows[xslot] = ix === 'rowid' ? raw : row;
-          if (up.where && truth(up.where.fn(env)) !== true) return 'skip';
-          const nr = existing.slice();
-          for (const s of up.set) nr[s.col] = s.e.fn(env);
-          applyUpdate(env, table, w, existing, nr, undefined);
-          changes++;
-          if (ret) { env.rows[tslot] = readRow(env.tx, table, nr[ridIdx] as bigint) ?? nr; out.push(ret.fns.map((f) => f.fn(env))); }
-          return 'done';
-        }
-        const act = action ?? (ix === 'rowid' ? table.rowidConflict : ix.conflict) ?? 'ABORT';
-        if (act === 'IGNORE') return 'skip';
-        if (act === 'REPLACE') {
-          const other = readRow(env.tx, table, otherRowid);
-          if (other) w.deleteRow(other, env);
-          return 'continue';
-        }
-        throw fail(ix === 'rowid' || ix.origin === 'pk' ? 'PRIMARYKEY' : 'UNIQUE', uniqueMessage(table, ix), act);
-      };
       if (env.tx.get(rowKey(table.prefix, rowid))) {
-        const r = handle('rowid', rowid);
+        const r = handle('rowid', rowid, row, raw);
         if (r === 'skip' || r === 'done') return;
       }
       // SQLite checks the newest unique index first (its index list is newest-first).
@@ -418,7 +418,7 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
         if (!ix.index.unique) continue;
         const other = w.findConflict(ix, row, rowid, env);
         if (other === undefined) continue;
-        const r = handle(ix.index, other);
+        const r = handle(ix.index, other, row, raw);
         if (r === 'skip' || r === 'done') return;
       }
       w.checkParents(row, env);
