@@ -22,13 +22,16 @@ export class BlockBuilder {
       const n = Math.min(key.length, this.last.length);
       while (shared < n && key[shared] === this.last[shared]) shared++;
     }
-    this.w.varint(shared);
-    this.w.varint(key.length - shared);
-    this.w.varint(value.length);
-    this.w.varint(seq);
-    this.w.u8(del ? 1 : 0);
-    this.w.bytes(key.subarray(shared));
-    this.w.bytes(value);
+    const w = this.w;
+    w.ensure(41 + key.length + value.length);
+    w.varintUnchecked(shared);
+    w.varintUnchecked(key.length - shared);
+    w.varintUnchecked(value.length);
+    w.varintUnchecked(seq);
+    w.buf[w.len++] = del ? 1 : 0;
+    for (let i = shared; i < key.length; i++) w.buf[w.len++] = key[i]!;
+    w.buf.set(value, w.len);
+    w.len += value.length;
     this.last = key;
     this.count++;
   }

@@ -14,15 +14,18 @@ export function keyHash(key: Uint8Array): number {
 /** Builds the filter bytes: the bit array followed by one byte holding the probe count. */
 export function buildBloom(hashes: readonly number[], bitsPerKey = BLOOM_BITS_PER_KEY): Uint8Array {
   const k = Math.max(1, Math.min(30, Math.round(bitsPerKey * 0.69)));
-  const bits = Math.max(64, hashes.length * bitsPerKey);
-  const bytes = Math.ceil(bits / 8);
+  // A power of two of bits, so a probe is a mask rather than a division.
+  let nbits = 64;
+  while (nbits < hashes.length * bitsPerKey && nbits < 2 ** 31) nbits *= 2;
+  const bytes = nbits / 8;
   const out = new Uint8Array(bytes + 1);
-  const nbits = bytes * 8;
-  for (let h of hashes) {
+  const mask = nbits - 1;
+  for (let i = 0; i < hashes.length; i++) {
+    let h = hashes[i]!;
     // Double hashing: k probes from one hash, as LevelDB does.
     const delta = ((h >>> 17) | (h << 15)) >>> 0;
     for (let j = 0; j < k; j++) {
-      const bit = h % nbits;
+      const bit = h & mask;
       out[bit >>> 3]! |= 1 << (bit & 7);
       h = (h + delta) >>> 0;
     }
@@ -35,10 +38,12 @@ export function bloomMayContain(filter: Uint8Array, hash: number): boolean {
   if (filter.length < 2) return true;
   const k = filter[filter.length - 1]!;
   const nbits = (filter.length - 1) * 8;
+  if ((nbits & (nbits - 1)) !== 0) return true;
+  const mask = nbits - 1;
   let h = hash;
   const delta = ((h >>> 17) | (h << 15)) >>> 0;
   for (let j = 0; j < k; j++) {
-    const bit = h % nbits;
+    const bit = h & mask;
     if ((filter[bit >>> 3]! & (1 << (bit & 7))) === 0) return false;
     h = (h + delta) >>> 0;
   }

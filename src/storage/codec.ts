@@ -9,7 +9,7 @@ export class ByteWriter {
     this.buf = new Uint8Array(initial);
     this.dv = new DataView(this.buf.buffer);
   }
-  private ensure(n: number): void {
+  ensure(n: number): void {
     if (this.len + n <= this.buf.length) return;
     let cap = this.buf.length * 2;
     while (cap < this.len + n) cap *= 2;
@@ -29,8 +29,20 @@ export class ByteWriter {
   }
   varint(v: number): void {
     this.ensure(8);
-    while (v >= 0x80) { this.buf[this.len++] = (v % 0x80) | 0x80; v = Math.floor(v / 0x80); }
-    this.buf[this.len++] = v;
+    this.varintUnchecked(v);
+  }
+  /** A varint without the capacity check: the caller has called `ensure`. */
+  varintUnchecked(v: number): void {
+    const b = this.buf;
+    let l = this.len;
+    if (v < 0x80) { b[l++] = v; this.len = l; return; }
+    if (v < 0x100000000) {
+      while (v >= 0x80) { b[l++] = (v & 0x7f) | 0x80; v >>>= 7; }
+    } else {
+      while (v >= 0x80) { b[l++] = (v % 0x80) | 0x80; v = Math.floor(v / 0x80); }
+    }
+    b[l++] = v;
+    this.len = l;
   }
   bytes(b: Uint8Array): void { this.ensure(b.length); this.buf.set(b, this.len); this.len += b.length; }
   /** Length-prefixed bytes. */
