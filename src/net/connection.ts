@@ -157,6 +157,7 @@ export class Connection {
   private readonly retired = [new RangeSet(), new RangeSet()];
   private nextStreamId: number;
   private peerStreamCount = 0;
+  private localStreamCount = 0;
   private peerParams: TransportParams | undefined;
   private peerMaxData = 0;
   private sentNewTotal = 0;
@@ -493,6 +494,7 @@ export class Connection {
     if (rs.finished() && !rs.finishReported) {
       rs.finishReported = true;
       this.emit({ type: 'finished', id });
+      this.maybeRetire(id);
     }
   }
 
@@ -619,7 +621,9 @@ export class Connection {
   /** Opens a new stream and returns its id. */
   openStream(): number {
     if (this.state === 'closing' || this.state === 'draining' || this.state === 'closed') throw closedOr(this);
-    if (this.sendStreams.size >= 2 * MAX_STREAMS) throw new TrineError('NET_TOO_MANY_STREAMS', `at most ${MAX_STREAMS} streams may be open; finish some first`);
+    // The peer allows MAX_STREAMS of ours at once (the same constant on both sides).
+    if (this.localStreamCount >= MAX_STREAMS) throw new TrineError('NET_TOO_MANY_STREAMS', `at most ${MAX_STREAMS} streams may be open at once; finish some (stream.close() on both sides) first`);
+    this.localStreamCount++;
     const id = this.nextStreamId;
     this.nextStreamId += 2;
     this.sendStreams.set(id, new SendStream(this.peerParams?.streamWindow ?? 0));
@@ -734,7 +738,8 @@ export class Connection {
     this.recvStreams.delete(id);
     this.sendable.delete(id);
     this.retired[id & 1]!.add(Math.floor(id / 2));
-    if (!this.isLocalStream(id)) this.peerStreamCount--;
+    if (this.isLocalStream(id)) this.localStreamCount--;
+    else this.peerStreamCount--;
   }
 
   /** Ends the connection without sending anything. */

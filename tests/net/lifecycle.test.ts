@@ -146,4 +146,28 @@ test('send after the peer closed throws NET_CLOSED; finished streams are reporte
   assert.throws(() => c.send(id, new Uint8Array(1)), (e: unknown) => isTrineError(e, 'NET_CLOSED'));
 });
 
+test('streams: the open-stream limit is enforced locally, and finished streams free their slots', () => {
+  const w = world(309, { delayMs: 2 });
+  const [c, s] = establish(w);
+  const ids: number[] = [];
+  for (let i = 0; i < 1024; i++) ids.push(c.openStream());
+  assert.throws(() => c.openStream(), (e: unknown) => isTrineError(e, 'NET_TOO_MANY_STREAMS'));
+  // Finish ten streams on both sides; their slots come back.
+  for (const id of ids.slice(0, 10)) { c.send(id, new Uint8Array(3)); c.finish(id); }
+  const seen = new Set<number>();
+  w.net.runUntil(() => seen.size === 10, 10_000, () => {
+    for (const e of drain(w, s)) {
+      if (e.type === 'stream') { s.finish(e.id); }
+      if (e.type === 'readable') while (s.read(e.id)) { /* drain */ }
+      if (e.type === 'finished') seen.add(e.id);
+    }
+    drain(w, c);
+  });
+  w.net.runUntil(() => false, 1000, () => { drain(w, s); for (const id of ids.slice(0, 10)) c.read(id); drain(w, c); });
+  const more = c.openStream();
+  assert.ok(more > ids[ids.length - 1]!);
+  assert.is(c.state, 'established');
+  assert.is(s.state, 'established');
+});
+
 test.run();
