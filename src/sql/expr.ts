@@ -411,7 +411,11 @@ export class ExprCompiler {
       // SQLite 3.53 answers false whenever either side is a BLOB, before looking at NULLs.
       if (text instanceof Uint8Array || pat instanceof Uint8Array) return not ? 1n : 0n;
       if (text === null || pat === null) return null;
-      const m = glob ? globMatch(toText(pat)!, toText(text)!) : likeMatch(toText(pat)!, toText(text)!, escChar);
+      // Both sides are read as C strings (up to a NUL), as SQLite's pattern matcher does.
+      const p = toText(pat)!, t = toText(text)!;
+      const pz = p.indexOf('\0'), tz = t.indexOf('\0');
+      const ps = pz < 0 ? p : p.slice(0, pz), ts = tz < 0 ? t : t.slice(0, tz);
+      const m = glob ? globMatch(ps, ts) : likeMatch(ps, ts, escChar);
       return m !== not ? 1n : 0n;
     };
     return { fn, aff: null, coll: null, explicitColl: false, isConst: l.isConst && r.isConst && (!esc || esc.isConst) };

@@ -28,6 +28,12 @@ const any = [-1];
 
 function textArg(v: Value): string | null { return toText(v); }
 
+/** Text as SQLite's C-string based functions see it: up to the first NUL. */
+function cstr(s: string): string {
+  const z = s.indexOf('\0');
+  return z < 0 ? s : s.slice(0, z);
+}
+
 function hexOf(b: Uint8Array): string {
   let s = '';
   for (let i = 0; i < b.length; i++) s += b[i]!.toString(16).padStart(2, '0');
@@ -40,7 +46,7 @@ export function quoteValue(v: Value): string {
   switch (typeof v) {
     case 'bigint': return v.toString();
     case 'number': return realToText(v).replace(/\.0$/, '.0');
-    case 'string': return `'${v.replace(/'/g, "''")}'`;
+    case 'string': return `'${cstr(v).replace(/'/g, "''")}'`;
     default: return `X'${hexOf(v)}'`;
   }
 }
@@ -505,7 +511,7 @@ export function printf(args: Value[]): Value {
       }
       case 's': case 'z': {
         const a = next();
-        body = a === null ? '' : toText(a)!;
+        body = a === null ? '' : cstr(toText(a)!);
         if (prec !== undefined) body = codePoints(body).slice(0, prec).join('');
         break;
       }
