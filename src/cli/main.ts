@@ -7,6 +7,8 @@ import process from 'node:process';
 import { cac } from 'cac';
 import { VERSION } from './version.ts';
 import { keygenCommand, fingerprintCommand } from './keys.ts';
+import { clusterCommand, initCommand, startCommand, statusCommand } from './node-commands.ts';
+import { sqlCommand } from './sql-shell.ts';
 import { TrineError } from '../crypto/errors.ts';
 import { backendReport } from '../crypto/suite.ts';
 
@@ -26,6 +28,52 @@ export function buildCli() {
     .command('fingerprint <file>', 'Print the SHA256 fingerprint of a public or private key file')
     .example('trine fingerprint ~/.trine/id_trine.pub')
     .action(fingerprintCommand);
+
+  cli
+    .command('init', 'Create a node (keys, master key) and found a one-node cluster with you as admin')
+    .option('--dir <dir>', 'Node directory (default: ~/.trine/node)')
+    .option('--listen <host:port>', 'Address to serve on, and that peers and clients use (default: 127.0.0.1:7420)')
+    .option('--id <n>', 'Node id (default: random)')
+    .option('--user <name>', 'Name of the admin user (default: your login name)')
+    .option('--passphrase', 'Protect the data with a passphrase instead of a master key file (TRINE_PASSPHRASE or asked)')
+    .example('trine init --listen 10.0.0.5:7420')
+    .action(initCommand);
+
+  cli
+    .command('start', 'Run a node until Ctrl-C (initialises ~/.trine/node first if it does not exist)')
+    .option('--dir <dir>', 'Node directory (default: ~/.trine/node)')
+    .option('--cluster <n>', 'Instead: run a local cluster of n nodes (as `trine cluster --size n`)')
+    .example('trine start')
+    .action(startCommand);
+
+  cli
+    .command('cluster', 'Run a local cluster of nodes on 127.0.0.1 with consecutive ports, in this process')
+    .option('--dir <dir>', 'Parent directory of the node directories (default: ~/.trine/cluster)')
+    .option('--size <n>', 'Number of nodes (default: 3)')
+    .option('--base-port <port>', 'Port of node 1; node i uses port + i - 1 (default: 7421)')
+    .option('--host <host>', 'Address to bind (default: 127.0.0.1)')
+    .example('trine cluster')
+    .action(clusterCommand);
+
+  cli
+    .command('sql [address]', 'SQL shell connected to a node (default: the local node)')
+    .option('-c, --command <sql>', 'Run this SQL, print the result and exit')
+    .option('--key <file>', 'Your private key (default: ~/.trine/id_trine)')
+    .option('--known-hosts <file>', 'known_hosts file (default: ~/.trine/known_hosts)')
+    .option('--fingerprint <fp>', 'Trust a new server only if its key has this fingerprint (SHA256:...)')
+    .option('--accept-new', 'Trust a server seen for the first time without asking')
+    .option('--consistency <level>', 'Reads: linearizable (default), strong, weak or none')
+    .example('trine sql 127.0.0.1:7420')
+    .example('trine sql 127.0.0.1:7420 --fingerprint SHA256:... -c "SELECT 1"')
+    .action(sqlCommand);
+
+  cli
+    .command('status [address]', 'Show a node\'s Raft state, its leader and the members')
+    .option('--key <file>', 'Your private key (default: ~/.trine/id_trine)')
+    .option('--known-hosts <file>', 'known_hosts file (default: ~/.trine/known_hosts)')
+    .option('--fingerprint <fp>', 'Trust a new server only if its key has this fingerprint')
+    .option('--accept-new', 'Trust a server seen for the first time without asking')
+    .action(statusCommand);
 
   cli
     .command('version', 'Print the version and the crypto backend in use')

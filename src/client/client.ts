@@ -14,7 +14,7 @@ import { readPrivateKeyFile, type KeyPair } from '../crypto/keys.ts';
 import type { KnownHosts } from '../crypto/known-hosts.ts';
 import { connect as netConnect, type TrineConnection, type TrineStream } from '../net/udp.ts';
 import { trustServer } from '../net/trust.ts';
-import { PROTOCOL_VERSION, RETRYABLE_CODES, decode, encode, type Consistency, type MemberInfo, type Result } from '../server/protocol.ts';
+import { PROTOCOL_VERSION, RETRYABLE_CODES, decode, encode, type Consistency, type MemberInfo, type Result, type Welcome } from '../server/protocol.ts';
 import { CLIENT_ID_BYTES } from '../server/state-machine.ts';
 
 export type { Consistency };
@@ -95,6 +95,8 @@ export class TrineClient {
   node = 0;
   user = '';
   role = '';
+  /** The welcome of the node this client is connected to. */
+  welcome: Welcome | undefined;
 
   private constructor(private readonly key: KeyPair, first: { host: string; port: number; key: Uint8Array }, private readonly opts: ConnectOptions) {
     this.current = first;
@@ -133,6 +135,7 @@ export class TrineClient {
       this.stream = stream;
       this.current = target;
       this.node = m.node; this.user = m.user; this.role = m.role;
+      this.welcome = m;
       if (m.members.length) this.members = m.members;
     } catch (e) {
       void conn.close(0, '', { immediate: true }).catch(() => undefined);

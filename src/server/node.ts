@@ -417,6 +417,7 @@ export class TrineNode {
     return {
       type: 'welcome' as const, version: PROTOCOL_VERSION, node: this.id, user: s.user, role: s.role, leader: st.lead,
       members: this.system.members.map((m) => ({ id: m.id, host: m.host, port: m.port, publicKey: m.publicKey })),
+      raft: { role: st.role, term: st.term, commit: st.commit, applied: st.applied },
     };
   }
 

@@ -40,7 +40,17 @@ export interface Query {
   readonly sql: string;
   readonly params: Value[] | Record<string, Value>;
 }
-export interface Welcome { readonly type: 'welcome'; readonly version: number; readonly node: number; readonly user: string; readonly role: string; readonly leader: number; readonly members: MemberInfo[] }
+export interface Welcome {
+  readonly type: 'welcome';
+  readonly version: number;
+  readonly node: number;
+  readonly user: string;
+  readonly role: string;
+  readonly leader: number;
+  readonly members: MemberInfo[];
+  /** The node's Raft view when it answered (for `trine status`). */
+  readonly raft: { role: string; term: number; commit: number; applied: number };
+}
 export interface Result {
   readonly type: 'result';
   readonly id: number;
@@ -90,6 +100,7 @@ export function encode(m: ClientMessage | ServerMessage): Uint8Array {
       w.byte(Msg.Welcome); w.byte(m.version); w.varint(m.node); writeValue(w, m.user); writeValue(w, m.role); w.varint(m.leader);
       w.varint(m.members.length);
       for (const x of m.members) { w.varint(x.id); writeValue(w, x.host); w.varint(x.port); w.bytes(x.publicKey); }
+      writeValue(w, m.raft.role); w.varint(m.raft.term); w.varint(m.raft.commit); w.varint(m.raft.applied);
       break;
     case 'result':
       w.byte(Msg.Result); w.varint(m.id); w.byte(m.inTransaction ? 1 : 0);
@@ -139,7 +150,8 @@ export function decode(bytes: Uint8Array): ClientMessage | ServerMessage {
         const n = r.varint();
         const members: MemberInfo[] = [];
         for (let i = 0; i < n; i++) members.push({ id: r.varint(), host: text(r, 'a host'), port: r.varint(), publicKey: take(32) });
-        out = { type: 'welcome', version, node, user, role, leader, members };
+        const raft = { role: text(r, 'the Raft role'), term: r.varint(), commit: r.varint(), applied: r.varint() };
+        out = { type: 'welcome', version, node, user, role, leader, members, raft };
         break;
       }
       case Msg.Result: {
