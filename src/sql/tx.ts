@@ -27,11 +27,13 @@ interface Undo {
 
 export class Tx implements KvReader {
   private snap: KvSnapshot | undefined;
-  private readonly buffer = new SortedMap<Bytes | null>();
+  /** Created on the first write: most autocommit statements only read. */
+  private buf: SortedMap<Bytes | null> | undefined;
+  private get buffer(): SortedMap<Bytes | null> { return (this.buf ??= new SortedMap<Bytes | null>()); }
   private readonly undo: Undo[] = [];
   readonly reads: ReadSet = { keys: [], ranges: [] };
   /** Whether any write happened (read-only transactions commit nothing). */
-  get dirty(): boolean { return this.buffer.size > 0; }
+  get dirty(): boolean { return this.buf !== undefined && this.buf.size > 0; }
 
   /**
    * `live`: the transaction lives within one synchronous call (an autocommit statement), so no
@@ -50,8 +52,8 @@ export class Tx implements KvReader {
 
   get(key: Bytes): Bytes | undefined {
     this.reads.keys.push(key);
-    if (this.buffer.size > 0) {
-      const b = this.buffer.get(key);
+    if (this.buf !== undefined && this.buf.size > 0) {
+      const b = this.buf.get(key);
       if (b !== undefined) return b === null ? undefined : b;
     }
     return this.view().get(key);
@@ -62,7 +64,7 @@ export class Tx implements KvReader {
     const limit = range.limit ?? Infinity;
     if (limit <= 0) return;
     const inner: KeyRange = { ...range, limit: undefined };
-    if (this.buffer.size === 0) {
+    if (this.buf === undefined || this.buf.size === 0) {
       yield* this.view().scan(range);
       return;
     }
@@ -124,7 +126,8 @@ export class Tx implements KvReader {
   /** The write batch: every buffered put and delete, in key order. */
   batch(): WriteOp[] {
     const out: WriteOp[] = [];
-    for (const [key, v] of this.buffer.entries()) out.push(v === null ? { type: 'del', key } : { type: 'put', key, value: v });
+    if (!this.buf) return out;
+    for (const [key, v] of this.buf.entries()) out.push(v === null ? { type: 'del', key } : { type: 'put', key, value: v });
     return out;
   }
 
