@@ -178,7 +178,8 @@ export function decode(bytes: Uint8Array): ClientMessage | ServerMessage {
       default: throw protocolError(`unknown message type 0x${kind.toString(16)}`);
     }
   } catch (e) {
-    if (e instanceof TrineError) throw e;
+    // Ours pass through; the value codec's own errors speak of disk images, so they are rephrased.
+    if (e instanceof TrineError && (e.code === 'PROTOCOL_ERROR' || e.code.startsWith('SQL_TOO'))) throw e;
     throw protocolError(e instanceof Error ? e.message : String(e));
   }
   if (r.pos !== bytes.length) throw protocolError('trailing bytes');
