@@ -115,6 +115,14 @@ export class SimNetwork {
     this.endpoints.set(address, endpoint);
   }
 
+  /** Moves an endpoint to a new address (a NAT rebinding, or a restart elsewhere). */
+  move(from: string, to: string): void {
+    const ep = this.endpoints.get(from);
+    if (!ep) throw new Error(`no endpoint at ${from}`);
+    this.endpoints.delete(from);
+    this.endpoints.set(to, ep);
+  }
+
   /** Injects a datagram as if `from` sent it (for attack tests). */
   inject(from: string, to: string, data: Uint8Array, delayMs = 0): void {
     this.heap.push({ at: this.now + delayMs, seq: this.seq++, from, to, data });
