@@ -69,6 +69,7 @@ class UdpEndpoint {
   private timerAt = Infinity;
   private scheduled = false;
   private closed = false;
+  private reportedError = false;
   readonly conns = new Map<Connection, TrineConnection>();
   onEndpointEvent: ((e: ReturnType<Endpoint['pollEvent']> & object) => void) | undefined;
   /** A client socket is connected to its one server: sends then skip the per-datagram address lookup. */
@@ -79,7 +80,13 @@ class UdpEndpoint {
     this.socket = socket;
     socket.on('message', (msg, rinfo) => {
       if (this.closed) return;
-      this.endpoint.handleDatagram(clock(), formatAddress(rinfo.address, rinfo.port), new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength));
+      try {
+        this.endpoint.handleDatagram(clock(), formatAddress(rinfo.address, rinfo.port), new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength));
+      } catch (e) {
+        // A bug must not let one datagram bring the process down; the simulator tests let such
+        // errors surface instead.
+        if (!this.reportedError) { this.reportedError = true; console.error('trine transport: internal error on an incoming datagram (dropped):', e); }
+      }
       // Events go to the application now; its promise callbacks run right after this callback,
       // and what they queue leaves in the flush at the end of this loop turn, together with our
       // acknowledgement, instead of one packet for the ACK and another for the reply.
