@@ -271,7 +271,7 @@ export class LsmEngine implements KvStore {
       if (opts.appliedIndex > mem.appliedIndex) mem.appliedIndex = opts.appliedIndex;
       if (opts.appliedIndex > this.appliedInMemory) this.appliedInMemory = opts.appliedIndex;
     }
-    if (this.background && mem.bytes >= this.memtableBytes) this.freeze();
+    if (this.background && mem.bytes >= this.memtableBytes) { this.freeze(); this.startFlushes(); }
   }
 
   /**
@@ -291,13 +291,13 @@ export class LsmEngine implements KvStore {
     for (;;) {
       this.check();
       if (this.flushTask || this.compactTask) { await (this.flushTask ?? this.compactTask); continue; }
-      if (this.imms.length) { this.startFlushes(); continue; }
+      if (this.imms.length) { this.startFlushes(); if (!this.flushTask) await yieldToLoop(); continue; }
       if (this.background && this.pickCompaction()) { this.scheduleCompaction(); if (this.compactTask) continue; }
       return;
     }
   }
 
-  /** Moves the memtable to the flush queue and starts a flush. */
+  /** Moves the memtable to the flush queue (unless it holds nothing new). */
   private freeze(): void {
     const mem = this.mem;
     if (mem.versions === 0 && mem.appliedIndex <= this.lastQueuedApplied()) return;
@@ -305,7 +305,6 @@ export class LsmEngine implements KvStore {
     this.mem = new Memtable();
     this.mem.appliedIndex = mem.appliedIndex;
     this.mem.maxSeq = mem.maxSeq;
-    this.startFlushes();
   }
 
   private lastQueuedApplied(): number {
@@ -646,33 +645,51 @@ export class LsmEngine implements KvStore {
       for (const t of tables) this.unref(t);
       throw e;
     }
-    return this.merge(cursors, range, reverse, tables);
+    // The tables stay open until the iterator ends, throws or is closed (`return`, as `break` in
+    // a for-of does), even if it is closed before its first step.
+    const gen = this.merge(cursors, range, reverse);
+    let open = true;
+    const release = () => { if (open) { open = false; for (const t of tables) this.unref(t); } };
+    const it: IterableIterator<KvEntry> = {
+      next: () => {
+        if (!open) return { done: true, value: undefined };
+        try {
+          const r = gen.next();
+          if (r.done) release();
+          return r;
+        } catch (e) {
+          release();
+          throw e;
+        }
+      },
+      return: (value?: unknown) => { release(); return { done: true, value }; },
+      [Symbol.iterator]: () => it,
+    };
+    return it;
   }
 
-  private *merge(cursors: Cursor[], range: KeyRange, reverse: boolean, tables: Table[]): Generator<KvEntry> {
+  private *merge(cursors: Cursor[], range: KeyRange, reverse: boolean): Generator<KvEntry> {
     let limit = range.limit ?? Infinity;
-    try {
-      while (limit > 0) {
-        let best: Cursor | undefined;
-        for (const c of cursors) {
-          if (!c.valid) continue;
-          if (!best) { best = c; continue; }
-          const cmp = compareBytes(c.key, best.key);
-          if (reverse ? cmp > 0 : cmp < 0) best = c;
-          else if (cmp === 0 && c.seq > best.seq) best = c;
-        }
-        if (!best) return;
-        const key = best.key, del = best.del, value = best.value;
-        if (!inRange(key, range)) return;
-        for (const c of cursors) if (c.valid && equalBytes(c.key, key)) c.next();
-        if (del) continue;
-        limit--;
-        yield { key, value };
+    while (limit > 0) {
+      // The smallest (largest, in reverse) key among the cursors; its newest version wins.
+      let best: Cursor | undefined;
+      for (const c of cursors) {
+        if (!c.valid) continue;
+        if (!best) { best = c; continue; }
+        const cmp = compareBytes(c.key, best.key);
+        if (reverse ? cmp > 0 : cmp < 0) best = c;
+        else if (cmp === 0 && c.seq > best.seq) best = c;
       }
-    } finally {
-      for (const t of tables) this.unref(t);
+      if (!best) return;
+      const key = best.key, del = best.del, value = best.value;
+      if (!inRange(key, range)) return;
+      for (const c of cursors) if (c.valid && equalBytes(c.key, key)) c.next();
+      if (del) continue;
+      limit--;
+      yield { key, value };
     }
   }
+
 
   snapshot(): EngineSnapshot {
     this.check();
@@ -685,23 +702,17 @@ export class LsmEngine implements KvStore {
   /** Makes every write so far durable in tables; resolves when the manifest records it. */
   async flush(): Promise<void> {
     this.check();
-    this.freezeForce();
+    this.freeze();
     while (this.imms.length || this.flushTask) {
       this.check();
       if (!this.flushTask) this.startFlushes();
-      await this.flushTask;
+      // Paused (a rekey or ingest runs): wait a turn rather than spin.
+      await (this.flushTask ?? yieldToLoop());
     }
     this.check();
   }
 
-  private freezeForce(): void {
-    const mem = this.mem;
-    if (mem.versions === 0 && mem.appliedIndex <= this.lastQueuedApplied()) return;
-    this.imms.push(mem);
-    this.mem = new Memtable();
-    this.mem.appliedIndex = mem.appliedIndex;
-    this.mem.maxSeq = mem.maxSeq;
-  }
+
 
   /** Flushes, then merges every table into one sorted run at the deepest level in use. */
   async compact(): Promise<void> {

@@ -54,6 +54,28 @@ test('a snapshot iterates the same rows while writes, deletes, flushes and compa
   await db.close();
 });
 
+test('files replaced by compaction are deleted once the iterators reading them end, started or not', async () => {
+  const fs = new SimFs();
+  const db = LsmEngine.open('/db', { ...OPTS, fs });
+  fill(db, 500, 'a');
+  await db.flush();
+  await db.settle();
+  const tablesBefore = () => fs.list('/db').filter((n) => n.endsWith('.sst'));
+  const first = tablesBefore();
+  const unstarted = db.scan();
+  const partial = db.scan();
+  partial.next();
+  const exhausted = [...db.scan()];
+  assert.is(exhausted.length, 500);
+  fill(db, 500, 'b');
+  await db.compact();
+  for (const name of first) assert.ok(fs.list('/db').includes(name), `${name} deleted while iterators still read it`);
+  assert.is([...partial].length, 499, 'the open iterator still reads the old tables');
+  unstarted.return!();
+  for (const name of first) assert.not.ok(fs.list('/db').includes(name), `${name} kept after its iterators ended`);
+  await db.close();
+});
+
 test('a snapshot streams out and ingests into another store; the stream is checked', async () => {
   const a = LsmEngine.open('/a', { ...OPTS, fs: new SimFs() });
   fill(a, 3000, 'v');
