@@ -16,7 +16,7 @@ const KEY = new Uint8Array(32).fill(9);
 const SEEDS = Number(process.env['STORAGE_SEEDS'] ?? 2);
 const FIRST_SEED = Number(process.env['STORAGE_SEED'] ?? 1);
 const OPTS = { masterKey: KEY, memtableBytes: 3000, tableBytes: 2000, l0Trigger: 2, l1Bytes: 4000 };
-const BATCHES = 120;
+const BATCHES = 100;
 
 type State = Map<string, string>;
 

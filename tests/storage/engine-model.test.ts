@@ -12,7 +12,7 @@ import { SimFs, prng } from '../../src/storage/sim-fs.ts';
 import { toHex } from '../../src/crypto/index.ts';
 
 const KEY = new Uint8Array(32).fill(3);
-const SEEDS = Number(process.env['STORAGE_SEEDS'] ?? 8);
+const SEEDS = Number(process.env['STORAGE_SEEDS'] ?? 6);
 const FIRST_SEED = Number(process.env['STORAGE_SEED'] ?? 1);
 const OPS = Number(process.env['STORAGE_OPS'] ?? 2500);
 const OPTS = { masterKey: KEY, memtableBytes: 6000, tableBytes: 3000, l0Trigger: 3, l1Bytes: 8000, cacheBytes: 64 << 10 };

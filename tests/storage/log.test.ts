@@ -8,7 +8,7 @@ import type { FileSystem } from '../../src/storage/fs.ts';
 
 const KEY = new Uint8Array(32).fill(7);
 const DIR = '/log';
-const SEEDS = Number(process.env['STORAGE_SEEDS'] ?? 30);
+const SEEDS = Number(process.env['STORAGE_SEEDS'] ?? 20);
 
 function entry(index: number, term: number, tag = 0): LogEntry {
   return { index, term, data: new TextEncoder().encode(`entry ${index} term ${term} tag ${tag}`) };
