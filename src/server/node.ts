@@ -441,7 +441,7 @@ export class TrineNode {
       }
       if (s.txAt === 'remote' || !this.isLeader()) {
         if (s.txAt === 'here') {
-          s.txAt = undefined;
+          this.abandonTx(s);
           throw new TrineError('TX_CONFLICT', 'this node lost leadership during the transaction, so it was rolled back; retry the transaction');
         }
         return await this.forward(s, q);
@@ -468,6 +468,13 @@ export class TrineNode {
     }
   }
 
+  /** Rolls back the session's leader-side transaction (it can no longer commit). */
+  private abandonTx(s: ClientSession): void {
+    if (s.leader.inTransaction) { try { s.leader.execute('ROLLBACK'); } catch { /* already ended */ } }
+    s.txAt = undefined;
+    s.ctx = undefined;
+  }
+
   /** Runs `q` on this node as leader (directly or forwarded by a follower). */
   private async onLeader(s: ClientSession, q: Query): Promise<Uint8Array> {
     const key = reqKey(s.client, q.id);
@@ -481,6 +488,10 @@ export class TrineNode {
   private async executeOnLeader(s: ClientSession, q: Query): Promise<Uint8Array> {
     let epoch = this.currentEpoch();
     if (this.leaderTerm === 0) {
+      if (s.leader.inTransaction) {
+        this.abandonTx(s);
+        throw new TrineError('TX_CONFLICT', 'this node lost leadership during the transaction, so it was rolled back; retry the transaction');
+      }
       throw new TrineError('SERVER_NOT_LEADER', `node ${this.id} is not the leader (leader: ${this.driver.status().lead || 'unknown'}); retry`);
     }
     if (this.barrierEpoch !== epoch) {
@@ -498,9 +509,7 @@ export class TrineNode {
     if (!s.leader.inTransaction) s.ctx = { epoch, seq: 0, pinned: false };
     if (s.ctx && s.ctx.epoch !== epoch) {
       // The open transaction belongs to an earlier leadership: it can no longer commit.
-      try { s.leader.execute('ROLLBACK'); } catch { /* none open */ }
-      s.txAt = undefined;
-      s.ctx = undefined;
+      this.abandonTx(s);
       throw new TrineError('TX_CONFLICT', 'the leader changed during this transaction, so it was rolled back; retry the transaction');
     }
     s.pending = [];

@@ -81,4 +81,30 @@ test('three nodes: follower writes are forwarded; killing the leader loses no ac
   }
 });
 
+test('concurrent read-modify-write transactions through every node are serializable (no lost update)', async () => {
+  const ports = await freePorts(3);
+  const dirs = await initCluster({ dir: tempDir('cluster-ser'), size: 3, ports, admin: admin.user });
+  const nodes = await startNodes(dirs);
+  try {
+    for (const n of nodes) await n.waitFounded();
+    await leaderOf(nodes);
+    const clients = await Promise.all([0, 1, 2, 0, 1, 2].map((i) => client(nodes[i]!.address, admin.pair)));
+    await clients[0]!.query('CREATE TABLE counter (id INTEGER PRIMARY KEY, v INTEGER); INSERT INTO counter VALUES (1, 0)');
+    const per = 6;
+    await Promise.all(clients.map(async (c) => {
+      for (let i = 0; i < per; i++) {
+        await c.transaction(async (tx) => {
+          const v = (await tx.query('SELECT v FROM counter WHERE id = 1')).rows[0]![0] as number;
+          await tx.query('UPDATE counter SET v = ? WHERE id = 1', [v + 1]);
+        }, 1000);
+      }
+    }));
+    const final = (await clients[1]!.query('SELECT v FROM counter WHERE id = 1')).rows[0]![0];
+    assert.is(final, clients.length * per);
+    await Promise.all(clients.map((c) => c.close()));
+  } finally {
+    for (const n of nodes) await n.close({ transfer: false });
+  }
+});
+
 test.run();
