@@ -3,7 +3,7 @@
  * length-framed messages on loopback, plus the raw ceiling of unencrypted 1200-byte datagrams.
  * The server side runs in a child process so each side has its own event loop.
  *
- *   node --import tsx tools/bench/net.ts [--seconds 2] [--datagram 1200]
+ *   node --import tsx tools/bench/net.ts [--seconds 2] [--datagram 1200] [--repeat 1]
  *
  * Prints MB/s for bulk (one stream, 64 KiB messages), requests/s for 1 KiB request/response with
  * 1 and 32 in flight, and the ratios Trine/TCP. Every phase is bounded by --seconds.
@@ -19,6 +19,13 @@ import { connect, listen, type TrineStream } from '../../src/net/udp.ts';
 const args = process.argv.slice(2);
 const opt = (name: string, def: number) => { const i = args.indexOf(name); return i >= 0 ? Number(args[i + 1]) : def; };
 const SECONDS = opt('--seconds', 2);
+/** Each figure is the best of this many runs: the machine may be shared, and interference only ever slows a run. */
+const REPEAT = opt('--repeat', 1);
+async function best(f: () => Promise<number>): Promise<number> {
+  let b = 0;
+  for (let i = 0; i < REPEAT; i++) b = Math.max(b, await f());
+  return b;
+}
 const DATAGRAM = opt('--datagram', 1200);
 const BULK = 64 * 1024;
 const WINDOWS = process.env['BENCH_WINDOW'] ? { streamWindowBytes: Number(process.env['BENCH_WINDOW']), connectionWindowBytes: 4 * Number(process.env['BENCH_WINDOW']), streamReadQueueBytes: Number(process.env['BENCH_WINDOW']) } : {};
@@ -192,29 +199,29 @@ async function main(): Promise<void> {
   const child = spawn(process.execPath, [...process.execArgv, new URL(import.meta.url).pathname, '--serve', '--datagram', String(DATAGRAM)], { stdio: ['pipe', 'pipe', 'inherit'] });
   const info = JSON.parse(await new Promise<string>((r) => createInterface({ input: child.stdout! }).once('line', r))) as { tcp: number; trine: number; raw: number; key: string };
   try {
-    const rawMBs = await rawCeiling(info.raw, DATAGRAM);
-    const rawLoopMBs = await rawCeiling(info.raw, LOOPBACK_DATAGRAM_BYTES);
+    const rawMBs = await best(() => rawCeiling(info.raw, DATAGRAM));
+    const rawLoopMBs = await best(() => rawCeiling(info.raw, LOOPBACK_DATAGRAM_BYTES));
 
     const sock = net.connect(info.tcp, '127.0.0.1');
     sock.setNoDelay(true);
     await new Promise<void>((r) => sock.once('connect', () => r()));
     const tf = tcpFramed(sock);
-    const tcpBulk = await bulk(tf);
-    const tcpRr1 = await reqResp(tf, 1);
-    const tcpRr32 = await reqResp(tf, 32);
+    const tcpBulk = await best(() => bulk(tf));
+    const tcpRr1 = await best(() => reqResp(tf, 1));
+    const tcpRr32 = await best(() => reqResp(tf, 32));
     sock.destroy();
 
     const conn = await connect({ address: '127.0.0.1', port: info.trine, serverKey: fromHex(info.key), staticKey: randomBytes(32), limits: { maxDatagramBytes: DATAGRAM, ...WINDOWS } });
     const nf = trineFramed(conn.openStream());
-    const trineBulk = await bulk(nf);
+    const trineBulk = await best(() => bulk(nf));
     const rr = trineFramed(conn.openStream());
-    const trineRr1 = await reqResp(rr, 1);
-    const trineRr32 = await reqResp(rr, 32);
+    const trineRr1 = await best(() => reqResp(rr, 1));
+    const trineRr32 = await best(() => reqResp(rr, 32));
     const lost = conn.raw.packetsLost;
     await conn.close(0, '', { immediate: true });
 
     const pct = (a: number, b: number) => `${((100 * a) / b).toFixed(0)}%`;
-    console.log(`loopback, ${SECONDS}s per phase, node ${process.version}, load average ${(await import('node:os')).loadavg()[0]!.toFixed(1)} on ${(await import('node:os')).cpus().length} cores`);
+    console.log(`loopback, ${SECONDS}s per phase, best of ${REPEAT}, node ${process.version}, load average ${(await import('node:os')).loadavg()[0]!.toFixed(1)} on ${(await import('node:os')).cpus().length} cores`);
     console.log(`raw dgram, unencrypted: ${rawMBs.toFixed(0)} MB/s at ${DATAGRAM} B, ${rawLoopMBs.toFixed(0)} MB/s at ${LOOPBACK_DATAGRAM_BYTES} B (Trine's loopback datagram size)`);
     console.log(`bulk, 64 KiB messages:   TCP ${tcpBulk.toFixed(0)} MB/s   Trine ${trineBulk.toFixed(0)} MB/s   Trine/TCP ${pct(trineBulk, tcpBulk)}   Trine/raw ${pct(trineBulk, rawMBs)}`);
     console.log(`req/resp 1 KiB, 1 in flight:   TCP ${tcpRr1.toFixed(0)}/s   Trine ${trineRr1.toFixed(0)}/s   Trine/TCP ${pct(trineRr1, tcpRr1)}`);
