@@ -65,6 +65,8 @@ export class Database {
   /** The newest schema loaded from committed state, shared by sessions. */
   sharedSchema: Schema | undefined;
   readonly committer: Committer;
+  /** The session whose statement is executing (statements run synchronously, one at a time). */
+  running: Session | undefined;
   readonly now: () => number;
   private runCounter = 0;
 
@@ -102,10 +104,10 @@ export class Session {
   private savepoints: SavepointEntry[] = [];
   private schema: Schema | undefined;
   private schemaTx: Tx | undefined;
-  private lastRowid = 0n;
+  /** @internal */ lastRowid = 0n;
   private lastChanges = 0n;
   private total = 0n;
-  private fkOn = false;
+  /** @internal */ fkOn = false;
   private stmtTime = 0;
   private readonly fnCtx: FnContext;
 
@@ -273,6 +275,7 @@ export class Session {
     }
     const c = compiled.exec;
     env.rows = new Array(c.slots).fill(null);
+    this.db.running = this;
     const r = c.run(env);
     if (s.type === 'insert' || s.type === 'update' || s.type === 'delete') {
       this.lastChanges = BigInt(r.changes);
@@ -296,9 +299,12 @@ export class Session {
   }
 
   private dmlHost(schema: Schema): DmlHost {
+    // Compiled statements are cached per Database and shared by its sessions, so the hooks must
+    // reach the session running the statement, not the one that compiled it.
+    const db = this.db;
     return {
-      foreignKeys: () => this.fkOn,
-      setLastInsertRowid: (id) => { this.lastRowid = id; },
+      foreignKeys: () => db.running!.fkOn,
+      setLastInsertRowid: (id) => { db.running!.lastRowid = id; },
       table: (n) => schema.table(n),
       allTables: () => [...schema.tables.values()],
     };

@@ -138,6 +138,10 @@ test('last_insert_rowid() follows the session, and rowids exceed 2^53 exactly', 
   assert.is(one(s, 'SELECT max(id) FROM t'), 9007199254740994n);
   const other = db.session();
   assert.is(one(other, 'SELECT last_insert_rowid()'), 0n);
+  // The same SQL text shares one compiled plan; each session still keeps its own rowid.
+  other.execute('INSERT INTO t(v) VALUES (2)');
+  assert.is(one(other, 'SELECT last_insert_rowid()'), 9007199254740995n);
+  assert.is(one(s, 'SELECT last_insert_rowid()'), 9007199254740994n);
 });
 
 test('foreign keys: enforced only with PRAGMA foreign_keys = ON, with actions', () => {
