@@ -847,7 +847,8 @@ export class LsmEngine implements KvStore {
   /**
    * Replaces the whole state with a snapshot stream (from `EngineSnapshot.stream()`): the new
    * tables are written first and swapped in with one manifest write, so a crash leaves either the
-   * old state or the new one. Snapshots taken before become invalid.
+   * old state or the new one. Snapshots taken before become invalid, and writes made while it
+   * runs are discarded with the old state (Raft applies nothing while it installs a snapshot).
    */
   async ingest(stream: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<{ entries: number; appliedIndex: number }> {
     this.check();
