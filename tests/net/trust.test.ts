@@ -82,5 +82,20 @@ test('against a real listener: the key comes over KEY_REQUEST', async () => {
   }
 });
 
+test('nothing listening: the key fetch fails with NET_TIMEOUT, and nothing is recorded', async () => {
+  const path = file();
+  const { createSocket } = await import('node:dgram');
+  // A bound socket that never answers, so the port is surely silent.
+  const mute = createSocket('udp4');
+  await new Promise<void>((r) => mute.bind(0, '127.0.0.1', () => r()));
+  let err: unknown;
+  try {
+    await trustServer(`127.0.0.1:${mute.address().port}`, { knownHostsPath: path, print: quiet, acceptNew: true, fetchKey: (h, p) => import('../../src/net/udp.ts').then((m) => m.fetchServerKey(h, p, 600)) });
+  } catch (e) { err = e; }
+  mute.close();
+  assert.ok(isTrineError(err, 'NET_TIMEOUT'), String(err));
+  assert.not.ok(existsSync(path));
+});
+
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 test.run();
