@@ -21,19 +21,33 @@ export type Committer = (batch: WriteOp[], reads: ReadSet) => void;
 
 interface Undo {
   key: Bytes;
+  /** The key as a binary string (the buffer's map key). */
+  k: string;
   /** Previous buffer entry: undefined = absent, null = tombstone. */
   prev: Bytes | null | undefined;
 }
 
+interface Entry { key: Bytes; value: Bytes | null }
+
+/** A key's bytes as a string of char codes 0-255: string order equals memcmp order. */
+function bin(key: Bytes): string {
+  let s = '';
+  for (let i = 0; i < key.length; i++) s += String.fromCharCode(key[i]!);
+  return s;
+}
+
 export class Tx implements KvReader {
   private snap: KvSnapshot | undefined;
-  /** Created on the first write: most autocommit statements only read. */
-  private buf: SortedMap<Bytes | null> | undefined;
-  private get buffer(): SortedMap<Bytes | null> { return (this.buf ??= new SortedMap<Bytes | null>()); }
+  /**
+   * The write buffer: a hash map for point reads and writes, plus an ordered copy that exists only
+   * once a range scan needs it (bulk inserts never pay for ordering until commit).
+   */
+  private map: Map<string, Entry> | undefined;
+  private ordered: SortedMap<Bytes | null> | undefined;
   private readonly undo: Undo[] = [];
   readonly reads: ReadSet = { keys: [], ranges: [] };
   /** Whether any write happened (read-only transactions commit nothing). */
-  get dirty(): boolean { return this.buf !== undefined && this.buf.size > 0; }
+  get dirty(): boolean { return this.map !== undefined && this.map.size > 0; }
 
   /**
    * `live`: the transaction lives within one synchronous call (an autocommit statement), so no
@@ -47,14 +61,24 @@ export class Tx implements KvReader {
     return this.snap;
   }
 
+  private sorted(): SortedMap<Bytes | null> {
+    if (!this.ordered) {
+      const m = new SortedMap<Bytes | null>();
+      const all = [...this.map!.entries()].sort((x, y) => (x[0] < y[0] ? -1 : 1));
+      for (const [, e] of all) m.set(e.key, e.value);
+      this.ordered = m;
+    }
+    return this.ordered;
+  }
+
   /** Pins the snapshot now (BEGIN IMMEDIATE/EXCLUSIVE, or the first statement). */
   start(): void { this.view(); }
 
   get(key: Bytes): Bytes | undefined {
     this.reads.keys.push(key);
-    if (this.buf !== undefined && this.buf.size > 0) {
-      const b = this.buf.get(key);
-      if (b !== undefined) return b === null ? undefined : b;
+    if (this.map !== undefined && this.map.size > 0) {
+      const e = this.map.get(bin(key));
+      if (e !== undefined) return e.value === null ? undefined : e.value;
     }
     return this.view().get(key);
   }
@@ -64,12 +88,12 @@ export class Tx implements KvReader {
     const limit = range.limit ?? Infinity;
     if (limit <= 0) return;
     const inner: KeyRange = { ...range, limit: undefined };
-    if (this.buf === undefined || this.buf.size === 0) {
+    if (this.map === undefined || this.map.size === 0) {
       yield* this.view().scan(range);
       return;
     }
     const rev = range.reverse === true;
-    const a = this.buffer.entries(inner);
+    const a = this.sorted().entries(inner);
     const b = this.view().scan(inner);
     let x = a.next(), y = b.next();
     let n = 0;
@@ -106,10 +130,13 @@ export class Tx implements KvReader {
   }
 
   private write(key: Bytes, value: Bytes | null): void {
-    // One search when the key is new to the buffer (the common case): insert and learn at once.
-    const prev = this.buffer.putIfAbsent(key, value);
-    if (prev !== undefined) this.buffer.set(key, value);
-    this.undo.push({ key, prev });
+    const map = (this.map ??= new Map());
+    const k = bin(key);
+    const e = map.get(k);
+    this.undo.push({ key, k, prev: e === undefined ? undefined : e.value });
+    if (e === undefined) map.set(k, { key, value });
+    else e.value = value;
+    this.ordered?.set(key, value);
   }
 
   /** A savepoint: the current position in the undo log. */
@@ -118,16 +145,17 @@ export class Tx implements KvReader {
   rollbackTo(mark: number): void {
     while (this.undo.length > mark) {
       const u = this.undo.pop()!;
-      if (u.prev === undefined) this.buffer.delete(u.key);
-      else this.buffer.set(u.key, u.prev);
+      if (u.prev === undefined) { this.map!.delete(u.k); this.ordered?.delete(u.key); }
+      else { this.map!.get(u.k)!.value = u.prev; this.ordered?.set(u.key, u.prev); }
     }
   }
 
-  /** The write batch: every buffered put and delete, in key order. */
+  /** The write batch: every buffered put and delete, in key order (stores ingest sorted runs fastest). */
   batch(): WriteOp[] {
     const out: WriteOp[] = [];
-    if (!this.buf) return out;
-    for (const [key, v] of this.buf.entries()) out.push(v === null ? { type: 'del', key } : { type: 'put', key, value: v });
+    if (!this.map) return out;
+    const all = [...this.map.entries()].sort((x, y) => (x[0] < y[0] ? -1 : 1));
+    for (const [, e] of all) out.push(e.value === null ? { type: 'del', key: e.key } : { type: 'put', key: e.key, value: e.value });
     return out;
   }
 

@@ -64,6 +64,16 @@ test('SAVEPOINT, ROLLBACK TO and RELEASE nest', () => {
   assert.equal(rows(s, 'SELECT a FROM t'), [[1], [5]]);
 });
 
+test('ROLLBACK TO restores rows overwritten several times within the transaction', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, v)');
+  s.execute("BEGIN; INSERT INTO t VALUES (1, 'a'); SAVEPOINT p; UPDATE t SET v = 'b'; UPDATE t SET v = 'c'");
+  s.execute('ROLLBACK TO p');
+  assert.equal(rows(s, 'SELECT v FROM t'), [['a']]);
+  s.execute("UPDATE t SET v = 'd'; DELETE FROM t; ROLLBACK TO p; COMMIT");
+  assert.equal(rows(s, 'SELECT v FROM t'), [['a']]);
+});
+
 test('a SAVEPOINT outside BEGIN starts a transaction that its RELEASE commits', () => {
   const { db, s } = fresh();
   const other = db.session();
