@@ -4,7 +4,7 @@
  */
 export { listen, connect, fetchServerKey, formatAddress, Listener, TrineConnection, TrineStream } from './udp.ts';
 export type { ListenOptions, ConnectOptions } from './udp.ts';
-export { trustServer } from './trust.ts';
+export { trustServer, connectTrusted } from './trust.ts';
 export type { TrustOptions } from './trust.ts';
 export { Endpoint } from './endpoint.ts';
 export type { Authorize, EndpointOptions, EndpointEvent, Transmit } from './endpoint.ts';

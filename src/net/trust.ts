@@ -9,7 +9,8 @@
  */
 import { fingerprint, hostName, KnownHosts, TrineError } from '../crypto/index.ts';
 import { NetErrorCode } from './errors.ts';
-import { fetchServerKey } from './udp.ts';
+import type { Limits } from './limits.ts';
+import { connect, fetchServerKey, type TrineConnection } from './udp.ts';
 
 export interface TrustOptions {
   /** The known_hosts file (loaded, and saved when a key is added). Or pass `knownHosts`. */
@@ -72,6 +73,16 @@ export async function trustServer(address: string, opts: TrustOptions = {}): Pro
   if (hosts.path) await hosts.save();
   print(`Permanently added ${name} (${fp}) to the list of known servers.`);
   return key;
+}
+
+/**
+ * `trustServer` then `connect`: what a client command does. The key comes from known_hosts (or is
+ * confirmed on first use) and the handshake then proves the server holds it.
+ */
+export async function connectTrusted(address: string, opts: TrustOptions & { readonly staticKey: Uint8Array; readonly limits?: Partial<Limits> }): Promise<TrineConnection> {
+  const serverKey = await trustServer(address, opts);
+  const { host, port } = splitAddress(address);
+  return connect({ address: host, port, serverKey, staticKey: opts.staticKey, ...(opts.limits ? { limits: opts.limits } : {}) });
 }
 
 function mismatch(name: string, expected: string, got: string): TrineError {

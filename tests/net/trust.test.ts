@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fingerprint, isTrineError, KnownHosts, randomBytes, x25519PublicKey } from '../../src/crypto/index.ts';
-import { trustServer } from '../../src/net/trust.ts';
+import { connectTrusted, trustServer } from '../../src/net/trust.ts';
 import { listen } from '../../src/net/udp.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'trine-trust-'));
@@ -77,6 +77,22 @@ test('against a real listener: the key comes over KEY_REQUEST', async () => {
   try {
     const key = await trustServer(`127.0.0.1:${server.address().port}`, { knownHosts: KnownHosts.empty(), print: quiet, fingerprint: fingerprint(x25519PublicKey(sk)) });
     assert.equal(key, x25519PublicKey(sk));
+  } finally {
+    await server.close();
+  }
+});
+
+test('connectTrusted: first use records the key, the handshake completes, a second connect needs no confirmation', async () => {
+  const path = file();
+  const sk = randomBytes(32);
+  const server = await listen({ address: '127.0.0.1', port: 0, staticKey: sk, authorize: () => 'u' });
+  const address = `127.0.0.1:${server.address().port}`;
+  try {
+    const c1 = await connectTrusted(address, { knownHostsPath: path, print: quiet, prompt: async () => true, staticKey: randomBytes(32) });
+    assert.equal(c1.peerKey, x25519PublicKey(sk));
+    await c1.close(0, '', { immediate: true });
+    const c2 = await connectTrusted(address, { knownHostsPath: path, print: quiet, staticKey: randomBytes(32) });
+    await c2.close(0, '', { immediate: true });
   } finally {
     await server.close();
   }
