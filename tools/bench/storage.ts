@@ -1,6 +1,6 @@
 /**
  * Storage benchmark, side by side with LevelDB (classic-level, chained batches):
- *   node --import tsx tools/bench/storage.ts [--n 1000000] [--batch 1000] [--gets 200000]
+ *   node --import tsx tools/bench/storage.ts [--n 1000000] [--batch 1000] [--gets 200000] [--cache-mb 64]
  *
  * Trine's write path is the real one: each batch is appended to the encrypted Raft log (the only
  * write-ahead log) and applied to the LSM engine. Keys are 16 random bytes, values 100 random bytes.
@@ -23,6 +23,7 @@ function arg(name: string, def: number): number {
 const N = arg('n', 1_000_000);
 const BATCH = arg('batch', 1000);
 const GETS = arg('gets', Math.min(N, 200_000));
+const CACHE_MB = arg('cache-mb', 64);
 const KEY = randomBytes(32);
 const now = () => performance.now();
 const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
@@ -56,7 +57,7 @@ async function trine(root: string): Promise<Figures> {
   const run = async (sync: boolean) => {
     const dir = mkdtempSync(join(root, 'trine-'));
     const log = LogStore.open(join(dir, 'log'), { masterKey: KEY });
-    const db = LsmEngine.open(join(dir, 'db'), { masterKey: KEY });
+    const db = LsmEngine.open(join(dir, 'db'), { masterKey: KEY, cacheBytes: CACHE_MB << 20 });
     const t0 = now();
     let index = 0;
     for (let b = 0; b < N; b += BATCH) {
@@ -143,7 +144,7 @@ async function leveldb(root: string): Promise<Figures> {
 
 const root = mkdtempSync(join(tmpdir(), 'trine-bench-'));
 try {
-  console.log(`storage benchmark: ${N} puts (16-byte keys, 100-byte values) in batches of ${BATCH}; ${GETS} random gets`);
+  console.log(`storage benchmark: ${N} puts (16-byte keys, 100-byte values) in batches of ${BATCH}; ${GETS} random gets; trine block cache ${CACHE_MB} MiB`);
   const L = await leveldb(root);
   const T = await trine(root);
   const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
