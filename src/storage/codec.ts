@@ -99,3 +99,11 @@ export function readU64(b: Uint8Array, off: number): number {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   return dv.getUint32(off + 4, true) * 0x100000000 + dv.getUint32(off, true);
 }
+
+/** Byte equality with an early exit (keys are not secrets; crypto's equalBytes is constant-time). */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  const n = a.length;
+  if (n !== b.length) return false;
+  for (let i = n - 1; i >= 0; i--) if (a[i] !== b[i]) return false;
+  return true;
+}

@@ -5,7 +5,7 @@
  * the compaction worker (`compaction-worker.ts`) when the engine sits on the real disk.
  */
 import { join } from 'node:path';
-import { equalBytes } from '../crypto/index.ts';
+import { sameBytes } from './codec.ts';
 import { BlockCache } from './block-cache.ts';
 import { FileCipher, FileKind, Keyring } from './envelope.ts';
 import type { FileHandle, FileSystem } from './fs.ts';
@@ -54,9 +54,9 @@ export function* mergeGroups(cursors: Cursor[]): Generator<Entry[]> {
     group.length = 0;
     let sources = 0;
     for (const c of cursors) {
-      if (!c.valid || !equalBytes(c.key, min)) continue;
+      if (!c.valid || !sameBytes(c.key, min)) continue;
       sources++;
-      while (c.valid && equalBytes(c.key, min)) {
+      while (c.valid && sameBytes(c.key, min)) {
         const e = pool[group.length] ??= { key: c.key, seq: 0, del: false, value: EMPTY };
         e.key = c.key; e.seq = c.seq; e.del = c.del; e.value = c.value;
         group.push(e);

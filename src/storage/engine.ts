@@ -13,7 +13,7 @@
 import { join } from 'node:path';
 import { TrineError, blake2s, concatBytes, equalBytes } from '../crypto/index.ts';
 import { BlockCache } from './block-cache.ts';
-import { ByteReader, ByteWriter, corrupt } from './codec.ts';
+import { ByteReader, ByteWriter, corrupt, sameBytes } from './codec.ts';
 import { FileKind, type MasterKey, Keyring, finishRekey, rekeyFiles } from './envelope.ts';
 import { type FileSystem, nodeFs } from './fs.ts';
 import { compareBytes, inRange, type Bytes, type KeyRange, type KvEntry, type KvSnapshot, type KvStore, type WriteOp } from './kv.ts';
@@ -683,7 +683,7 @@ export class LsmEngine implements KvStore {
       if (!best) return;
       const key = best.key, del = best.del, value = best.value;
       if (!inRange(key, range)) return;
-      for (const c of cursors) if (c.valid && equalBytes(c.key, key)) c.next();
+      for (const c of cursors) if (c.valid && sameBytes(c.key, key)) c.next();
       if (del) continue;
       limit--;
       yield { key, value };

@@ -8,7 +8,7 @@ import { blake2s, equalBytes } from '../crypto/index.ts';
 import { Block, BlockBuilder, type DecodedBlock, lowerBound } from './block.ts';
 import { BlockCache } from './block-cache.ts';
 import { bloomMayContain, buildBloom, keyHash } from './bloom.ts';
-import { ByteReader, ByteWriter, corrupt } from './codec.ts';
+import { ByteReader, ByteWriter, corrupt, sameBytes } from './codec.ts';
 import { type FileCipher, FileKind, type Keyring, newFileHeader, openFileHeader } from './envelope.ts';
 import type { FileHandle } from './fs.ts';
 import { compareBytes, type Bytes } from './kv.ts';
@@ -67,7 +67,7 @@ export class TableBuilder {
 
   /** Adds an entry; entries come in (key ascending, seq descending) order. */
   add(key: Uint8Array, seq: number, del: boolean, value: Uint8Array, sameKey?: boolean): void {
-    const same = sameKey ?? (this.last !== undefined && equalBytes(this.last, key));
+    const same = sameKey ?? (this.last !== undefined && sameBytes(this.last, key));
     if (!same) {
       // Cut blocks only between user keys, so a key's versions stay in one block.
       if (this.block.count > 0 && this.block.size() >= BLOCK_BYTES) this.flushBlock();
