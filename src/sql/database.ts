@@ -219,6 +219,8 @@ export class Session {
     try {
       const r = this.runInTx(p, params, tx);
       if (auto) this.finish(true);
+      // The statement succeeded: its undo entries matter only to an enclosing savepoint.
+      else if (this.savepoints.length === 0) tx.forgetUndo();
       return r;
     } catch (e) {
       if (auto) {

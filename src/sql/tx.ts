@@ -142,6 +142,9 @@ export class Tx implements KvReader {
   /** A savepoint: the current position in the undo log. */
   mark(): number { return this.undo.length; }
 
+  /** Drops the undo log when no savepoint needs it (a whole-transaction ROLLBACK drops the buffer). */
+  forgetUndo(): void { this.undo.length = 0; }
+
   rollbackTo(mark: number): void {
     while (this.undo.length > mark) {
       const u = this.undo.pop()!;
