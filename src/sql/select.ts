@@ -601,7 +601,7 @@ export class QueryCompiler implements SubqueryHost {
       }
       return true;
     };
-    interface Term { col: number; op: string; e: CExpr; colCe: CExpr; list?: CExpr[] }
+    interface Term { col: number; op: string; e: CExpr; colCe: CExpr; list?: CExpr[]; colRight?: boolean }
     const terms: Term[] = [];
     for (const c of cands) {
       const a = c.ast;
@@ -614,7 +614,7 @@ export class QueryCompiler implements SubqueryHost {
           let op = a.op === 'IS' ? '=' : a.op;
           if (a.op === 'IS' && false) op = '=';
           if (flip) op = op === '<' ? '>' : op === '>' ? '<' : op === '<=' ? '>=' : op === '>=' ? '<=' : op;
-          terms.push({ col: cs.idx, op: a.op === 'IS' ? 'IS' : op, e: os.ce, colCe: cs.ce });
+          terms.push({ col: cs.idx, op: a.op === 'IS' ? 'IS' : op, e: os.ce, colCe: cs.ce, colRight: flip });
           if (!flip) { /* try only one orientation when the left side is our column */ break; }
         }
       } else if (a.k === 'between' && !a.not) {
@@ -710,12 +710,13 @@ export class QueryCompiler implements SubqueryHost {
   }
 
   /** Whether a comparison term can be answered from an index column (affinity and collation agree). */
-  private indexUsable(table: Table, col: number, coll: Collation, t: { e: CExpr; colCe: CExpr }): boolean {
+  private indexUsable(table: Table, col: number, coll: Collation, t: { e: CExpr; colCe: CExpr; colRight?: boolean }): boolean {
     const caff = table.cols[col]!.affinity;
     const aff = comparisonAffinity(caff, t.e.aff);
     const okAff = aff === null || (aff === 'NUMERIC' && NUMERIC.has(caff)) || (aff === 'TEXT' && caff === 'TEXT');
     if (!okAff) return false;
-    const cmpColl = t.e.explicitColl && t.e.coll ? t.e.coll : comparisonCollation(t.colCe, t.e);
+    // The comparison's collation depends on which side the column is on (the left one wins).
+    const cmpColl = t.colRight ? comparisonCollation(t.e, t.colCe) : comparisonCollation(t.colCe, t.e);
     return cmpColl === coll;
   }
 

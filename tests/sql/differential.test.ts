@@ -76,8 +76,9 @@ function foldRows(o: Outcome): Outcome {
 
 function compare(sql: string, ordered: boolean, a: Outcome, b: Outcome, fold = false): string | undefined {
   if (fold) { a = foldRows(a); b = foldRows(b); }
-  // Whether sum() overflows midway depends on the order rows are added (SQLite follows its index).
-  if (/\bsum\(/.test(sql) && [a, b].some((o) => !o.ok && o.msg === 'integer overflow')) return undefined;
+  // Whether sum() overflows midway, and which WHERE term (one with abs() of the smallest integer,
+  // say) is evaluated first, depends on the order the engine picks: SQLite follows its indexes.
+  if ([a, b].some((o) => !o.ok && o.msg === 'integer overflow')) return undefined;
   if (a.ok !== b.ok) return `sqlite ${a.ok ? 'succeeded' : `failed: ${(a as { msg: string }).msg}`}, trine ${b.ok ? 'succeeded' : `failed: ${(b as { msg: string }).msg}`}`;
   if (!a.ok || !b.ok) {
     const am = (a as { msg: string }).msg, bm = (b as { msg: string }).msg;
