@@ -44,10 +44,23 @@ const key = (i: number) => keys.subarray(16 * i, 16 * i + 16);
 const value = (i: number) => values.subarray(100 * i, 100 * i + 100);
 const order = Array.from({ length: GETS }, () => Math.floor(Math.random() * N));
 
+/** The batch as a Raft entry payload: count, then per op `kind | varint len | key | varint len | value`. */
 function encodeBatch(ops: WriteOp[]): Uint8Array {
-  const w = new ByteWriter(ops.length * 124);
+  let size = 5;
+  for (const op of ops) size += 11 + op.key.length + (op.type === 'put' ? op.value.length : 0);
+  const w = new ByteWriter(size);
   w.varint(ops.length);
-  for (const op of ops) { w.u8(op.type === 'put' ? 1 : 0); w.blob(op.key); if (op.type === 'put') w.blob(op.value); }
+  const b = w.buf;
+  for (const op of ops) {
+    b[w.len++] = op.type === 'put' ? 1 : 0;
+    w.varintUnchecked(op.key.length);
+    for (let i = 0; i < op.key.length; i++) b[w.len++] = op.key[i]!;
+    if (op.type === 'put') {
+      w.varintUnchecked(op.value.length);
+      b.set(op.value, w.len);
+      w.len += op.value.length;
+    }
+  }
   return w.view();
 }
 
