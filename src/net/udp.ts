@@ -154,9 +154,10 @@ class UdpEndpoint {
     this.timerAt = at;
     if (at === Infinity) return;
     const delay = at - clock();
-    if (delay <= 0) { this.kick(); return; }
-    // Timers fire no finer than a millisecond; the pacer's burst allowance covers the difference.
-    this.timer = setTimeout(() => this.onTimer(), Math.max(1, Math.ceil(delay)));
+    // Below a millisecond (a pacing gap), wait by yielding one loop turn instead of sleeping: a
+    // timer sleeps at least 1 ms, and far longer on a busy machine, which would starve the pacer.
+    if (delay < 1) { this.kick(); return; }
+    this.timer = setTimeout(() => this.onTimer(), Math.ceil(delay));
     this.timer.unref?.();
   }
 
