@@ -80,24 +80,6 @@ export class SortedMap<V> {
     }
   }
 
-  /** Returns the value under `key`, or, when there is none, inserts `value` and returns undefined (one search). */
-  putIfAbsent(key: Bytes, value: V): V | undefined {
-    const ci = this.chunkFor(key);
-    const c = this.chunks[ci]!;
-    const i = SortedMap.lowerBound(c.keys, key);
-    if (i < c.keys.length && compareBytes(c.keys[i]!, key) === 0) return c.values[i];
-    c.keys.splice(i, 0, key);
-    c.values.splice(i, 0, value);
-    this.count++;
-    this.epoch++;
-    if (c.keys.length > CHUNK_MAX) {
-      const half = c.keys.length >>> 1;
-      const right: Chunk<V> = { keys: c.keys.splice(half), values: c.values.splice(half) };
-      this.chunks.splice(ci + 1, 0, right);
-    }
-    return undefined;
-  }
-
   delete(key: Bytes): boolean {
     const ci = this.chunkFor(key);
     const c = this.chunks[ci]!;
