@@ -1,5 +1,5 @@
 /**
- * Byte formats of the SQL layer (documented in docs/FORMATS-SQL.md): the record codec that stores a
+ * Byte formats of the SQL layer (documented in docs/FORMATS.md, "SQL rows, indexes and metadata"): the record codec that stores a
  * row (and, later, carries values on the wire), and the order-preserving key codec whose byte order
  * (memcmp) equals SQLite's value order, so the key-value store's ordering is the index's ordering.
  */
