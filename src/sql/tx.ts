@@ -27,14 +27,20 @@ interface Undo {
   prev: Bytes | null | undefined;
 }
 
-interface Entry { key: Bytes; value: Bytes | null }
+interface Entry { key: Bytes; k: string; value: Bytes | null }
 
-/** A key's bytes as a string of char codes 0-255: string order equals memcmp order. */
+/**
+ * A key's bytes as a string of char codes 0-255: string order equals memcmp order. One
+ * `fromCharCode.apply` makes one flat string; per-byte concatenation made a rope plus garbage.
+ */
 function bin(key: Bytes): string {
+  if (key.length <= 1024) return String.fromCharCode.apply(null, key as unknown as number[]);
   let s = '';
-  for (let i = 0; i < key.length; i++) s += String.fromCharCode(key[i]!);
+  for (let i = 0; i < key.length; i += 1024) s += String.fromCharCode.apply(null, key.subarray(i, i + 1024) as unknown as number[]);
   return s;
 }
+
+function byKey(x: Entry, y: Entry): number { return x.k < y.k ? -1 : 1; }
 
 export class Tx implements KvReader {
   private snap: KvSnapshot | undefined;
@@ -64,8 +70,8 @@ export class Tx implements KvReader {
   private sorted(): SortedMap<Bytes | null> {
     if (!this.ordered) {
       const m = new SortedMap<Bytes | null>();
-      const all = [...this.map!.entries()].sort((x, y) => (x[0] < y[0] ? -1 : 1));
-      for (const [, e] of all) m.set(e.key, e.value);
+      const all = [...this.map!.values()].sort(byKey);
+      for (const e of all) m.set(e.key, e.value);
       this.ordered = m;
     }
     return this.ordered;
@@ -134,7 +140,7 @@ export class Tx implements KvReader {
     const k = bin(key);
     const e = map.get(k);
     this.undo.push({ key, k, prev: e === undefined ? undefined : e.value });
-    if (e === undefined) map.set(k, { key, value });
+    if (e === undefined) map.set(k, { key, k, value });
     else e.value = value;
     this.ordered?.set(key, value);
   }
@@ -157,8 +163,8 @@ export class Tx implements KvReader {
   batch(): WriteOp[] {
     const out: WriteOp[] = [];
     if (!this.map) return out;
-    const all = [...this.map.entries()].sort((x, y) => (x[0] < y[0] ? -1 : 1));
-    for (const [, e] of all) out.push(e.value === null ? { type: 'del', key: e.key } : { type: 'put', key: e.key, value: e.value });
+    const all = [...this.map.values()].sort(byKey);
+    for (const e of all) out.push(e.value === null ? { type: 'del', key: e.key } : { type: 'put', key: e.key, value: e.value });
     return out;
   }
 

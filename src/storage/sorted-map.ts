@@ -28,6 +28,11 @@ export class SortedMap<V> {
   private chunkFor(key: Bytes): number {
     const chunks = this.chunks;
     let lo = 0, hi = chunks.length - 1;
+    // Appends (ascending rowids, sorted batches) land in the last chunk: one comparison, not log n.
+    if (hi > 0) {
+      const last = chunks[hi]!.keys[0];
+      if (last !== undefined && compareBytes(last, key) <= 0) return hi;
+    }
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;
       const first = chunks[mid]!.keys[0];
