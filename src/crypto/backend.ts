@@ -10,6 +10,17 @@ export interface CryptoBackend {
   chachaSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array): Uint8Array;
   /** The inverse of chachaSeal; undefined when authentication fails. */
   chachaOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, ad: Uint8Array): Uint8Array | undefined;
+  /**
+   * chachaSeal writing ciphertext || tag into `out` (exactly plaintext.length + 16 bytes, not
+   * overlapping the plaintext), so a caller that frames the result (a packet header before it)
+   * needs no second buffer and no second copy.
+   */
+  chachaSealInto(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array, out: Uint8Array): void;
+  /**
+   * chachaOpen writing the plaintext into `out` (exactly sealed.length - 16 bytes, not overlapping
+   * `sealed`); false when authentication fails, and `out` then holds nothing meaningful.
+   */
+  chachaOpenInto(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, ad: Uint8Array, out: Uint8Array): boolean;
   /** X25519 scalar multiplication (RFC 7748). Throws on an all-zero (low-order) result. */
   x25519(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array;
   /** X25519 public key of a 32-byte private key. */

@@ -24,6 +24,20 @@ export const nobleBackend: CryptoBackend = {
       return undefined;
     }
   },
+  chachaSealInto(key, nonce, plaintext, ad, sealed) {
+    if (sealed.length !== plaintext.length + 16) throw new RangeError('chachaSealInto: output must be plaintext length + 16');
+    chacha20poly1305(key, nonce, ad).encrypt(plaintext, sealed);
+  },
+  chachaOpenInto(key, nonce, sealed, ad, plain) {
+    if (sealed.length < 16) return false;
+    if (plain.length !== sealed.length - 16) throw new RangeError('chachaOpenInto: output must be sealed length - 16');
+    try {
+      chacha20poly1305(key, nonce, ad).decrypt(sealed, plain);
+      return true;
+    } catch {
+      return false;
+    }
+  },
   x25519(privateKey, publicKey) {
     let out: Uint8Array;
     try {

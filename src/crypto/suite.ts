@@ -56,6 +56,8 @@ function choose(): { backend: CryptoBackend; report: Record<string, 'native' | '
     name: aead && dh && hash ? 'native' : 'noble',
     chachaSeal: pick(aead).chachaSeal,
     chachaOpen: pick(aead).chachaOpen,
+    chachaSealInto: pick(aead).chachaSealInto,
+    chachaOpenInto: pick(aead).chachaOpenInto,
     x25519: pick(dh).x25519,
     x25519Public: pick(dh).x25519Public,
     blake2s: pick(hash).blake2s,
@@ -86,6 +88,20 @@ export function aeadOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array,
   checkKey(key);
   if (nonce.length !== NONCE_BYTES) throw new TrineError('CRYPTO_BAD_NONCE', `a ChaCha20-Poly1305 nonce must be ${NONCE_BYTES} bytes`);
   return backend.chachaOpen(key, nonce, sealed, ad);
+}
+
+/** aeadSeal writing ciphertext || tag into `out` (plaintext.length + 16 bytes, not overlapping the plaintext). */
+export function aeadSealInto(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array, out: Uint8Array): void {
+  checkKey(key);
+  if (nonce.length !== NONCE_BYTES) throw new TrineError('CRYPTO_BAD_NONCE', `a ChaCha20-Poly1305 nonce must be ${NONCE_BYTES} bytes`);
+  backend.chachaSealInto(key, nonce, plaintext, ad, out);
+}
+
+/** aeadOpen writing the plaintext into `out` (sealed.length - 16 bytes); false when the tag does not verify. */
+export function aeadOpenInto(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, ad: Uint8Array, out: Uint8Array): boolean {
+  checkKey(key);
+  if (nonce.length !== NONCE_BYTES) throw new TrineError('CRYPTO_BAD_NONCE', `a ChaCha20-Poly1305 nonce must be ${NONCE_BYTES} bytes`);
+  return backend.chachaOpenInto(key, nonce, sealed, ad, out);
 }
 
 const EMPTY = new Uint8Array(0);

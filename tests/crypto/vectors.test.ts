@@ -47,6 +47,30 @@ for (const [name, b, has] of backends) {
     assert.equal(b.chachaOpen(key, nonce, sealed, ad), SUNSCREEN);
   });
 
+  t('aead', 'RFC 8439 2.8.2 vector through sealInto/openInto: caller buffers at an offset, tampering refused', () => {
+    const key = fromHex('808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f');
+    const nonce = fromHex('070000004041424344454647');
+    const ad = fromHex('50515253c0c1c2c3c4c5c6c7');
+    const expected = b.chachaSeal(key, nonce, SUNSCREEN, ad);
+    // Sealed into the middle of a larger buffer (a packet after its header): the bytes around it stay.
+    const packet = new Uint8Array(7 + SUNSCREEN.length + 16 + 3).fill(0xee);
+    b.chachaSealInto(key, nonce, SUNSCREEN, ad, packet.subarray(7, 7 + SUNSCREEN.length + 16));
+    assert.is(toHex(packet.subarray(7, 7 + SUNSCREEN.length + 16)),
+      'd31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d63dbea45e8ca9671282fafb69da92728b'
+      + '1a71de0a9e060b2905d6a5b67ecd3b3692ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc'
+      + '3ff4def08e4b7a9de576d26586cec64b6116' + '1ae10b594f09e26a7e902ecbd0600691');
+    assert.is(toHex(packet.subarray(7, 7 + expected.length)), toHex(expected));
+    assert.ok(packet.subarray(0, 7).every((x) => x === 0xee) && packet.subarray(packet.length - 3).every((x) => x === 0xee));
+    const plain = new Uint8Array(SUNSCREEN.length);
+    assert.ok(b.chachaOpenInto(key, nonce, expected, ad, plain));
+    assert.equal(plain, SUNSCREEN);
+    const bad = expected.slice();
+    bad[5]! ^= 1;
+    assert.not.ok(b.chachaOpenInto(key, nonce, bad, ad, new Uint8Array(SUNSCREEN.length)));
+    assert.not.ok(b.chachaOpenInto(key, nonce, expected, fromHex('50515253c0c1c2c3c4c5c6c8'), new Uint8Array(SUNSCREEN.length)));
+    assert.throws(() => b.chachaSealInto(key, nonce, SUNSCREEN, ad, new Uint8Array(SUNSCREEN.length)));
+  });
+
   t('aead', 'RFC 8439 A.5 ChaCha20-Poly1305 decryption vector opens to the draft text', () => {
     const key = fromHex('1c9240a5eb55d38af333888604f6b5f0473917c1402b80099dca5cbc207075c0');
     const nonce = fromHex('000000000102030405060708');
