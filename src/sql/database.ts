@@ -330,7 +330,11 @@ export class Session {
     else throw sqlError(`cannot EXPLAIN this statement`);
     return {
       columns: d.columns, slots: qc.slotCount,
-      run: (env) => { env.rows = new Array(Math.max(env.rows.length, qc.slotCount)).fill(null); return d.run(env); },
+      run: (env) => {
+        // runInTx already made a fresh, null-filled row array of `slots`; replace it only if short.
+        if (env.rows.length < qc.slotCount) env.rows = new Array(qc.slotCount).fill(null);
+        return d.run(env);
+      },
       explain: () => { const out: PlanRow[] = []; d.explain(out); return out; },
     };
   }

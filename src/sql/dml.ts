@@ -329,109 +329,113 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
   const alias = table.rowidAlias;
   const autoinc = table.autoincrement;
 
-  const run = (env: Env): { rows: Value[][]; changes: number } => {
-    const out: Value[][] = [];
-    let changes = 0;
-    let seqMax: bigint | undefined;
-    // Conflict handling lives outside the per-row function so no closure is made per row.
-    const findUpsert = (ix: Index | 'rowid'): (typeof upserts)[number] | undefined =>
-      upserts.find((u) => u.index === undefined || u.index === ix);
-    const handle = (ix: Index | 'rowid', otherRowid: bigint, row: Value[], raw: Value[]): 'skip' | 'continue' | 'done' => {
-      const up = findUpsert(ix);
-      if (up) {
-        if (!up.set) return 'skip';
-        const existing = readRow(env.tx, table, otherRowid)!;
-        env.rows[tslot] = existing;
-        if (raw !== row) { raw[ridIdx] = row[ridIdx]!; if (alias >= 0) raw[alias] = row[alias]!; }
-        // SQLite checks the rowid before applying column affinity and the unique indexes after,
-        // so `excluded` holds the raw values only for a rowid conflict.
-        env.rows[xslot] = ix === 'rowid' ? raw : row;
-        if (up.where && truth(up.where.fn(env)) !== true) return 'skip';
-        const nr = existing.slice();
-        for (const s of up.set) nr[s.col] = s.e.fn(env);
-        applyUpdate(env, table, w, existing, nr, undefined);
-        changes++;
-        if (ret) { env.rows[tslot] = readRow(env.tx, table, nr[ridIdx] as bigint) ?? nr; out.push(ret.fns.map((f) => f.fn(env))); }
-        return 'done';
-      }
-      const act = action ?? (ix === 'rowid' ? table.rowidConflict : ix.conflict) ?? 'ABORT';
-      if (act === 'IGNORE') return 'skip';
-      if (act === 'REPLACE') {
-        const other = readRow(env.tx, table, otherRowid);
-        if (other) w.deleteRow(other, env);
-        return 'continue';
-      }
-      throw fail(ix === 'rowid' || ix.origin === 'pk' ? 'PRIMARYKEY' : 'UNIQUE', uniqueMessage(table, ix), act);
-    };
-    const insertOne = (vals: Value[]): void => {
-      const row = new Array<Value>(ncols + 1).fill(null);
-      const given = new Array<boolean>(ncols + 1).fill(false);
-      for (let i = 0; i < targets.length; i++) { row[targets[i]!] = vals[i]!; given[targets[i]!] = true; }
-      for (let i = 0; i < ncols; i++) if (!given[i]) { const d = rt.defaults[i]; row[i] = d ? d.fn(env) : null; }
-      // `excluded.*` may see the values as supplied, before column affinity (see below).
-      const raw = upserts.length ? row.slice() : row;
-      // ...except that a REAL column always reads back as REAL (SQLite's OP_RealAffinity).
-      if (raw !== row) for (let i = 0; i < ncols; i++) if (table.cols[i]!.affinity === 'REAL' && typeof raw[i] === 'bigint') raw[i] = Number(raw[i]);
-      for (let i = 0; i < ncols; i++) if (i !== alias) row[i] = applyAffinity(row[i]!, table.cols[i]!.affinity);
-      // The rowid: an INTEGER PRIMARY KEY value, an explicit rowid, or the next free one.
-      let rid: Value = alias >= 0 && given[alias] ? row[alias]! : given[ridIdx] ? row[ridIdx]! : null;
-      if (alias >= 0 && given[alias] && given[ridIdx] && row[alias] === null) rid = row[ridIdx]!;
-      if (rid !== null) {
-        rid = applyAffinity(rid, 'INTEGER');
-        if (typeof rid !== 'bigint') throw new SqlError('SQLITE_MISMATCH', 'datatype mismatch');
-      } else {
-        let next = maxRowid(env.tx, table);
-        if (autoinc) {
-          if (seqMax === undefined) seqMax = readSequence(env, host, table.name);
-          if (seqMax > next) next = seqMax;
-        }
-        if (next === INT64_MAX) {
-          if (autoinc) throw new SqlError('SQLITE_FULL', 'database or disk is full');
-          // The largest rowid is taken: SQLite then probes random rowids for a free one.
-          let found: bigint | undefined;
-          for (let tries = 0; tries < 100 && found === undefined; tries++) {
-            const cand = (randomBytes(8).readBigUInt64BE(0) & INT64_MAX) || 1n;
-            if (!env.tx.get(rowKey(table.prefix, cand))) found = cand;
-          }
-          if (found === undefined) throw new SqlError('SQLITE_FULL', 'database or disk is full');
-          rid = found;
-        } else rid = next + 1n;
-      }
-      const rowid = rid;
-      row[ridIdx] = rowid;
-      if (alias >= 0) row[alias] = rowid;
-      // SQLite advances the AUTOINCREMENT counter before any constraint check, so even an
-      // ignored row moves it.
+  // The per-row functions are made once per compiled statement, not per execution: a closure per
+  // run was a measurable share of a one-row INSERT. Per-execution state lives in `st`.
+  interface RunState { env: Env; out: Value[][]; changes: number; seqMax: bigint | undefined }
+  const findUpsert = (ix: Index | 'rowid'): (typeof upserts)[number] | undefined => {
+    for (const u of upserts) if (u.index === undefined || u.index === ix) return u;
+    return undefined;
+  };
+  const handle = (st: RunState, ix: Index | 'rowid', otherRowid: bigint, row: Value[], raw: Value[]): 'skip' | 'continue' | 'done' => {
+    const env = st.env;
+    const up = upserts.length ? findUpsert(ix) : undefined;
+    if (up) {
+      if (!up.set) return 'skip';
+      const existing = readRow(env.tx, table, otherRowid)!;
+      env.rows[tslot] = existing;
+      if (raw !== row) { raw[ridIdx] = row[ridIdx]!; if (alias >= 0) raw[alias] = row[alias]!; }
+      // SQLite checks the rowid before applying column affinity and the unique indexes after,
+      // so `excluded` holds the raw values only for a rowid conflict.
+      env.rows[xslot] = ix === 'rowid' ? raw : row;
+      if (up.where && truth(up.where.fn(env)) !== true) return 'skip';
+      const nr = existing.slice();
+      for (const s of up.set) nr[s.col] = s.e.fn(env);
+      applyUpdate(env, table, w, existing, nr, undefined);
+      st.changes++;
+      if (ret) { env.rows[tslot] = readRow(env.tx, table, nr[ridIdx] as bigint) ?? nr; st.out.push(ret.fns.map((f) => f.fn(env))); }
+      return 'done';
+    }
+    const act = action ?? (ix === 'rowid' ? table.rowidConflict : ix.conflict) ?? 'ABORT';
+    if (act === 'IGNORE') return 'skip';
+    if (act === 'REPLACE') {
+      const other = readRow(env.tx, table, otherRowid);
+      if (other) w.deleteRow(other, env);
+      return 'continue';
+    }
+    throw fail(ix === 'rowid' || ix.origin === 'pk' ? 'PRIMARYKEY' : 'UNIQUE', uniqueMessage(table, ix), act);
+  };
+  const insertOne = (st: RunState, vals: Value[]): void => {
+    const env = st.env;
+    const row = new Array<Value>(ncols + 1).fill(null);
+    const given = new Array<boolean>(ncols + 1).fill(false);
+    for (let i = 0; i < targets.length; i++) { row[targets[i]!] = vals[i]!; given[targets[i]!] = true; }
+    for (let i = 0; i < ncols; i++) if (!given[i]) { const d = rt.defaults[i]; row[i] = d ? d.fn(env) : null; }
+    // `excluded.*` may see the values as supplied, before column affinity (see below).
+    const raw = upserts.length ? row.slice() : row;
+    // ...except that a REAL column always reads back as REAL (SQLite's OP_RealAffinity).
+    if (raw !== row) for (let i = 0; i < ncols; i++) if (table.cols[i]!.affinity === 'REAL' && typeof raw[i] === 'bigint') raw[i] = Number(raw[i]);
+    for (let i = 0; i < ncols; i++) if (i !== alias) row[i] = applyAffinity(row[i]!, table.cols[i]!.affinity);
+    // The rowid: an INTEGER PRIMARY KEY value, an explicit rowid, or the next free one.
+    let rid: Value = alias >= 0 && given[alias] ? row[alias]! : given[ridIdx] ? row[ridIdx]! : null;
+    if (alias >= 0 && given[alias] && given[ridIdx] && row[alias] === null) rid = row[ridIdx]!;
+    if (rid !== null) {
+      rid = applyAffinity(rid, 'INTEGER');
+      if (typeof rid !== 'bigint') throw new SqlError('SQLITE_MISMATCH', 'datatype mismatch');
+    } else {
+      let next = maxRowid(env.tx, table);
       if (autoinc) {
-        if (seqMax === undefined) seqMax = readSequence(env, host, table.name);
-        if (rowid > seqMax) seqMax = rowid;
+        if (st.seqMax === undefined) st.seqMax = readSequence(env, host, table.name);
+        if (st.seqMax > next) next = st.seqMax;
       }
-      if (!w.checkRow(row, action, env, true)) return;
-      // Uniqueness: the rowid first, then each unique index in order.
-      if (env.tx.get(rowKey(table.prefix, rowid))) {
-        const r = handle('rowid', rowid, row, raw);
-        if (r === 'skip' || r === 'done') return;
-      }
-      // SQLite checks the newest unique index first (its index list is newest-first).
-      for (let k = rt.indexes.length - 1; k >= 0; k--) {
-        const ix = rt.indexes[k]!;
-        if (!ix.index.unique) continue;
-        const other = w.findConflict(ix, row, rowid, env);
-        if (other === undefined) continue;
-        const r = handle(ix.index, other, row, raw);
-        if (r === 'skip' || r === 'done') return;
-      }
-      w.checkParents(row, env);
-      insertRowRaw(env.tx, table, row, env);
-      changes++;
-      host.setLastInsertRowid(rowid);
-      if (ret) { env.rows[tslot] = row; out.push(ret.fns.map((f) => f.fn(env))); }
-    };
-    if (source) source.run(env, insertOne);
-    else insertOne([]);
+      if (next === INT64_MAX) {
+        if (autoinc) throw new SqlError('SQLITE_FULL', 'database or disk is full');
+        // The largest rowid is taken: SQLite then probes random rowids for a free one.
+        let found: bigint | undefined;
+        for (let tries = 0; tries < 100 && found === undefined; tries++) {
+          const cand = (randomBytes(8).readBigUInt64BE(0) & INT64_MAX) || 1n;
+          if (!env.tx.get(rowKey(table.prefix, cand))) found = cand;
+        }
+        if (found === undefined) throw new SqlError('SQLITE_FULL', 'database or disk is full');
+        rid = found;
+      } else rid = next + 1n;
+    }
+    const rowid = rid;
+    row[ridIdx] = rowid;
+    if (alias >= 0) row[alias] = rowid;
+    // SQLite advances the AUTOINCREMENT counter before any constraint check, so even an
+    // ignored row moves it.
+    if (autoinc) {
+      if (st.seqMax === undefined) st.seqMax = readSequence(env, host, table.name);
+      if (rowid > st.seqMax) st.seqMax = rowid;
+    }
+    if (!w.checkRow(row, action, env, true)) return;
+    // Uniqueness: the rowid first, then each unique index in order.
+    if (env.tx.get(rowKey(table.prefix, rowid))) {
+      const r = handle(st, 'rowid', rowid, row, raw);
+      if (r === 'skip' || r === 'done') return;
+    }
+    // SQLite checks the newest unique index first (its index list is newest-first).
+    for (let k = rt.indexes.length - 1; k >= 0; k--) {
+      const ix = rt.indexes[k]!;
+      if (!ix.index.unique) continue;
+      const other = w.findConflict(ix, row, rowid, env);
+      if (other === undefined) continue;
+      const r = handle(st, ix.index, other, row, raw);
+      if (r === 'skip' || r === 'done') return;
+    }
+    w.checkParents(row, env);
+    insertRowRaw(env.tx, table, row, env);
+    st.changes++;
+    host.setLastInsertRowid(rowid);
+    if (ret) { env.rows[tslot] = row; st.out.push(ret.fns.map((f) => f.fn(env))); }
+  };
+  const run = (env: Env): { rows: Value[][]; changes: number } => {
+    const st: RunState = { env, out: [], changes: 0, seqMax: undefined };
+    if (source) source.run(env, (vals) => insertOne(st, vals));
+    else insertOne(st, []);
     // Like SQLite, a successful INSERT into an AUTOINCREMENT table always leaves its counter row.
-    if (autoinc) writeSequence(env, host, table.name, seqMax ?? readSequence(env, host, table.name));
-    return { rows: out, changes };
+    if (autoinc) writeSequence(env, host, table.name, st.seqMax ?? readSequence(env, host, table.name));
+    return { rows: st.out, changes: st.changes };
   };
   return { columns: ret?.names ?? [], run, explain: () => {} };
 }
@@ -462,6 +466,18 @@ function writeSequence(env: Env, host: DmlHost, name: string, seq: bigint): void
   env.tx.put(rowKey(t.prefix, rid), encodeRecord([name, seq]));
 }
 
+/** An UPDATE's uniqueness conflict with row `other`: false to skip the row, true to go on. */
+function updateConflict(env: Env, table: Table, w: RowWriter, action: Action | undefined, ix: Index | 'rowid', other: bigint): boolean {
+  const act = action ?? (ix === 'rowid' ? table.rowidConflict : ix.conflict) ?? 'ABORT';
+  if (act === 'IGNORE') return false;
+  if (act === 'REPLACE') {
+    const o = readRow(env.tx, table, other);
+    if (o) w.deleteRow(o, env);
+    return true;
+  }
+  throw fail(ix === 'rowid' || ix.origin === 'pk' ? 'PRIMARYKEY' : 'UNIQUE', uniqueMessage(table, ix), act);
+}
+
 /** Writes `nr` over `old` with every constraint (used by UPDATE and DO UPDATE). Returns false when skipped. */
 function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Value[], action: Action | undefined): boolean {
   const ncols = table.cols.length;
@@ -480,18 +496,8 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
   const oldRowid = old[ncols] as bigint;
   if (!w.checkRow(nr, action, env, true)) return false;
   const rt = tableRt(table);
-  const handle = (ix: Index | 'rowid', other: bigint): boolean => {
-    const act = action ?? (ix === 'rowid' ? table.rowidConflict : ix.conflict) ?? 'ABORT';
-    if (act === 'IGNORE') return false;
-    if (act === 'REPLACE') {
-      const o = readRow(env.tx, table, other);
-      if (o) w.deleteRow(o, env);
-      return true;
-    }
-    throw fail(ix === 'rowid' || ix.origin === 'pk' ? 'PRIMARYKEY' : 'UNIQUE', uniqueMessage(table, ix), act);
-  };
   if (rid !== oldRowid && env.tx.get(rowKey(table.prefix, rid))) {
-    if (!handle('rowid', rid)) return false;
+    if (!updateConflict(env, table, w, action, 'rowid', rid)) return false;
   }
   for (let k = rt.indexes.length - 1; k >= 0; k--) {
     const ix = rt.indexes[k]!;
@@ -499,7 +505,7 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
     let other = w.findConflict(ix, nr, rid, env);
     if (other === oldRowid) other = undefined;
     if (other === undefined) continue;
-    if (!handle(ix.index, other)) return false;
+    if (!updateConflict(env, table, w, action, ix.index, other)) return false;
   }
   w.checkParents(nr, env);
   w.parentUpdated(old, nr, env);
