@@ -35,6 +35,12 @@ export const RETRY_BUDGET_MS = 20_000;
 const RETRY_PAUSE_MS = 25;
 /** A member that does not complete a handshake within this is skipped during failover. */
 export const FAILOVER_HANDSHAKE_MS = 1_500;
+/**
+ * A node that stops answering (crashed, cut off) is given up after this, and the request retried on
+ * another member. The client pings every CLIENT_KEEPALIVE_MS, so a live but idle node never trips it.
+ */
+export const CLIENT_IDLE_TIMEOUT_MS = 5_000;
+export const CLIENT_KEEPALIVE_MS = 1_000;
 
 export interface ConnectOptions {
   readonly host: string;
@@ -122,7 +128,8 @@ export class TrineClient {
   get cluster(): readonly MemberInfo[] { return this.members; }
 
   private async open(target: { host: string; port: number; key: Uint8Array }, handshakeTimeoutMs?: number): Promise<void> {
-    const conn = await netConnect({ address: target.host, port: target.port, serverKey: target.key, staticKey: this.key.privateKey, ...(handshakeTimeoutMs ? { limits: { handshakeTimeoutMs } } : {}) });
+    const limits = { idleTimeoutMs: CLIENT_IDLE_TIMEOUT_MS, keepaliveIntervalMs: CLIENT_KEEPALIVE_MS, ...(handshakeTimeoutMs ? { handshakeTimeoutMs } : {}) };
+    const conn = await netConnect({ address: target.host, port: target.port, serverKey: target.key, staticKey: this.key.privateKey, limits });
     try {
       const stream = conn.openStream();
       await stream.send(encode({ type: 'hello', version: PROTOCOL_VERSION, client: this.clientId }));

@@ -143,6 +143,7 @@ export class TrineNode {
   private sessions = 0;
   private readonly fwdConns = new Map<NodeId, Promise<TrineConnection>>();
   private readonly conns = new Set<TrineConnection>();
+  private readonly inboundByNode = new Map<NodeId, TrineConnection>();
   private readonly log: (line: string) => void;
 
   private constructor(readonly loaded: LoadedNode, opts: NodeOpenOptions) {
@@ -359,13 +360,33 @@ export class TrineNode {
     }
   }
 
+  /**
+   * A member opened a Raft stream on a new connection while its older one still looks open: it restarted (or lost
+   * that connection). Our own connection to it is then most likely dead too, but would only be
+   * noticed at the idle timeout, and until then our Raft messages to it vanish; so both are dropped
+   * and the transport dials it afresh.
+   */
+  private peerConnected(id: NodeId, conn: TrineConnection): void {
+    const old = this.inboundByNode.get(id);
+    if (old === conn) return;
+    this.inboundByNode.set(id, conn);
+    void conn.closed().then(() => { if (this.inboundByNode.get(id) === conn) this.inboundByNode.delete(id); });
+    if (!old) return;
+    void old.close(0, 'superseded', { immediate: true }).catch(() => undefined);
+    const peers = this.peers();
+    this.transport.net.setPeers(peers.filter((p) => p.id !== id));
+    this.transport.net.setPeers(peers);
+  }
+
   private async serveStream(stream: TrineStream, who: Identity): Promise<void> {
     let s: ClientSession | undefined;
     try {
       const first = await stream.next();
       if (!first) return;
       if (who.kind === 'node' && first[0] !== Msg.Forward) {
-        // A Raft stream from a peer: every message goes to the driver.
+        // A Raft stream from a peer: every message goes to the driver. (Forwarding connections
+        // come and go with leaders, so only Raft connections tell that a peer restarted.)
+        this.peerConnected(who.id, stream.connection);
         this.transport.handler?.(who.id, first);
         for await (const m of stream) this.transport.handler?.(who.id, m);
         return;
