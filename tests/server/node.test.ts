@@ -13,7 +13,9 @@ import { fingerprint } from '../../src/crypto/fingerprint.ts';
 import { initNode } from '../../src/server/cluster.ts';
 import { TrineNode } from '../../src/server/node.ts';
 import { connect } from '../../src/client/client.ts';
-import { adminUser, client, freePorts, rejects, tempDir } from './helpers.ts';
+import { encodeSystemBatch } from '../../src/server/state-machine.ts';
+import { putUser } from '../../src/server/system.ts';
+import { adminUser, client, freePorts, rejects, tempDir, until } from './helpers.ts';
 
 const base = tempDir('node');
 const admin = adminUser();
@@ -94,7 +96,7 @@ test('transactions: explicit BEGIN/COMMIT, rollback, and a serialization conflic
   }
 });
 
-test('an unknown user key is refused; a changed server key is refused loudly', async () => {
+test('an unknown user key is refused; a changed server key is refused loudly; roles are enforced', async () => {
   const [port] = await freePorts(1);
   const dir = join(base, 'c');
   await initNode({ dir, listen: `127.0.0.1:${port}`, admin: admin.user });
@@ -107,6 +109,16 @@ test('an unknown user key is refused; a changed server key is refused loudly', a
     await rejects(client(node.address, admin.pair, kh), (e: any) => e.code === 'NET_SERVER_KEY_CHANGED');
     // --fingerprint: the right one is accepted, a wrong one refused.
     await rejects(connect({ host: '127.0.0.1', port: port!, key: admin.pair, knownHosts: KnownHosts.empty(), fingerprint: fingerprint(stranger.publicKey), print: () => undefined }), (e: any) => e.code === 'NET_UNKNOWN_SERVER_KEY');
+    // A user added through a replicated system command is admitted at once, with its role.
+    const reader = generateKeyPair('reader');
+    await until(() => node.status().role === 'leader', 10_000, 'leadership');
+    await node.driver.propose(encodeSystemBatch([putUser({ name: 'reader', role: 'readonly', publicKey: reader.publicKey, comment: '' })]));
+    await until(() => node.system.users.length === 2, 10_000, 'the new user');
+    const rc = await client(node.address, reader);
+    assert.is(rc.role, 'readonly');
+    assert.equal((await rc.query('SELECT 2')).rows, [[2]]);
+    await rejects(rc.query('CREATE TABLE x (a)'), (e: any) => e.code === 'AUTH_READONLY');
+    await rc.close();
     const ok = await connect({ host: '127.0.0.1', port: port!, key: admin.pair, knownHosts: KnownHosts.empty(), fingerprint: fingerprint(node.publicKey), print: () => undefined });
     assert.equal((await ok.query('SELECT 1 + 1')).rows, [[2]]);
     await ok.close();
