@@ -93,14 +93,25 @@ export class MemoryKv implements KvStore {
   write(batch: readonly WriteOp[]): void {
     const seq = ++this.seq;
     const keep = this.oldestPinned();
+    // One copy of the whole batch (the caller may reuse its buffers): one allocation per batch
+    // instead of one per key and per value, which made the copies most of a large commit's cost.
+    let bytes = 0;
+    for (const op of batch) bytes += op.key.length + (op.type === 'put' ? op.value.length : 0);
+    const arena = new Uint8Array(bytes);
+    let at = 0;
     for (const op of batch) {
-      const value = op.type === 'put' ? op.value.slice() : undefined;
+      let value: Bytes | undefined;
+      if (op.type === 'put') {
+        arena.set(op.value, at);
+        value = arena.subarray(at, (at += op.value.length));
+      }
       const k = binaryKey(op.key);
       const vs = this.points.get(k);
       if (!vs) {
         if (value !== undefined || keep !== Infinity) {
           const nv = [{ seq, value }];
-          this.map.set(op.key.slice(), nv);
+          arena.set(op.key, at);
+          this.map.set(arena.subarray(at, (at += op.key.length)), nv);
           this.points.set(k, nv);
         }
         continue;

@@ -69,7 +69,9 @@ export class SortedMap<V> {
   set(key: Bytes, value: V): void {
     const ci = this.chunkFor(key);
     const c = this.chunks[ci]!;
-    const i = SortedMap.lowerBound(c.keys, key);
+    const n = c.keys.length;
+    // Past the chunk's last key (an append): skip the binary search within the chunk.
+    const i = n > 0 && compareBytes(c.keys[n - 1]!, key) < 0 ? n : SortedMap.lowerBound(c.keys, key);
     if (i < c.keys.length && compareBytes(c.keys[i]!, key) === 0) {
       c.values[i] = value;
       return;
