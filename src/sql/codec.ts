@@ -29,7 +29,13 @@ export class ByteWriter {
     this.view = new DataView(b.buffer);
   }
   byte(b: number): void { this.ensure(1); this.buf[this.len++] = b; }
-  bytes(b: Uint8Array): void { this.ensure(b.length); this.buf.set(b, this.len); this.len += b.length; }
+  bytes(b: Uint8Array): void {
+    const n = b.length;
+    this.ensure(n);
+    // Short runs (key prefixes) copy faster by hand than through TypedArray.prototype.set.
+    if (n <= 16) { const buf = this.buf; for (let i = 0; i < n; i++) buf[this.len + i] = b[i]!; } else this.buf.set(b, this.len);
+    this.len += n;
+  }
   varint(n: number): void {
     this.ensure(10);
     while (n >= 0x80) { this.buf[this.len++] = (n & 0x7f) | 0x80; n = Math.floor(n / 128); }
@@ -53,7 +59,14 @@ export class ByteWriter {
     this.varint(b.length);
     this.bytes(b);
   }
-  result(): Uint8Array { return this.buf.slice(0, this.len); }
+  /** A copy of the written bytes. Not `slice`: its species lookup makes it the slowest way to copy. */
+  result(): Uint8Array {
+    const n = this.len, buf = this.buf;
+    const out = new Uint8Array(n);
+    if (n <= 64) for (let i = 0; i < n; i++) out[i] = buf[i]!;
+    else out.set(buf.subarray(0, n));
+    return out;
+  }
 }
 
 // ---- record codec ----
@@ -277,18 +290,29 @@ export function writeKeyValue(w: ByteWriter, v: Value, coll: Collation = 'BINARY
 /** 8-byte big-endian rowid with the sign bit flipped, so negative rowids sort first. */
 export function writeRowid(w: ByteWriter, rowid: bigint): void {
   w.ensure(8);
-  let x = BigInt.asUintN(64, rowid) ^ 0x8000000000000000n;
-  const hi = Number(x >> 32n), lo = Number(x & 0xffffffffn);
+  let hi: number, lo: number;
+  if (rowid >= -9007199254740991n && rowid <= 9007199254740991n) {
+    // Safe-integer path: every bigint operation below would allocate; number arithmetic does not.
+    const v = Number(rowid);
+    const h = Math.floor(v / 4294967296);
+    lo = v - h * 4294967296;
+    hi = (h ^ 0x80000000) >>> 0;
+  } else {
+    const x = BigInt.asUintN(64, rowid) ^ 0x8000000000000000n;
+    hi = Number(x >> 32n); lo = Number(x & 0xffffffffn);
+  }
   const b = w.buf, p = w.len;
   b[p] = hi >>> 24; b[p + 1] = (hi >>> 16) & 0xff; b[p + 2] = (hi >>> 8) & 0xff; b[p + 3] = hi & 0xff;
   b[p + 4] = lo >>> 24; b[p + 5] = (lo >>> 16) & 0xff; b[p + 6] = (lo >>> 8) & 0xff; b[p + 7] = lo & 0xff;
   w.len += 8;
-  x = 0n;
 }
 
 export function readRowid(b: Uint8Array, at: number): bigint {
   const hi = ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
   const lo = ((b[at + 4]! << 24) | (b[at + 5]! << 16) | (b[at + 6]! << 8) | b[at + 7]!) >>> 0;
+  // The high word with the sign bit restored, as a signed 32-bit number.
+  const h = (hi ^ 0x80000000) | 0;
+  if (h >= -0x200000 && h < 0x200000) return BigInt(h * 4294967296 + lo);
   return BigInt.asIntN(64, ((BigInt(hi) << 32n) | BigInt(lo)) ^ 0x8000000000000000n);
 }
 

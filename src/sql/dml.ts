@@ -410,7 +410,8 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
     }
     if (!w.checkRow(row, action, env, true)) return;
     // Uniqueness: the rowid first, then each unique index in order.
-    if (env.tx.get(rowKey(table.prefix, rowid))) {
+    const key = rowKey(table.prefix, rowid);
+    if (env.tx.get(key)) {
       const r = handle(st, 'rowid', rowid, row, raw);
       if (r === 'skip' || r === 'done') return;
     }
@@ -424,7 +425,7 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
       if (r === 'skip' || r === 'done') return;
     }
     w.checkParents(row, env);
-    insertRowRaw(env.tx, table, row, env);
+    insertRowRaw(env.tx, table, row, env, key);
     st.changes++;
     host.setLastInsertRowid(rowid);
     if (ret) { env.rows[tslot] = row; st.out.push(ret.fns.map((f) => f.fn(env))); }

@@ -141,9 +141,10 @@ export function deleteIndexEntries(tx: Tx, table: Table, row: Value[], rowid: bi
   }
 }
 
-export function insertRowRaw(tx: Tx, table: Table, row: Value[], env: Env): void {
+/** `key`: the row's key when the caller already built it (INSERT probes it for uniqueness). */
+export function insertRowRaw(tx: Tx, table: Table, row: Value[], env: Env, key?: Uint8Array): void {
   const rowid = row[table.cols.length] as bigint;
-  tx.put(rowKey(table.prefix, rowid), encodeRow(table, row));
+  tx.put(key ?? rowKey(table.prefix, rowid), encodeRow(table, row));
   writeIndexEntries(tx, table, row, rowid, env);
 }
 
