@@ -3,7 +3,7 @@
  * length-framed messages on loopback, plus the raw ceiling of unencrypted 1200-byte datagrams.
  * The server side runs in a child process so each side has its own event loop.
  *
- *   node --import tsx tools/bench/net.ts [--seconds 2] [--datagram 1200] [--repeat 1]
+ *   node --import tsx tools/bench/net.ts [--seconds 2] [--datagram 1200] [--repeat 1] [--only raw,bulk,rr1,rr32]
  *
  * Prints MB/s for bulk (one stream, 64 KiB messages), requests/s for 1 KiB request/response with
  * 1 and 32 in flight, and the ratios Trine/TCP. Every phase is bounded by --seconds.
@@ -27,6 +27,12 @@ async function best(f: () => Promise<number>): Promise<number> {
   return b;
 }
 const DATAGRAM = opt('--datagram', 1200);
+/** `--only bulk,rr1,rr32` runs just those phases (for profiling one of them); the rest print as skipped. */
+const ONLY = (() => { const i = args.indexOf('--only'); return i >= 0 ? new Set(args[i + 1]!.split(',')) : undefined; })();
+const want = (phase: string) => !ONLY || ONLY.has(phase);
+async function phase(name: string, f: () => Promise<number>): Promise<number> {
+  return want(name) ? best(f) : NaN;
+}
 const BULK = 64 * 1024;
 const WINDOWS = process.env['BENCH_WINDOW'] ? { streamWindowBytes: Number(process.env['BENCH_WINDOW']), connectionWindowBytes: 4 * Number(process.env['BENCH_WINDOW']), streamReadQueueBytes: Number(process.env['BENCH_WINDOW']) } : {};
 const REQ = 1024;
@@ -199,24 +205,24 @@ async function main(): Promise<void> {
   const child = spawn(process.execPath, [...process.execArgv, new URL(import.meta.url).pathname, '--serve', '--datagram', String(DATAGRAM)], { stdio: ['pipe', 'pipe', 'inherit'] });
   const info = JSON.parse(await new Promise<string>((r) => createInterface({ input: child.stdout! }).once('line', r))) as { tcp: number; trine: number; raw: number; key: string };
   try {
-    const rawMBs = await best(() => rawCeiling(info.raw, DATAGRAM));
-    const rawLoopMBs = await best(() => rawCeiling(info.raw, LOOPBACK_DATAGRAM_BYTES));
+    const rawMBs = await phase('raw', () => rawCeiling(info.raw, DATAGRAM));
+    const rawLoopMBs = await phase('raw', () => rawCeiling(info.raw, LOOPBACK_DATAGRAM_BYTES));
 
     const sock = net.connect(info.tcp, '127.0.0.1');
     sock.setNoDelay(true);
     await new Promise<void>((r) => sock.once('connect', () => r()));
     const tf = tcpFramed(sock);
-    const tcpBulk = await best(() => bulk(tf));
-    const tcpRr1 = await best(() => reqResp(tf, 1));
-    const tcpRr32 = await best(() => reqResp(tf, 32));
+    const tcpBulk = await phase('bulk', () => bulk(tf));
+    const tcpRr1 = await phase('rr1', () => reqResp(tf, 1));
+    const tcpRr32 = await phase('rr32', () => reqResp(tf, 32));
     sock.destroy();
 
     const conn = await connect({ address: '127.0.0.1', port: info.trine, serverKey: fromHex(info.key), staticKey: randomBytes(32), limits: { maxDatagramBytes: DATAGRAM, ...WINDOWS } });
     const nf = trineFramed(conn.openStream());
-    const trineBulk = await best(() => bulk(nf));
+    const trineBulk = await phase('bulk', () => bulk(nf));
     const rr = trineFramed(conn.openStream());
-    const trineRr1 = await best(() => reqResp(rr, 1));
-    const trineRr32 = await best(() => reqResp(rr, 32));
+    const trineRr1 = await phase('rr1', () => reqResp(rr, 1));
+    const trineRr32 = await phase('rr32', () => reqResp(rr, 32));
     const lost = conn.raw.packetsLost;
     await conn.close(0, '', { immediate: true });
 
