@@ -4,6 +4,7 @@
  * validation by the layer that commits. Savepoints are positions in an undo log.
  */
 import { SortedMap } from '../storage/sorted-map.ts';
+import { latin1 } from './codec.ts';
 import { compareBytes, type Bytes, type KeyRange, type KvEntry, type KvReader, type KvSnapshot, type KvStore, type WriteOp } from '../storage/kv.ts';
 
 /** Keys and ranges a transaction read: what a concurrent commit must not have changed. */
@@ -29,15 +30,9 @@ interface Undo {
 
 interface Entry { key: Bytes; k: string; value: Bytes | null }
 
-/**
- * A key's bytes as a string of char codes 0-255: string order equals memcmp order. One
- * `fromCharCode.apply` makes one flat string; per-byte concatenation made a rope plus garbage.
- */
+/** A key's bytes as a string of char codes 0-255: string order equals memcmp order. */
 function bin(key: Bytes): string {
-  if (key.length <= 1024) return String.fromCharCode.apply(null, key as unknown as number[]);
-  let s = '';
-  for (let i = 0; i < key.length; i += 1024) s += String.fromCharCode.apply(null, key.subarray(i, i + 1024) as unknown as number[]);
-  return s;
+  return latin1(key, 0, key.length);
 }
 
 function byKey(x: Entry, y: Entry): number { return x.k < y.k ? -1 : 1; }

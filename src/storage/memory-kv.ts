@@ -11,15 +11,22 @@ interface Version {
   value: Bytes | undefined;
 }
 
+/** Reused argument arrays, one per length: `apply` over a plain array is about twice as fast as over a Uint8Array. */
+const charArgs: number[][] = Array.from({ length: 65 }, (_, n) => new Array<number>(n).fill(0));
+
 /**
- * A key's bytes as a string of char codes 0-255 (a hash key; not ordered use). One
- * `fromCharCode.apply` per key allocates one flat string, where per-byte concatenation built a
- * rope and its garbage on every lookup.
+ * A key's bytes as a string of char codes 0-255 (a hash key). One `fromCharCode.apply` makes one
+ * flat string, where per-byte concatenation built a rope and its garbage on every lookup.
  */
 export function binaryKey(key: Bytes): string {
-  if (key.length <= 1024) return String.fromCharCode.apply(null, key as unknown as number[]);
+  const n = key.length;
+  if (n <= 64) {
+    const a = charArgs[n]!;
+    for (let i = 0; i < n; i++) a[i] = key[i]!;
+    return String.fromCharCode.apply(null, a);
+  }
   let s = '';
-  for (let i = 0; i < key.length; i += 1024) s += String.fromCharCode.apply(null, key.subarray(i, i + 1024) as unknown as number[]);
+  for (let i = 0; i < n; i += 1024) s += String.fromCharCode.apply(null, key.subarray(i, i + 1024) as unknown as number[]);
   return s;
 }
 
