@@ -112,11 +112,35 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`trine: ${e.message} [${e.code}]\n`);
       return 1;
     }
+    const sys = systemError(e);
+    if (sys) {
+      process.stderr.write(`trine: ${sys.message} [${sys.code}]\n`);
+      return 1;
+    }
     if (e instanceof Error && e.name === 'CACError') {
       process.stderr.write(`trine: ${e.message}; run \`trine --help\` for usage [CLI_USAGE]\n`);
       return 2;
     }
     throw e;
+  }
+}
+
+/** Operating-system errors a person can fix, turned into sentences that say how. */
+function systemError(e: unknown): TrineError | undefined {
+  const err = e as { code?: string; address?: string; port?: number; path?: string; message?: string };
+  const where = err.address ? `${err.address}${err.port ? `:${err.port}` : ''}` : 'the address';
+  switch (err?.code) {
+    case 'EADDRINUSE':
+      return new TrineError('NET_ADDRESS_IN_USE', `${where} is already in use by another process (another Trine node?); stop it, or give this node another address with \`trine init --listen HOST:PORT\``);
+    case 'EADDRNOTAVAIL':
+      return new TrineError('NET_ADDRESS_UNAVAILABLE', `${where} is not an address of this machine; choose one it has with \`trine init --listen HOST:PORT\``);
+    case 'EACCES':
+    case 'EPERM':
+      return new TrineError('PERMISSION_DENIED', `permission denied${err.path ? ` for ${err.path}` : ''} (${err.message ?? ''}); run as a user that may use it, or choose another directory or port`);
+    case 'ENOSPC':
+      return new TrineError('DISK_FULL', `the disk is full${err.path ? ` (${err.path})` : ''}; free space and start again: nothing acknowledged was lost`);
+    default:
+      return undefined;
   }
 }
 
