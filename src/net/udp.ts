@@ -148,15 +148,17 @@ class UdpEndpoint {
 
   private arm(): void {
     const at = this.endpoint.nextTimeout();
-    if (at === this.timerAt && this.timer) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.timerAt = at;
+    // A timer still armed for an earlier instant is left alone: it fires, finds nothing due and
+    // re-arms. Every packet sent moves the PTO deadline, so re-arming exactly on each flush cost a
+    // clearTimeout and a setTimeout per packet on the request/response path.
     if (at === Infinity) return;
     const delay = at - clock();
     // Below a millisecond (a pacing gap), wait by yielding one loop turn instead of sleeping: a
     // timer sleeps at least 1 ms, and far longer on a busy machine, which would starve the pacer.
     if (delay < 1) { this.kick(); return; }
+    if (this.timer && this.timerAt <= at) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
     this.timer = setTimeout(() => this.onTimer(), Math.ceil(delay));
     this.timer.unref?.();
   }
