@@ -165,6 +165,9 @@ export class RaftDriver {
       const d = new RaftDriver(opts, node, log, hard, applied);
       opts.transport.onMessage((from, bytes) => d.receive(from, bytes));
       d.ticker = setInterval(() => d.enqueue(() => d.node.tick()), opts.tickMs ?? TICK_MS);
+      // The ticker alone must not keep a process alive: whoever owns the driver holds sockets or
+      // timers of its own, and a test that failed before close() should still exit.
+      d.ticker.unref?.();
       d.enqueue(() => undefined);
       return d;
     } catch (e) {

@@ -89,7 +89,7 @@ test('three engines receive the same writes; a restart without a flush replays t
   const back = await boot(hub, dir, victim.id);
   nodes = [nodes[0]!, nodes[1]!, back];
   await put(nodes, 'after', 'restart');
-  await until('replayed', () => contents(back).length === 51);
+  await until('replayed everywhere', () => nodes.every((x) => contents(x).length === 51));
   assert.equal(contents(back), contents(nodes[0]!));
   for (const x of nodes) { await x.d.close(); await x.engine.close(); }
 });
