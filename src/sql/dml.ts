@@ -566,6 +566,7 @@ export function compileUpdate(stmt: A.Update, qc: QueryCompiler, host: DmlHost):
       explain: (out) => loop.explain(out),
       run: (env) => {
         const matches = new Map<bigint, Value[]>();
+        const found = new Map<bigint, Value[]>();
         loop.run(env, () => {
           const old = env.rows[slot]!;
           const rid = old[ncols] as bigint;
@@ -574,6 +575,7 @@ export function compileUpdate(stmt: A.Update, qc: QueryCompiler, host: DmlHost):
           for (const s of sets) nr[s.col] = s.e.fn(env);
           if (table.rowidAlias >= 0 && sets.some((s) => s.col === ncols) && !sets.some((s) => s.col === table.rowidAlias)) nr[table.rowidAlias] = nr[ncols]!;
           matches.set(rid, nr);
+          found.set(rid, old);
         });
         const out: Value[][] = [];
         let changes = 0;
@@ -581,10 +583,14 @@ export function compileUpdate(stmt: A.Update, qc: QueryCompiler, host: DmlHost):
         // same way whichever access path found them.
         const order = [...matches.keys()];
         if (ncols >= 0) order.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+        // Until this statement writes, the rows the loop found are the stored rows: the first
+        // update needs no second read (for an update by key, that read was a fifth of the cost).
+        let wrote = false;
         for (const rid of order) {
           const nr = matches.get(rid)!;
-          const old = readRow(env.tx, table, rid);
+          const old = wrote ? readRow(env.tx, table, rid) : found.get(rid)!;
           if (!old) continue; // removed by an earlier REPLACE in this statement
+          wrote = true;
           if (!applyUpdate(env, table, w, old, nr, action)) continue;
           changes++;
           if (ret) { env.rows[slot] = nr; out.push(ret.fns.map((f) => f.fn(env))); }
