@@ -70,6 +70,19 @@ export class NetRaftTransport implements RaftTransport {
     for (const [id, p] of this.peers) if (!keep.has(id)) { this.drop(p); this.peers.delete(id); }
   }
 
+  /**
+   * Drops the connection to `id` and dials again on the next message. Call it when the peer is
+   * seen to have restarted (it connected to us anew): our old connection to it is then dead, and
+   * waiting for its idle timeout would cut the peer off for that long.
+   */
+  resetPeer(id: NodeId): void {
+    const p = this.peers.get(id);
+    if (!p) return;
+    this.broken(p);
+    p.backoff = REDIAL_MIN_MS;
+    p.nextDial = 0;
+  }
+
   /** Identity of a member's key, for the listener's authorize callback; undefined for others. */
   identify(peerKey: Uint8Array): NodeIdentity | undefined {
     for (const p of this.peers.values()) if (equalBytes(p.addr.publicKey, peerKey)) return { kind: 'node', id: p.addr.id };

@@ -373,9 +373,7 @@ export class TrineNode {
     void conn.closed().then(() => { if (this.inboundByNode.get(id) === conn) this.inboundByNode.delete(id); });
     if (!old) return;
     void old.close(0, 'superseded', { immediate: true }).catch(() => undefined);
-    const peers = this.peers();
-    this.transport.net.setPeers(peers.filter((p) => p.id !== id));
-    this.transport.net.setPeers(peers);
+    this.transport.net.resetPeer(id);
   }
 
   private async serveStream(stream: TrineStream, who: Identity): Promise<void> {
