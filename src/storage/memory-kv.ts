@@ -30,6 +30,18 @@ export function binaryKey(key: Bytes): string {
   return s;
 }
 
+/** Batches of at least this many key and value bytes are copied into one shared buffer. */
+const ARENA_MIN_BYTES = 4096;
+
+/** A fresh copy of `b` (by hand: `slice` goes through a species lookup and is slower). */
+function copyBytes(b: Bytes): Bytes {
+  const n = b.length;
+  const out = new Uint8Array(n);
+  if (n <= 64) for (let i = 0; i < n; i++) out[i] = b[i]!;
+  else out.set(b);
+  return out;
+}
+
 export class MemoryKv implements KvStore {
   /** Ordered view, for scans. Holds the same version arrays as `points`. */
   private readonly map = new SortedMap<Version[]>();
@@ -97,28 +109,38 @@ export class MemoryKv implements KvStore {
     };
   }
 
+  /** The buffer the running write() copies into (undefined: copy each array on its own). */
+  private arena: Uint8Array | undefined;
+  private arenaAt = 0;
+
+  private copy(b: Bytes): Bytes {
+    const arena = this.arena;
+    if (arena === undefined) return copyBytes(b);
+    const at = this.arenaAt;
+    arena.set(b, at);
+    this.arenaAt = at + b.length;
+    return arena.subarray(at, at + b.length);
+  }
+
   write(batch: readonly WriteOp[]): void {
     const seq = ++this.seq;
     const keep = this.oldestPinned();
-    // One copy of the whole batch (the caller may reuse its buffers): one allocation per batch
-    // instead of one per key and per value, which made the copies most of a large commit's cost.
+    // The caller may reuse its buffers, so keys and values are copied. A large batch is copied
+    // into one buffer (one allocation instead of one per key and per value, which made the copies
+    // most of a bulk commit's cost). A small one is not: views into a small (V8 on-heap) buffer
+    // force it off the heap, which cost a third of a one-row autocommit UPDATE.
     let bytes = 0;
     for (const op of batch) bytes += op.key.length + (op.type === 'put' ? op.value.length : 0);
-    const arena = new Uint8Array(bytes);
-    let at = 0;
+    this.arena = bytes >= ARENA_MIN_BYTES ? new Uint8Array(bytes) : undefined;
+    this.arenaAt = 0;
     for (const op of batch) {
-      let value: Bytes | undefined;
-      if (op.type === 'put') {
-        arena.set(op.value, at);
-        value = arena.subarray(at, (at += op.value.length));
-      }
+      const value = op.type === 'put' ? this.copy(op.value) : undefined;
       const k = binaryKey(op.key);
       const vs = this.points.get(k);
       if (!vs) {
         if (value !== undefined || keep !== Infinity) {
           const nv = [{ seq, value }];
-          arena.set(op.key, at);
-          this.map.set(arena.subarray(at, (at += op.key.length)), nv);
+          this.map.set(this.copy(op.key), nv);
           this.points.set(k, nv);
         }
         continue;
@@ -134,5 +156,6 @@ export class MemoryKv implements KvStore {
       if (cut < vs.length) vs.length = cut;
       if (keep === Infinity && vs[0]!.value === undefined) { this.map.delete(op.key); this.points.delete(k); }
     }
+    this.arena = undefined;
   }
 }
