@@ -9,6 +9,8 @@ import type { Bytes, KeyRange, KvEntry, KvSnapshot, KvStore, WriteOp } from './k
 interface Version {
   seq: number;
   value: Bytes | undefined;
+  /** The next older version still visible to some snapshot. */
+  older: Version | undefined;
 }
 
 /** Reused argument arrays, one per length: `apply` over a plain array is about twice as fast as over a Uint8Array. */
@@ -44,12 +46,12 @@ function copyBytes(b: Bytes): Bytes {
 
 export class MemoryKv implements KvStore {
   /** Ordered view, for scans. Holds the same version arrays as `points`. */
-  private readonly map = new SortedMap<Version[]>();
+  private readonly map = new SortedMap<Version>();
   /**
    * Point index over the same entries: a memcmp binary search over byte keys costs ~20
    * comparisons per lookup, a hash lookup one. Gets and writes to existing keys use only this.
    */
-  private readonly points = new Map<string, Version[]>();
+  private readonly points = new Map<string, Version>();
   private seq = 0;
   /** Pinned snapshot sequence numbers -> how many snapshots pin each. */
   private readonly pins = new Map<number, number>();
@@ -64,14 +66,19 @@ export class MemoryKv implements KvStore {
     return min;
   }
 
-  private static visible(versions: Version[], seq: number): Bytes | undefined {
-    for (const v of versions) if (v.seq <= seq) return v.value;
+  /**
+   * Versions of a key are a chain from its newest one; the head object stays the same for the key's
+   * life (a write moves the head's content into a new older node), so both indexes keep pointing
+   * at it. One object per key, where an array of versions was three.
+   */
+  private static visible(v: Version | undefined, seq: number): Bytes | undefined {
+    for (; v !== undefined; v = v.older) if (v.seq <= seq) return v.value;
     return undefined;
   }
 
   get(key: Bytes): Bytes | undefined {
-    const vs = this.points.get(binaryKey(key));
-    return vs ? vs[0]!.value : undefined;
+    const head = this.points.get(binaryKey(key));
+    return head ? head.value : undefined;
   }
 
   scan(range: KeyRange = {}): IterableIterator<KvEntry> {
@@ -95,8 +102,7 @@ export class MemoryKv implements KvStore {
     let released = false;
     return {
       get: (key: Bytes) => {
-        const vs = this.points.get(binaryKey(key));
-        return vs ? MemoryKv.visible(vs, seq) : undefined;
+        return MemoryKv.visible(this.points.get(binaryKey(key)), seq);
       },
       scan: (range: KeyRange = {}) => this.scanAt(seq, range),
       release: () => {
@@ -136,25 +142,27 @@ export class MemoryKv implements KvStore {
     for (const op of batch) {
       const value = op.type === 'put' ? this.copy(op.value) : undefined;
       const k = binaryKey(op.key);
-      const vs = this.points.get(k);
-      if (!vs) {
+      const head = this.points.get(k);
+      if (!head) {
         if (value !== undefined || keep !== Infinity) {
-          const nv = [{ seq, value }];
+          const nv: Version = { seq, value, older: undefined };
           this.map.set(this.copy(op.key), nv);
           this.points.set(k, nv);
         }
         continue;
       }
-      if (vs[0]!.seq === seq) vs[0]!.value = value;
-      else vs.unshift({ seq, value });
+      if (head.seq !== seq) {
+        // The current newest version moves down the chain, unless no snapshot is pinned to need it.
+        head.older = keep === Infinity ? undefined : { seq: head.seq, value: head.value, older: head.older };
+        head.seq = seq;
+      }
+      head.value = value;
       // Drop versions no snapshot can see: keep every version newer than the oldest pin, plus
       // the newest one at or below it.
-      let cut = vs.length;
-      for (let i = 0; i < vs.length; i++) {
-        if (vs[i]!.seq <= keep) { cut = i + 1; break; }
+      for (let v: Version = head; v.older !== undefined; v = v.older) {
+        if (v.seq <= keep) { v.older = undefined; break; }
       }
-      if (cut < vs.length) vs.length = cut;
-      if (keep === Infinity && vs[0]!.value === undefined) { this.map.delete(op.key); this.points.delete(k); }
+      if (keep === Infinity && head.value === undefined) { this.map.delete(op.key); this.points.delete(k); }
     }
     this.arena = undefined;
   }
