@@ -8,7 +8,7 @@
  */
 import { TrineError } from '../crypto/errors.ts';
 import { SortedMap } from '../storage/sorted-map.ts';
-import { compareBytes, type Bytes, type KeyRange, type KvEntry, type KvSnapshot, type KvStore, type WriteOp } from '../storage/kv.ts';
+import { overlayScan, type Bytes, type KeyRange, type KvEntry, type KvSnapshot, type KvStore, type WriteOp } from '../storage/kv.ts';
 
 /** A pinned engine snapshot with a frozen copy of the admitted batches on top. */
 class OverlaySnapshot implements KvSnapshot {
@@ -20,37 +20,9 @@ class OverlaySnapshot implements KvSnapshot {
     return this.base.get(key);
   }
 
-  *scan(range: KeyRange = {}): IterableIterator<KvEntry> {
-    const limit = range.limit ?? Infinity;
-    if (limit <= 0) return;
+  scan(range: KeyRange = {}): IterableIterator<KvEntry> {
     const inner: KeyRange = { ...range, limit: undefined };
-    const rev = range.reverse === true;
-    const a = this.top.entries(inner);
-    const b = this.base.scan(inner);
-    let x = a.next(), y = b.next();
-    let n = 0;
-    while (!x.done || !y.done) {
-      let takeTop: boolean;
-      let same = false;
-      if (x.done) takeTop = false;
-      else if (y.done) takeTop = true;
-      else {
-        const c = compareBytes(x.value[0], y.value.key);
-        same = c === 0;
-        takeTop = rev ? c >= 0 : c <= 0;
-      }
-      if (takeTop) {
-        const [k, v] = x.value!;
-        x = a.next();
-        if (same) y = b.next();
-        if (v === null) continue;
-        yield { key: k, value: v };
-      } else {
-        yield y.value as KvEntry;
-        y = b.next();
-      }
-      if (++n >= limit) return;
-    }
+    return overlayScan(this.top.entries(inner), this.base.scan(inner), range.reverse === true, range.limit ?? Infinity);
   }
 
   release(): void {

@@ -67,3 +67,42 @@ export function inRange(key: Bytes, range: KeyRange): boolean {
   if (range.lte && compareBytes(key, range.lte) > 0) return false;
   return true;
 }
+
+/**
+ * Merges buffered writes over a base scan, both in the same key order: a buffered value hides the
+ * base entry with the same key, and a buffered `null` (a deletion) hides it without yielding.
+ * Transactions' write buffers and the leader's view of admitted-but-unapplied batches both read
+ * through this.
+ */
+export function* overlayScan(
+  top: Iterator<[Bytes, Bytes | null]>,
+  base: Iterator<KvEntry>,
+  reverse: boolean,
+  limit = Infinity,
+): IterableIterator<KvEntry> {
+  if (limit <= 0) return;
+  let x = top.next(), y = base.next();
+  let n = 0;
+  while (!x.done || !y.done) {
+    let takeTop: boolean;
+    let same = false;
+    if (x.done) takeTop = false;
+    else if (y.done) takeTop = true;
+    else {
+      const c = compareBytes(x.value[0], y.value.key);
+      same = c === 0;
+      takeTop = reverse ? c >= 0 : c <= 0;
+    }
+    if (takeTop) {
+      const [k, v] = x.value!;
+      x = top.next();
+      if (same) y = base.next();
+      if (v === null) continue;
+      yield { key: k, value: v };
+    } else {
+      yield y.value as KvEntry;
+      y = base.next();
+    }
+    if (++n >= limit) return;
+  }
+}
