@@ -15,7 +15,11 @@ import { applyAffinity, truth, type Collation, type Value } from './value.ts';
 /** Compiled per-table expressions (index expressions, partial-index predicates, CHECKs, defaults). */
 export interface TableRt {
   source: Source;
-  indexes: { index: Index; values: ((env: Env) => Value)[]; where: CExpr | undefined; colls: Collation[]; descs: boolean[] }[];
+  indexes: {
+    index: Index; values: ((env: Env) => Value)[]; where: CExpr | undefined; colls: Collation[]; descs: boolean[];
+    /** Column positions when every key part is a plain column and there is no WHERE (no env needed). */
+    plain: number[] | undefined;
+  }[];
   checks: { e: CExpr; text: string }[];
   defaults: (CExpr | undefined)[];
   /** Value of each column for rows written before an ADD COLUMN (the column's default). */
@@ -57,6 +61,7 @@ export function tableRt(table: Table): TableRt {
     where: index.where ? compile(index.where) : undefined,
     colls: index.cols.map((c) => c.coll),
     descs: index.cols.map((c) => c.desc),
+    plain: !index.where && index.cols.every((c) => c.col >= 0) ? index.cols.map((c) => c.col) : undefined,
   }));
   const empty = new Scope(undefined);
   empty.noAgg = 'DEFAULT';
@@ -121,6 +126,14 @@ function entryEnv(row: Value[], env: Env): Env {
 
 /** The index entries a row produces (none for a partial index whose WHERE is not true). */
 export function indexEntry(rt: TableRt['indexes'][number], row: Value[], rowid: bigint, env: Env): IndexEntry | null {
+  const plain = rt.plain;
+  if (plain !== undefined) {
+    // The common index: no expression to evaluate, so no per-row environment object.
+    // Built by push so the array stays packed, like every other record the encoders see.
+    const values: Value[] = [];
+    for (let i = 0; i < plain.length; i++) values.push(row[plain[i]!]!);
+    return { key: indexKey(rt.index.prefix, values, rt.colls, rt.descs, rowid), values };
+  }
   const e = entryEnv(row, env);
   if (rt.where && truth(rt.where.fn(e)) !== true) return null;
   const values = rt.values.map((f) => f(e));
