@@ -5,7 +5,7 @@
  */
 import { SortedMap } from '../storage/sorted-map.ts';
 import { latin1 } from './codec.ts';
-import { compareBytes, type Bytes, type KeyRange, type KvEntry, type KvReader, type KvSnapshot, type KvStore, type WriteOp } from '../storage/kv.ts';
+import { overlayScan, type Bytes, type KeyRange, type KvEntry, type KvReader, type KvSnapshot, type KvStore, type WriteOp } from '../storage/kv.ts';
 
 /** Keys and ranges a transaction read: what a concurrent commit must not have changed. */
 export interface ReadSet {
@@ -93,33 +93,7 @@ export class Tx implements KvReader {
       yield* this.view().scan(range);
       return;
     }
-    const rev = range.reverse === true;
-    const a = this.sorted().entries(inner);
-    const b = this.view().scan(inner);
-    let x = a.next(), y = b.next();
-    let n = 0;
-    while (!x.done || !y.done) {
-      let takeBuf: boolean;
-      let same = false;
-      if (x.done) takeBuf = false;
-      else if (y.done) takeBuf = true;
-      else {
-        const c = compareBytes(x.value[0], y.value.key);
-        same = c === 0;
-        takeBuf = rev ? c >= 0 : c <= 0;
-      }
-      if (takeBuf) {
-        const [k, v] = x.value!;
-        x = a.next();
-        if (same) y = b.next();
-        if (v === null) continue;
-        yield { key: k, value: v };
-      } else {
-        yield y.value as KvEntry;
-        y = b.next();
-      }
-      if (++n >= limit) return;
-    }
+    yield* overlayScan(this.sorted().entries(inner), this.view().scan(inner), range.reverse === true, limit);
   }
 
   put(key: Bytes, value: Bytes): void {
