@@ -1,15 +1,9 @@
 /** Seeded generator of schemas, rows and statements for the differential test (not a test file). */
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng as mulberry32 } from '../../src/storage/sim-fs.ts';
+
+/** The seeded generator (mulberry32) every replayable test uses. */
+export { mulberry32 };
 
 /**
  * One generated statement. `ordered`: the result order is determined; `fold`: which of several
