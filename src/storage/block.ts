@@ -5,7 +5,7 @@
  * directions of iteration and binary search run on plain arrays.
  */
 import { ByteWriter, corrupt } from './codec.ts';
-import { compareBytes } from './kv.ts';
+import { compareBytes, lowerBound } from './kv.ts';
 import { RESTART_INTERVAL } from './limits.ts';
 
 export class BlockBuilder {
@@ -271,16 +271,7 @@ export function decodeBlock(p: Uint8Array, what: string): DecodedBlock {
   return new DecodedBlock(n, arena, keyOff, seqs, dels, p, valOff, valLen);
 }
 
-/** First index in `keys` whose key is >= `key`. */
-export function lowerBound(keys: readonly Uint8Array[], key: Uint8Array): number {
-  let lo = 0, hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (compareBytes(keys[mid]!, key) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
+export { lowerBound };
 
 /** First index in `keys` whose key is > `key`. */
 export function upperBound(keys: readonly Uint8Array[], key: Uint8Array): number {

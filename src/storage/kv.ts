@@ -59,6 +59,17 @@ export function compareBytes(a: Bytes, b: Bytes): number {
   return a.length - b.length;
 }
 
+/** First index in `keys` (sorted, memcmp order) whose key is >= `key`. */
+export function lowerBound(keys: readonly Bytes[], key: Bytes): number {
+  let lo = 0, hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareBytes(keys[mid]!, key) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** True when `key` lies within the bounds of `range` (ignores reverse and limit). */
 export function inRange(key: Bytes, range: KeyRange): boolean {
   if (range.gte && compareBytes(key, range.gte) < 0) return false;

@@ -4,7 +4,7 @@
  * Iterators survive concurrent inserts and deletes: when the map changed under them they
  * re-seek from the last key they returned.
  */
-import { compareBytes, type Bytes, type KeyRange } from './kv.ts';
+import { compareBytes, lowerBound, type Bytes, type KeyRange } from './kv.ts';
 
 /** Entries per chunk before it splits in two. */
 const CHUNK_MAX = 256;
@@ -42,27 +42,16 @@ export class SortedMap<V> {
     return lo;
   }
 
-  /** First index in `keys` whose key is >= `key`. */
-  private static lowerBound(keys: Bytes[], key: Bytes): number {
-    let lo = 0, hi = keys.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (compareBytes(keys[mid]!, key) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
   get(key: Bytes): V | undefined {
     const c = this.chunks[this.chunkFor(key)]!;
-    const i = SortedMap.lowerBound(c.keys, key);
+    const i = lowerBound(c.keys, key);
     if (i < c.keys.length && compareBytes(c.keys[i]!, key) === 0) return c.values[i];
     return undefined;
   }
 
   has(key: Bytes): boolean {
     const c = this.chunks[this.chunkFor(key)]!;
-    const i = SortedMap.lowerBound(c.keys, key);
+    const i = lowerBound(c.keys, key);
     return i < c.keys.length && compareBytes(c.keys[i]!, key) === 0;
   }
 
@@ -71,7 +60,7 @@ export class SortedMap<V> {
     const c = this.chunks[ci]!;
     const n = c.keys.length;
     // Past the chunk's last key (an append): skip the binary search within the chunk.
-    const i = n > 0 && compareBytes(c.keys[n - 1]!, key) < 0 ? n : SortedMap.lowerBound(c.keys, key);
+    const i = n > 0 && compareBytes(c.keys[n - 1]!, key) < 0 ? n : lowerBound(c.keys, key);
     if (i < c.keys.length && compareBytes(c.keys[i]!, key) === 0) {
       c.values[i] = value;
       return;
@@ -90,7 +79,7 @@ export class SortedMap<V> {
   delete(key: Bytes): boolean {
     const ci = this.chunkFor(key);
     const c = this.chunks[ci]!;
-    const i = SortedMap.lowerBound(c.keys, key);
+    const i = lowerBound(c.keys, key);
     if (i >= c.keys.length || compareBytes(c.keys[i]!, key) !== 0) return false;
     c.keys.splice(i, 1);
     c.values.splice(i, 1);
@@ -109,7 +98,7 @@ export class SortedMap<V> {
   /** Position of the first key >= `key`, as [chunk, index], normalised past empty chunk ends. */
   private seekGe(key: Bytes): [number, number] {
     let ci = this.chunkFor(key);
-    let i = SortedMap.lowerBound(this.chunks[ci]!.keys, key);
+    let i = lowerBound(this.chunks[ci]!.keys, key);
     while (ci < this.chunks.length && i >= this.chunks[ci]!.keys.length) { ci++; i = 0; }
     return [ci, i];
   }
@@ -118,7 +107,7 @@ export class SortedMap<V> {
   private seekLe(key: Bytes, strict: boolean): [number, number] {
     let ci = this.chunkFor(key);
     const keys = this.chunks[ci]!.keys;
-    let i = SortedMap.lowerBound(keys, key);
+    let i = lowerBound(keys, key);
     if (!strict && i < keys.length && compareBytes(keys[i]!, key) === 0) return [ci, i];
     i--;
     while (ci >= 0 && i < 0) { ci--; if (ci >= 0) i = this.chunks[ci]!.keys.length - 1; }
