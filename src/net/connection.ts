@@ -544,9 +544,8 @@ export class Connection {
     }
   }
 
-  private onPacketLost(p: SentPacket): void {
-    this.packetsLost++;
-    if (p.ackEliciting) { this.ackElicitingInFlight--; this.cc.onRemoved(p.size); }
+  /** Queues the stream data `p` carried for sending again (`streams` holds id, offset, length, fin). */
+  private resendStreamData(p: SentPacket): void {
     const st = p.streams;
     for (let k = 0; k < st.length; k += 4) {
       const s = this.sendStreams.get(st[k]!);
@@ -554,6 +553,12 @@ export class Connection {
       s.onLost(st[k + 1]!, st[k + 1]! + st[k + 2]!, st[k + 3] === 1);
       if (s.wantsToSend()) this.sendable.add(st[k]!);
     }
+  }
+
+  private onPacketLost(p: SentPacket): void {
+    this.packetsLost++;
+    if (p.ackEliciting) { this.ackElicitingInFlight--; this.cc.onRemoved(p.size); }
+    this.resendStreamData(p);
     if (p.maxData) this.maxDataPending = true;
     for (const id of p.maxStreamData) if (this.recvStreams.has(id)) this.maxStreamDataPending.add(id);
   }
@@ -838,14 +843,8 @@ export class Connection {
     for (let i = this.sentHead; i < this.sent.length; i++) {
       const p = this.sent[i];
       if (!p || !p.ackEliciting) continue;
-      const st = p.streams;
-      for (let k = 0; k < st.length; k += 4) {
-        const s = this.sendStreams.get(st[k]!);
-        if (!s) continue;
-        s.onLost(st[k + 1]!, st[k + 1]! + st[k + 2]!, st[k + 3] === 1);
-        if (s.wantsToSend()) this.sendable.add(st[k]!);
-      }
-      if (st.length) return;
+      this.resendStreamData(p);
+      if (p.streams.length) return;
     }
   }
 
