@@ -339,73 +339,63 @@ export const SCALARS: Record<string, ScalarFn> = {
 
 // ---- LIKE and GLOB ----
 
-/** SQLite LIKE: case-insensitive for ASCII, `%` and `_` wildcards, optional escape character. */
-export function likeMatch(pattern: string, text: string, esc: string | undefined): boolean {
-  const p = codePoints(pattern), t = codePoints(text);
-  const fold = (c: string): string => (c.length === 1 && c >= 'A' && c <= 'Z' ? c.toLowerCase() : c);
+/**
+ * Runs a pattern matcher with memoisation over (pattern position, text position), so patterns such
+ * as `%a%a%a%b` stay polynomial. `step(i, j, go)` decides pattern position i < plen against text
+ * position j, calling `go` for the rest; the end of the pattern matches only the end of the text.
+ */
+function memoMatch(plen: number, tlen: number, step: (i: number, j: number, go: (i: number, j: number) => boolean) => boolean): boolean {
   const memo = new Map<number, boolean>();
   const go = (i: number, j: number): boolean => {
-    const key = i * (t.length + 1) + j;
+    const key = i * (tlen + 1) + j;
     const m = memo.get(key);
     if (m !== undefined) return m;
-    let r: boolean;
-    if (i === p.length) r = j === t.length;
-    else {
-      const c = p[i]!;
-      if (esc !== undefined && c === esc) {
-        r = i + 1 < p.length && j < t.length && fold(p[i + 1]!) === fold(t[j]!) && go(i + 2, j + 1);
-      } else if (c === '%') {
-        r = go(i + 1, j) || (j < t.length && go(i, j + 1));
-      } else if (c === '_') {
-        r = j < t.length && go(i + 1, j + 1);
-      } else {
-        r = j < t.length && fold(c) === fold(t[j]!) && go(i + 1, j + 1);
-      }
-    }
+    const r = i === plen ? j === tlen : step(i, j, go);
     memo.set(key, r);
     return r;
   };
   return go(0, 0);
 }
 
+/** SQLite LIKE: case-insensitive for ASCII, `%` and `_` wildcards, optional escape character. */
+export function likeMatch(pattern: string, text: string, esc: string | undefined): boolean {
+  const p = codePoints(pattern), t = codePoints(text);
+  const fold = (c: string): string => (c.length === 1 && c >= 'A' && c <= 'Z' ? c.toLowerCase() : c);
+  return memoMatch(p.length, t.length, (i, j, go) => {
+    const c = p[i]!;
+    if (esc !== undefined && c === esc) return i + 1 < p.length && j < t.length && fold(p[i + 1]!) === fold(t[j]!) && go(i + 2, j + 1);
+    if (c === '%') return go(i + 1, j) || (j < t.length && go(i, j + 1));
+    if (c === '_') return j < t.length && go(i + 1, j + 1);
+    return j < t.length && fold(c) === fold(t[j]!) && go(i + 1, j + 1);
+  });
+}
+
 /** SQLite GLOB: case-sensitive, `*`, `?`, `[...]` classes with `^` negation and ranges. */
 export function globMatch(pattern: string, text: string): boolean {
   const p = codePoints(pattern), t = codePoints(text);
-  const memo = new Map<number, boolean>();
-  const go = (i: number, j: number): boolean => {
-    const key = i * (t.length + 1) + j;
-    const m = memo.get(key);
-    if (m !== undefined) return m;
-    let r: boolean;
-    if (i === p.length) r = j === t.length;
-    else {
-      const c = p[i]!;
-      if (c === '*') r = go(i + 1, j) || (j < t.length && go(i, j + 1));
-      else if (c === '?') r = j < t.length && go(i + 1, j + 1);
-      else if (c === '[') {
-        let k = i + 1;
-        let neg = false;
-        if (p[k] === '^') { neg = true; k++; }
-        let matched = false;
-        let first = true;
-        while (k < p.length && (p[k] !== ']' || first)) {
-          first = false;
-          if (p[k + 1] === '-' && k + 2 < p.length && p[k + 2] !== ']') {
-            if (j < t.length && t[j]! >= p[k]! && t[j]! <= p[k + 2]!) matched = true;
-            k += 3;
-          } else {
-            if (j < t.length && t[j] === p[k]) matched = true;
-            k++;
-          }
-        }
-        if (k >= p.length) r = false;
-        else r = j < t.length && matched !== neg && go(k + 1, j + 1);
-      } else r = j < t.length && c === t[j] && go(i + 1, j + 1);
+  return memoMatch(p.length, t.length, (i, j, go) => {
+    const c = p[i]!;
+    if (c === '*') return go(i + 1, j) || (j < t.length && go(i, j + 1));
+    if (c === '?') return j < t.length && go(i + 1, j + 1);
+    if (c !== '[') return j < t.length && c === t[j] && go(i + 1, j + 1);
+    let k = i + 1;
+    let neg = false;
+    if (p[k] === '^') { neg = true; k++; }
+    let matched = false;
+    let first = true;
+    while (k < p.length && (p[k] !== ']' || first)) {
+      first = false;
+      if (p[k + 1] === '-' && k + 2 < p.length && p[k + 2] !== ']') {
+        if (j < t.length && t[j]! >= p[k]! && t[j]! <= p[k + 2]!) matched = true;
+        k += 3;
+      } else {
+        if (j < t.length && t[j] === p[k]) matched = true;
+        k++;
+      }
     }
-    memo.set(key, r);
-    return r;
-  };
-  return go(0, 0);
+    if (k >= p.length) return false;
+    return j < t.length && matched !== neg && go(k + 1, j + 1);
+  });
 }
 
 // ---- printf ----
