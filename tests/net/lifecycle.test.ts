@@ -19,6 +19,7 @@ test('idle timeout: when the link goes dead both sides close with NET_IDLE_TIMEO
   const closed = ev.find((e) => e.type === 'closed');
   assert.ok(closed && closed.type === 'closed' && isTrineError(closed.error, 'NET_IDLE_TIMEOUT'));
   assert.ok(sev.some((e) => e.type === 'closed' && isTrineError(e.error, 'NET_IDLE_TIMEOUT')));
+  // Simulated time (the seeded network clock), so this checks the protocol, not the machine.
   const elapsed = w.net.now - start;
   assert.ok(elapsed >= 5000 && elapsed < 8000, `closed after ${elapsed} ms`);
 });
