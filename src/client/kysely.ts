@@ -10,6 +10,7 @@ import {
   type QueryCompiler, type QueryResult,
 } from 'kysely';
 import { connect, type ConnectOptions, type TrineClient } from './client.ts';
+import { TrineError } from '../crypto/errors.ts';
 
 export interface TrineDialectConfig {
   /** A connected client, or a function that connects one (called once, at the first query). */
@@ -55,7 +56,7 @@ class TrineDriver implements Driver {
     if (typeof c === 'function') this.client = await c();
     else if (c) this.client = c;
     else if (this.config.connect) this.client = await connect(this.config.connect);
-    else throw new Error('TrineDialect needs a client or connect options');
+    else throw new TrineError('CLIENT_NO_CONNECTION', 'TrineDialect needs a connection: pass { client } (from connect()) or { connect: { host, port } }');
     this.conn = new TrineConnection(this.client);
   }
 
