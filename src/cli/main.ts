@@ -43,6 +43,7 @@ export function buildCli() {
     .command('start', 'Run a node until Ctrl-C (initialises ~/.trine/node first if it does not exist)')
     .option('--dir <dir>', 'Node directory (default: ~/.trine/node)')
     .option('--cluster <n>', 'Instead: run a local cluster of n nodes (as `trine cluster --size n`)')
+    .option('--cache <size>', 'Block cache limit, e.g. 2GiB or 25% (default: a quarter of memory, split between local cluster nodes)')
     .example('trine start')
     .action(startCommand);
 
@@ -52,6 +53,7 @@ export function buildCli() {
     .option('--size <n>', 'Number of nodes (default: 3)')
     .option('--base-port <port>', 'Port of node 1; node i uses port + i - 1 (default: 7421)')
     .option('--host <host>', 'Address to bind (default: 127.0.0.1)')
+    .option('--cache <size>', 'Block cache limit shared by the nodes, e.g. 2GiB or 25% (default: a quarter of memory)')
     .example('trine cluster')
     .action(clusterCommand);
 

@@ -2,7 +2,7 @@
  * `trine init`, `trine start`, `trine cluster`, `trine status`: a node's life from the command line.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { homedir, userInfo } from 'node:os';
+import { homedir, totalmem, userInfo } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
 import { TrineError } from '../crypto/errors.ts';
@@ -12,6 +12,7 @@ import type { AuthorizedUser } from '../crypto/authorized-users.ts';
 import { initCluster, initNode, isClusterDir, clusterNodeDirs, startNodes } from '../server/cluster.ts';
 import { defaultNodeDir, nodePaths } from '../server/layout.ts';
 import { DEFAULT_PORT } from '../server/limits.ts';
+import { CACHE_MIN_BYTES, defaultCacheBytes } from '../storage/limits.ts';
 import { TrineNode } from '../server/node.ts';
 import { connect } from '../client/client.ts';
 import { defaultKeyPath, keygenCommand, newPassphrase } from './keys.ts';
@@ -68,11 +69,25 @@ function untilSignal(): Promise<string> {
   });
 }
 
-export interface StartFlags { dir?: string; cluster?: number | string }
+export interface StartFlags { dir?: string; cluster?: number | string; cache?: string | number }
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 2 ** 10, kb: 1e3, kib: 2 ** 10, m: 2 ** 20, mb: 1e6, mib: 2 ** 20, g: 2 ** 30, gb: 1e9, gib: 2 ** 30, t: 2 ** 40, tb: 1e12, tib: 2 ** 40 };
+
+/** `--cache` values: bytes with an optional unit (`512MiB`, `2GB`, `4g`) or a share of memory (`25%`). */
+export function parseCacheSize(text: string | number, memory = totalmem()): number {
+  const s = String(text).trim().toLowerCase();
+  const pct = /^(\d+(?:\.\d+)?)\s*%$/.exec(s);
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/.exec(s);
+  const bytes = pct ? memory * Number(pct[1]) / 100 : m && m[2]! in SIZE_UNITS ? Number(m[1]) * SIZE_UNITS[m[2]!]! : NaN;
+  if (!Number.isFinite(bytes) || bytes < 1 << 20 || (pct && Number(pct[1]) > 90)) {
+    throw new TrineError('CLI_BAD_CACHE_SIZE', `--cache ${text} is not a cache size; give bytes with a unit of at least 1MiB (e.g. 512MiB, 4GiB) or a share of memory up to 90% (e.g. 25%)`);
+  }
+  return Math.floor(bytes);
+}
 
 export async function startCommand(flags: StartFlags): Promise<void> {
   if (flags.cluster !== undefined) {
-    await clusterCommand({ size: Number(flags.cluster), ...(flags.dir ? { dir: flags.dir } : {}) });
+    await clusterCommand({ size: Number(flags.cluster), ...(flags.dir ? { dir: flags.dir } : {}), ...(flags.cache !== undefined ? { cache: flags.cache } : {}) });
     return;
   }
   const dir = flags.dir ?? defaultNodeDir();
@@ -81,7 +96,8 @@ export async function startCommand(flags: StartFlags): Promise<void> {
     say(`No node in ${dir} yet; initialising one.`);
     await initCommand({});
   }
-  const node = await TrineNode.open({ dir, log: say, ...await passphraseOpt(dir) });
+  const cache = flags.cache !== undefined ? { cacheBytes: parseCacheSize(flags.cache) } : {};
+  const node = await TrineNode.open({ dir, log: say, ...cache, ...await passphraseOpt(dir) });
   say(`Trine node ${node.id} serving on ${node.address}`);
   say(`  fingerprint: ${fingerprint(node.publicKey)}`);
   say(`  connect:     trine sql ${node.address}`);
@@ -97,7 +113,7 @@ async function passphraseOpt(dir: string): Promise<{ passphrase?: string }> {
   return p === undefined ? {} : { passphrase: p };
 }
 
-export interface ClusterFlags { dir?: string; size?: number; host?: string; basePort?: number }
+export interface ClusterFlags { dir?: string; size?: number; host?: string; basePort?: number; cache?: string | number }
 
 export async function clusterCommand(flags: ClusterFlags): Promise<void> {
   const dir = flags.dir ?? join(homedir(), '.trine', 'cluster');
@@ -109,7 +125,9 @@ export async function clusterCommand(flags: ClusterFlags): Promise<void> {
     await initCluster({ dir, size, host: flags.host ?? '127.0.0.1', basePort: base, admin });
     say(`Initialised a ${size}-node cluster in ${dir} (admin user ${admin.name}).`);
   }
-  const nodes = await startNodes(clusterNodeDirs(dir, size), say);
+  // The nodes share this process and machine: the cache budget (given, or the default) is split.
+  const cacheBytes = Math.max(CACHE_MIN_BYTES, Math.floor((flags.cache !== undefined ? parseCacheSize(flags.cache) : defaultCacheBytes(totalmem())) / size));
+  const nodes = await startNodes(clusterNodeDirs(dir, size), say, cacheBytes);
   for (const n of nodes) say(`node ${n.id}: ${n.address}  ${fingerprint(n.publicKey)}  (${nodePaths(clusterNodeDirs(dir, size)[n.id - 1]!).dir})`);
   await Promise.race([Promise.all(nodes.map((n) => n.waitFounded(60_000))), untilSignal()]);
   say(`Cluster running. Connect with: trine sql ${nodes[0]!.address}`);

@@ -78,10 +78,10 @@ export async function initCluster(opts: InitClusterOptions): Promise<string[]> {
 }
 
 /** Opens every node of a local cluster in this process. */
-export async function startNodes(dirs: readonly string[], log?: (line: string) => void): Promise<TrineNode[]> {
+export async function startNodes(dirs: readonly string[], log?: (line: string) => void, cacheBytes?: number): Promise<TrineNode[]> {
   const nodes: TrineNode[] = [];
   try {
-    for (const d of dirs) nodes.push(await TrineNode.open({ dir: d, ...(log ? { log } : {}) }));
+    for (const d of dirs) nodes.push(await TrineNode.open({ dir: d, ...(log ? { log } : {}), ...(cacheBytes ? { cacheBytes } : {}) }));
   } catch (e) {
     for (const n of nodes) await n.close({ transfer: false }).catch(() => undefined);
     throw e;

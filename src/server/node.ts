@@ -43,6 +43,8 @@ export interface NodeOpenOptions {
   readonly serve?: boolean;
   /** Where notices go (default: nowhere). */
   readonly log?: (line: string) => void;
+  /** Byte limit of the storage block cache (default: a quarter of the machine's memory). */
+  readonly cacheBytes?: number;
 }
 
 export interface NodeStatus {
@@ -149,7 +151,7 @@ export class TrineNode {
   private constructor(readonly loaded: LoadedNode, opts: NodeOpenOptions) {
     this.id = loaded.config.id;
     this.log = opts.log ?? (() => undefined);
-    this.engine = LsmEngine.open(loaded.paths.data, { masterKey: loaded.masterKey });
+    this.engine = LsmEngine.open(loaded.paths.data, { masterKey: loaded.masterKey, ...(opts.cacheBytes ? { cacheBytes: opts.cacheBytes } : {}) });
     this.sm = new EngineStateMachine(this.engine);
     this.system = new SystemView(this.engine);
     this.view = new OverlayStore(this.engine);

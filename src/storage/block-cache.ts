@@ -8,6 +8,8 @@ import type { Block } from './block.ts';
 interface Node {
   key: number;
   block: Block;
+  /** Bytes charged for this block (its `bytes` when it was last measured). */
+  size: number;
   prev: Node | undefined;
   next: Node | undefined;
 }
@@ -56,16 +58,30 @@ export class BlockCache {
   set(key: number, block: Block): void {
     if (block.bytes > this.limit) return;
     const old = this.map.get(key);
-    if (old) { this.bytes -= old.block.bytes; this.unlink(old); this.map.delete(key); }
-    const n: Node = { key, block, prev: undefined, next: undefined };
+    if (old) { this.bytes -= old.size; this.unlink(old); this.map.delete(key); }
+    const n: Node = { key, block, size: block.bytes, prev: undefined, next: undefined };
     this.map.set(key, n);
     this.pushFront(n);
-    this.bytes += block.bytes;
+    this.bytes += n.size;
+    this.evict();
+  }
+
+  /** Charges a cached block again after it grew (a cursor decoded it into arrays). */
+  resize(key: number): void {
+    const n = this.map.get(key);
+    if (!n) return;
+    const size = n.block.bytes;
+    this.bytes += size - n.size;
+    n.size = size;
+    this.evict();
+  }
+
+  private evict(): void {
     while (this.bytes > this.limit && this.tail) {
       const t = this.tail;
       this.unlink(t);
       this.map.delete(t.key);
-      this.bytes -= t.block.bytes;
+      this.bytes -= t.size;
     }
   }
 

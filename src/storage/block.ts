@@ -70,6 +70,11 @@ export class DecodedBlock {
     private readonly valLen: Int32Array,
   ) {}
 
+  /** Memory of the arrays (the plaintext they point into is the block's). */
+  get bytes(): number {
+    return this.seqs.buffer.byteLength + DECODED_OVERHEAD;
+  }
+
   key(i: number): Uint8Array {
     return this.arena.subarray(this.keyOff[i]!, this.keyOff[i + 1]!);
   }
@@ -133,9 +138,13 @@ export class Block {
     if (this.end < 0 || (this.nr === 0 && this.end > 0)) throw corrupt(`${what} has a bad restart count`);
   }
 
-  /** Memory held (plaintext, plus the decoded arrays a cursor may add), for the cache byte limit. */
+  /** Memory held (plaintext, plus the decoded arrays once a cursor asked for them), for the cache byte limit. */
   get bytes(): number {
-    return Math.ceil(this.plain.length * 1.4) + 256;
+    return this.plain.length + BLOCK_OVERHEAD + (this.dec ? this.dec.bytes : 0);
+  }
+
+  get isDecoded(): boolean {
+    return this.dec !== undefined;
   }
 
   get decoded(): DecodedBlock {
@@ -144,13 +153,13 @@ export class Block {
 
   /** memcmp of the key stored whole at restart `r` against `key`. */
   private compareRestart(r: number, key: Uint8Array): number {
-    const at = { pos: this.dv.getUint32(this.end + 4 * r, true) };
-    const p = this.plain;
-    if (varintAt(p, at, this.end, this.what) !== 0) throw corrupt(`${this.what} has a restart with a shared prefix`);
-    const klen = varintAt(p, at, this.end, this.what);
-    varintAt(p, at, this.end, this.what); varintAt(p, at, this.end, this.what);
-    const o = at.pos + 1;
-    if (o + klen > this.end) throw corrupt(`${this.what} ends inside an entry`);
+    const p = this.plain, end = this.end, what = this.what;
+    vpos = this.dv.getUint32(end + 4 * r, true);
+    if (readVarint(p, end, what) !== 0) throw corrupt(`${what} has a restart with a shared prefix`);
+    const klen = readVarint(p, end, what);
+    readVarint(p, end, what); readVarint(p, end, what);
+    const o = vpos + 1;
+    if (o + klen > end) throw corrupt(`${what} ends inside an entry`);
     const n = klen < key.length ? klen : key.length;
     for (let j = 0; j < n; j++) { const d = p[o + j]! - key[j]!; if (d !== 0) return d; }
     return klen - key.length;
@@ -163,31 +172,40 @@ export class Block {
       for (let i = b.lowerBound(key); i < b.n && b.compare(i, key) === 0; i++) if (b.seqs[i]! <= snap) return { del: b.dels[i] === 1, value: b.value(i) };
       return undefined;
     }
+    if (this.nr === 0) return undefined;
     // Start at the last restart whose key is below `key`: the newest version comes after it.
     let lo = 0, hi = this.nr - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;
       if (this.compareRestart(mid, key) < 0) lo = mid; else hi = mid - 1;
     }
-    if (this.nr === 0) return undefined;
-    const p = this.plain, end = this.end;
-    const at = { pos: this.dv.getUint32(this.end + 4 * lo, true) };
-    // The current key, rebuilt in a scratch buffer (shared bytes stay from the previous key).
-    let cur = scratch, curLen = 0;
-    while (at.pos < end) {
-      const shared = varintAt(p, at, end, this.what), unshared = varintAt(p, at, end, this.what), vlen = varintAt(p, at, end, this.what);
-      const seq = varintAt(p, at, end, this.what);
-      const del = p[at.pos++]!;
-      const ks = at.pos;
-      if (ks + unshared + vlen > end || shared > curLen) throw corrupt(`${this.what} has a bad entry`);
-      at.pos += unshared + vlen;
+    const p = this.plain, end = this.end, what = this.what, klen = key.length;
+    vpos = this.dv.getUint32(end + 4 * lo, true);
+    // Walk the entries without rebuilding keys: `eq` is how many leading bytes of the current key
+    // equal `key`'s (keys ascend, so once an entry sorts above `key` none further can match).
+    let eq = 0, curLen = 0;
+    while (vpos < end) {
+      const shared = readVarint(p, end, what), unshared = readVarint(p, end, what), vlen = readVarint(p, end, what);
+      const seq = readVarint(p, end, what);
+      const del = p[vpos++]!;
+      const ks = vpos;
+      if (ks + unshared + vlen > end || shared > curLen) throw corrupt(`${what} has a bad entry`);
+      vpos += unshared + vlen;
       curLen = shared + unshared;
-      if (curLen > cur.length) { const nb = new Uint8Array(curLen * 2); nb.set(cur.subarray(0, shared)); cur = scratch = nb; }
-      cur.set(p.subarray(ks, ks + unshared), shared);
-      const n = curLen < key.length ? curLen : key.length;
-      let c = 0;
-      for (let j = 0; j < n && c === 0; j++) c = cur[j]! - key[j]!;
-      if (c === 0) c = curLen - key.length;
+      // C[0..shared) is the previous key's prefix, whose first `eq` bytes equal `key`'s.
+      let c: number;
+      if (shared > eq) {
+        // C equals the previous key past `eq`, where that key sorted below `key`.
+        c = -1;
+      } else {
+        // C[0..shared) equals key[0..shared): compare from `shared` on.
+        const n = curLen < klen ? curLen : klen;
+        let j = shared;
+        c = 0;
+        for (; j < n; j++) { const d = p[ks + j - shared]! - key[j]!; if (d !== 0) { c = d; break; } }
+        eq = j;
+        if (c === 0) c = curLen - klen;
+      }
       if (c > 0) return undefined;
       if (c === 0 && seq <= snap) return { del: del === 1, value: p.subarray(ks + unshared, ks + unshared + vlen) };
     }
@@ -195,8 +213,27 @@ export class Block {
   }
 }
 
-/** Reused by `Block.find` (reads are synchronous, so one buffer serves every block). */
-let scratch = new Uint8Array(256);
+/** Read position of `readVarint` (module state, not an object per call: reads are synchronous). */
+let vpos = 0;
+
+function readVarint(p: Uint8Array, end: number, what: string): number {
+  if (vpos >= end) throw corrupt(`${what} ends inside an entry`);
+  const b = p[vpos++]!;
+  if (b < 0x80) return b;
+  let v = b & 0x7f, mul = 0x80;
+  for (let i = 1; i < 8; i++) {
+    if (vpos >= end) throw corrupt(`${what} ends inside an entry`);
+    const c = p[vpos++]!;
+    v += (c & 0x7f) * mul;
+    if (c < 0x80) return v;
+    mul *= 0x80;
+  }
+  throw corrupt(`${what} holds an overlong varint`);
+}
+
+/** Approximate bytes of the objects around a cached block and around its decoded arrays. */
+const BLOCK_OVERHEAD = 200;
+const DECODED_OVERHEAD = 400;
 
 function varintAt(p: Uint8Array, at: { pos: number }, end: number, what: string): number {
   let v = 0, mul = 1;

@@ -11,6 +11,7 @@
  * delete replaced files once no iterator uses them.
  */
 import { join } from 'node:path';
+import { totalmem } from 'node:os';
 import { TrineError, blake2s, concatBytes, equalBytes } from '../crypto/index.ts';
 import { BlockCache } from './block-cache.ts';
 import { ByteReader, ByteWriter, corrupt, sameBytes } from './codec.ts';
@@ -18,7 +19,7 @@ import { FileKind, type MasterKey, Keyring, finishRekey, rekeyFiles } from './en
 import { type FileSystem, nodeFs } from './fs.ts';
 import { compareBytes, inRange, type Bytes, type KeyRange, type KvEntry, type KvSnapshot, type KvStore, type WriteOp } from './kv.ts';
 import {
-  CACHE_BYTES, KEY_MAX_BYTES, L0_COMPACTION_TRIGGER, L0_STALL_FILES, MAX_IMMUTABLE_MEMTABLES, L1_BYTES, LEVEL_MULTIPLIER, MAX_LEVELS, MEMTABLE_BYTES, SLICE_ENTRIES,
+  defaultCacheBytes, KEY_MAX_BYTES, L0_COMPACTION_TRIGGER, L0_STALL_FILES, MAX_IMMUTABLE_MEMTABLES, L1_BYTES, LEVEL_MULTIPLIER, MAX_LEVELS, MEMTABLE_BYTES, SLICE_ENTRIES,
   STREAM_CHUNK_BYTES, TABLE_BYTES, VALUE_MAX_BYTES,
 } from './limits.ts';
 import { MANIFEST_FILE, type ManifestState, emptyManifest, readManifest, writeManifest } from './manifest.ts';
@@ -31,7 +32,7 @@ import { readSnapshotFile, writeSnapshotFile } from './snapshot-file.ts';
 export interface EngineOptions {
   readonly masterKey: MasterKey;
   readonly fs?: FileSystem;
-  /** Byte limit of the block cache (default CACHE_BYTES). */
+  /** Byte limit of the block cache (default: `defaultCacheBytes` of the machine's memory). */
   readonly cacheBytes?: number;
   readonly memtableBytes?: number;
   readonly tableBytes?: number;
@@ -180,7 +181,7 @@ export class LsmEngine implements KvStore {
     const fs = opts.fs ?? nodeFs;
     const ring = Keyring.open(fs, dir, opts.masterKey, isStoreFile);
     const state = fs.exists(join(dir, MANIFEST_FILE)) ? readManifest(fs, dir, ring) : emptyManifest();
-    const cache = new BlockCache(opts.cacheBytes ?? CACHE_BYTES);
+    const cache = new BlockCache(opts.cacheBytes ?? defaultCacheBytes(totalmem()));
     const counters = newCounters();
     const opened: Table[] = [];
     const levels: Table[][] = [];

@@ -26,8 +26,19 @@ export const L1_BYTES = 64 << 20;
 export const LEVEL_MULTIPLIER = 10;
 /** Levels 0..MAX_LEVELS-1. */
 export const MAX_LEVELS = 7;
-/** Default byte limit of the block cache (decoded blocks). */
-export const CACHE_BYTES = 64 << 20;
+/**
+ * Default byte limit of the block cache (plaintext blocks): a quarter of the machine's memory,
+ * within [CACHE_MIN_BYTES, CACHE_MAX_BYTES], as TiKV, WiredTiger and CockroachDB size theirs. It is
+ * a limit, not an allocation: the cache holds only blocks that were read. Data is encrypted at rest,
+ * so the operating system's page cache holds only sealed blocks, and each block read past this
+ * cache pays an AEAD open (about 13 us for 4 KiB here): the cache is where plaintext stays warm.
+ */
+export const CACHE_FRACTION = 0.25;
+export const CACHE_MIN_BYTES = 64 << 20;
+export const CACHE_MAX_BYTES = 16 * 2 ** 30;
+export function defaultCacheBytes(totalMemory: number): number {
+  return Math.floor(Math.min(CACHE_MAX_BYTES, Math.max(CACHE_MIN_BYTES, totalMemory * CACHE_FRACTION)));
+}
 /** Entries a flush or compaction processes before it yields to the event loop. */
 export const SLICE_ENTRIES = 4096;
 /** A log segment is closed and a new one started past this size. */

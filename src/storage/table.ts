@@ -125,6 +125,8 @@ export interface Found {
   value: Bytes;
 }
 
+let readScratch = new Uint8Array(8192);
+
 export class Table {
   /** Versions and iterators using this table; the file is deleted when it is obsolete and unused. */
   refs = 0;
@@ -160,7 +162,10 @@ export class Table {
 
   private readSealed(off: number, len: number, type: BlockType, what: string): Uint8Array {
     if (off < HEADER_BYTES || len < 16 || off + len > this.meta.size) throw corrupt(`${this.name} ${what} lies outside the file`);
-    const buf = new Uint8Array(len);
+    // The sealed bytes live only until they are opened into a fresh plaintext buffer, and reads
+    // are synchronous, so one scratch buffer serves every read.
+    if (readScratch.length < len) readScratch = new Uint8Array(Math.max(len, readScratch.length * 2));
+    const buf = readScratch.subarray(0, len);
     if (this.file.read(buf, off) !== len) throw corrupt(`${this.name} ${what} is cut short`);
     return this.cipher.open(off, type, buf, `${this.name} ${what} block`);
   }
@@ -188,6 +193,15 @@ export class Table {
       if (fill) this.cache.set(ck, b);
     }
     return b;
+  }
+
+  /** Block `i` decoded into arrays for a cursor; a cached block is charged again for its arrays. */
+  decoded(i: number, fill = true): DecodedBlock {
+    const b = this.block(i, fill);
+    if (b.isDecoded) return b.decoded;
+    const d = b.decoded;
+    if (fill) this.cache.resize(BlockCache.key(this.meta.id, i));
+    return d;
   }
 
   mayContain(key: Bytes): boolean {
@@ -228,14 +242,14 @@ class TableCursor implements Cursor {
       this.bi = start ? lowerBound(idxKeys, start) : 0;
       this.pos = 0;
       if (this.bi < n && start) {
-        const b = (this.b = t.block(this.bi, !raw).decoded);
+        const b = (this.b = t.decoded(this.bi, !raw));
         this.pos = exclusive ? b.upperBound(start) : b.lowerBound(start);
       }
     } else {
       this.bi = start ? Math.min(lowerBound(idxKeys, start), n - 1) : n - 1;
       this.pos = -1;
       if (this.bi >= 0) {
-        const b = (this.b = t.block(this.bi).decoded);
+        const b = (this.b = t.decoded(this.bi));
         this.pos = start ? (exclusive ? b.lowerBound(start) : b.upperBound(start)) - 1 : b.n - 1;
       }
     }
@@ -248,7 +262,7 @@ class TableCursor implements Cursor {
     for (;;) {
       if (!this.reverse) {
         if (this.bi >= n) { this.valid = false; return; }
-        const b = (this.b ??= t.block(this.bi, !this.raw).decoded);
+        const b = (this.b ??= t.decoded(this.bi, !this.raw));
         if (this.pos >= b.n) { this.bi++; this.pos = 0; this.b = undefined; continue; }
         if (this.raw) { this.load(b, this.pos); this.pos++; return; }
         let j = this.pos, hit = -1;
@@ -257,8 +271,8 @@ class TableCursor implements Cursor {
         if (hit >= 0) { this.load(b, hit); return; }
       } else {
         if (this.bi < 0) { this.valid = false; return; }
-        const b = (this.b ??= t.block(this.bi).decoded);
-        if (this.pos < 0) { this.bi--; this.b = undefined; if (this.bi >= 0) this.pos = t.block(this.bi).decoded.n - 1; continue; }
+        const b = (this.b ??= t.decoded(this.bi));
+        if (this.pos < 0) { this.bi--; this.b = undefined; if (this.bi >= 0) this.pos = t.decoded(this.bi).n - 1; continue; }
         let a = this.pos;
         while (a > 0 && b.sameKey(a - 1, this.pos)) a--;
         let hit = -1;

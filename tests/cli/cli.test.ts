@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import process from 'node:process';
 import { VERSION } from '../../src/cli/version.ts';
 import { main } from '../../src/cli/main.ts';
+import { parseCacheSize } from '../../src/cli/node-commands.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'trine-cli-'));
 
@@ -70,6 +71,26 @@ test('errors print a sentence and a code, with exit status 1', async () => {
   assert.match(u.err, /\[CLI_UNKNOWN_COMMAND\]/);
   const again = await trine(['keygen', '-f', join(dir, 'id')]);
   assert.match(again.err, /\[KEY_EXISTS\]/);
+});
+
+test('--cache sizes: units, shares of memory, and a clear refusal of anything else', () => {
+  const GiB = 2 ** 30;
+  assert.is(parseCacheSize('512MiB'), 512 * 2 ** 20);
+  assert.is(parseCacheSize('2GiB'), 2 * GiB);
+  assert.is(parseCacheSize('2g'), 2 * GiB);
+  assert.is(parseCacheSize('1.5 GB'), 1.5e9);
+  assert.is(parseCacheSize(' 64M '), 64 * 2 ** 20);
+  assert.is(parseCacheSize(67108864), 67108864);
+  assert.is(parseCacheSize('25%', 16 * GiB), 4 * GiB);
+  for (const bad of ['', 'lots', '12 parsecs', '-1GiB', '100', '0.5MiB', '95%', '1e9']) {
+    try {
+      parseCacheSize(bad, 16 * GiB);
+      assert.unreachable(`accepted --cache ${bad}`);
+    } catch (e) {
+      assert.is((e as { code?: string }).code, 'CLI_BAD_CACHE_SIZE', `--cache ${bad}`);
+      assert.match(String((e as Error).message), /e\.g\. 512MiB/);
+    }
+  }
 });
 
 test('the same CLI source runs on Bun and Deno (their npm packages bring the runtimes)', async () => {
