@@ -17,7 +17,7 @@ import { toHex } from '../crypto/bytes.ts';
 import { TrineError } from '../crypto/errors.ts';
 import type { Role } from '../crypto/authorized-users.ts';
 import { LsmEngine } from '../storage/engine.ts';
-import { inRange, type WriteOp } from '../storage/kv.ts';
+import { binaryKey, inRange, type WriteOp } from '../storage/kv.ts';
 import { RaftDriver, type RaftTransport } from '../raft/driver.ts';
 import { NetRaftTransport, type PeerAddress } from '../raft/net-transport.ts';
 import { NONE, type NodeId } from '../raft/types.ts';
@@ -272,8 +272,8 @@ export class TrineNode {
     for (const r of this.recent) {
       if (r.seq <= snap) continue;
       for (const k of r.keys) {
-        readKeys ??= new Set(reads.keys.map(toHex));
-        if (readKeys.has(toHex(k)) || reads.ranges.some((range) => inRange(k, range))) {
+        readKeys ??= new Set(reads.keys);
+        if (readKeys.has(binaryKey(k)) || reads.ranges.some((range) => inRange(k, range))) {
           throw new TrineError('TX_CONFLICT', 'a concurrent transaction changed data this transaction read (serialization failure); retry the transaction');
         }
       }

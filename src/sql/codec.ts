@@ -3,6 +3,7 @@
  * row (and, later, carries values on the wire), and the order-preserving key codec whose byte order
  * (memcmp) equals SQLite's value order, so the key-value store's ordering is the index's ordering.
  */
+import { latin1 } from '../storage/kv.ts';
 import { sqlError } from './errors.ts';
 import { collationKey, type Collation, type Value } from './value.ts';
 
@@ -69,24 +70,7 @@ export class ByteWriter {
   }
 }
 
-/** Reused argument arrays, one per length: `apply` over a plain array is about twice as fast as over a Uint8Array view. */
-const charArgs: number[][] = Array.from({ length: 65 }, (_, n) => new Array<number>(n).fill(0));
-
-/**
- * `b[start, end)` as a string of char codes 0-255 (Latin-1; for ASCII bytes, the text). One flat
- * string, without making a subarray view.
- */
-export function latin1(b: Uint8Array, start: number, end: number): string {
-  const n = end - start;
-  if (n <= 64) {
-    const a = charArgs[n]!;
-    for (let i = 0; i < n; i++) a[i] = b[start + i]!;
-    return String.fromCharCode.apply(null, a);
-  }
-  let s = '';
-  for (let i = start; i < end; i += 1024) s += String.fromCharCode.apply(null, b.subarray(i, Math.min(end, i + 1024)) as unknown as number[]);
-  return s;
-}
+export { latin1 };
 
 // ---- record codec ----
 

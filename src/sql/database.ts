@@ -71,7 +71,8 @@ export class Database {
   private runCounter = 0;
 
   constructor(readonly kv: KvStore, options: DatabaseOptions = {}) {
-    this.committer = options.committer ?? ((batch) => kv.write(batch));
+    // Tx.batch() builds fresh arrays for every commit, so the store may keep them uncopied.
+    this.committer = options.committer ?? ((batch) => kv.write(batch, { owned: true }));
     this.now = options.now ?? (() => Date.now());
   }
 

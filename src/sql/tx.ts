@@ -3,13 +3,15 @@
  * session reads its own writes. Every key and range read is recorded (the read set) for optimistic
  * validation by the layer that commits. Savepoints are positions in an undo log.
  */
+import { Buffer } from 'node:buffer';
 import { SortedMap } from '../storage/sorted-map.ts';
 import { latin1 } from './codec.ts';
 import { overlayScan, type Bytes, type KeyRange, type KvEntry, type KvReader, type KvSnapshot, type KvStore, type WriteOp } from '../storage/kv.ts';
 
 /** Keys and ranges a transaction read: what a concurrent commit must not have changed. */
 export interface ReadSet {
-  readonly keys: Bytes[];
+  /** Keys read by point lookups, as binary strings (char code = byte; `binaryKey` of the key). */
+  readonly keys: string[];
   readonly ranges: KeyRange[];
 }
 
@@ -25,25 +27,65 @@ interface Undo {
   /** The key as a binary string (the buffer's map key). */
   k: string;
   /** Previous buffer entry: undefined = absent, null = tombstone. */
-  prev: Bytes | null | undefined;
+  prev: string | null | undefined;
 }
-
-interface Entry { key: Bytes; k: string; value: Bytes | null }
 
 /** A key's bytes as a string of char codes 0-255: string order equals memcmp order. */
 function bin(key: Bytes): string {
   return latin1(key, 0, key.length);
 }
 
-function byKey(x: Entry, y: Entry): number { return x.k < y.k ? -1 : 1; }
+/** Bytes back from a binary string. */
+function unbin(s: string): Bytes {
+  const n = s.length;
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+/**
+ * The buffer in memcmp key order, keys and values rebuilt as views of one shared buffer; values
+ * are null for deletions.
+ */
+function sortedEntries(map: Map<string, string | null>): { keys: Bytes[]; values: (Bytes | null)[] } {
+  // The default sort compares UTF-16 code units, which for these strings is byte order.
+  const ks = [...map.keys()].sort();
+  const n = ks.length;
+  const vs = new Array<string>(n);
+  const dels: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const v = map.get(ks[i]!)!;
+    if (v === null) { vs[i] = ''; dels.push(i); } else vs[i] = v;
+  }
+  // Two joined strings copied by one native latin1 write each: a per-character loop over
+  // thousands of small strings scattered in the heap cost several times more.
+  const allKeys = ks.join(''), allValues = vs.join('');
+  const buf = Buffer.allocUnsafe(allKeys.length + allValues.length);
+  buf.write(allKeys, 0, 'latin1');
+  buf.write(allValues, allKeys.length, 'latin1');
+  const ab = buf.buffer, base = buf.byteOffset;
+  const keys = new Array<Bytes>(n);
+  const values = new Array<Bytes | null>(n);
+  let ka = base, va = base + allKeys.length;
+  for (let i = 0; i < n; i++) {
+    const kl = ks[i]!.length, vl = vs[i]!.length;
+    keys[i] = new Uint8Array(ab, ka, kl);
+    values[i] = new Uint8Array(ab, va, vl);
+    ka += kl; va += vl;
+  }
+  for (const i of dels) values[i] = null;
+  return { keys, values };
+}
 
 export class Tx implements KvReader {
   private snap: KvSnapshot | undefined;
   /**
-   * The write buffer: a hash map for point reads and writes, plus an ordered copy that exists only
-   * once a range scan needs it (bulk inserts never pay for ordering until commit).
+   * The write buffer: a hash map from the key to the value (both as binary strings) or null for a
+   * deletion, plus an ordered copy that exists only once a range scan needs it (bulk inserts never
+   * pay for ordering until commit). A short string is one small object where a Uint8Array is
+   * several: a large transaction's buffer is what the garbage collector copies again and again.
    */
-  private map: Map<string, Entry> | undefined;
+  private map: Map<string, string | null> | undefined;
   private ordered: SortedMap<Bytes | null> | undefined;
   private readonly undo: Undo[] = [];
   readonly reads: ReadSet = { keys: [], ranges: [] };
@@ -65,8 +107,9 @@ export class Tx implements KvReader {
   private sorted(): SortedMap<Bytes | null> {
     if (!this.ordered) {
       const m = new SortedMap<Bytes | null>();
-      const all = [...this.map!.values()].sort(byKey);
-      for (const e of all) m.set(e.key, e.value);
+      const map = this.map!;
+      const { keys, values } = sortedEntries(map);
+      for (let i = 0; i < keys.length; i++) m.set(keys[i]!, values[i]!);
       this.ordered = m;
     }
     return this.ordered;
@@ -76,10 +119,12 @@ export class Tx implements KvReader {
   start(): void { this.view(); }
 
   get(key: Bytes): Bytes | undefined {
-    this.reads.keys.push(key);
+    // Kept as a string: a large transaction's read set must not hold one Uint8Array per key.
+    const k = bin(key);
+    this.reads.keys.push(k);
     if (this.map !== undefined && this.map.size > 0) {
-      const e = this.map.get(bin(key));
-      if (e !== undefined) return e.value === null ? undefined : e.value;
+      const e = this.map.get(k);
+      if (e !== undefined) return e === null ? undefined : unbin(e);
     }
     return this.view().get(key);
   }
@@ -107,10 +152,8 @@ export class Tx implements KvReader {
   private write(key: Bytes, value: Bytes | null): void {
     const map = (this.map ??= new Map());
     const k = bin(key);
-    const e = map.get(k);
-    this.undo.push({ key, k, prev: e === undefined ? undefined : e.value });
-    if (e === undefined) map.set(k, { key, k, value });
-    else e.value = value;
+    this.undo.push({ key, k, prev: map.get(k) });
+    map.set(k, value === null ? null : bin(value));
     this.ordered?.set(key, value);
   }
 
@@ -124,16 +167,20 @@ export class Tx implements KvReader {
     while (this.undo.length > mark) {
       const u = this.undo.pop()!;
       if (u.prev === undefined) { this.map!.delete(u.k); this.ordered?.delete(u.key); }
-      else { this.map!.get(u.k)!.value = u.prev; this.ordered?.set(u.key, u.prev); }
+      else { this.map!.set(u.k, u.prev); this.ordered?.set(u.key, u.prev === null ? null : unbin(u.prev)); }
     }
   }
 
   /** The write batch: every buffered put and delete, in key order (stores ingest sorted runs fastest). */
   batch(): WriteOp[] {
-    const out: WriteOp[] = [];
-    if (!this.map) return out;
-    const all = [...this.map.values()].sort(byKey);
-    for (const e of all) out.push(e.value === null ? { type: 'del', key: e.key } : { type: 'put', key: e.key, value: e.value });
+    const map = this.map;
+    if (!map) return [];
+    const { keys, values } = sortedEntries(map);
+    const out = new Array<WriteOp>(keys.length);
+    for (let i = 0; i < keys.length; i++) {
+      const value = values[i]!;
+      out[i] = value === null ? { type: 'del', key: keys[i]! } : { type: 'put', key: keys[i]!, value };
+    }
     return out;
   }
 

@@ -17,7 +17,7 @@ import { BlockCache } from './block-cache.ts';
 import { ByteReader, ByteWriter, corrupt, sameBytes } from './codec.ts';
 import { FileKind, type MasterKey, Keyring, finishRekey, rekeyFiles } from './envelope.ts';
 import { type FileSystem, nodeFs } from './fs.ts';
-import { compareBytes, inRange, type Bytes, type KeyRange, type KvEntry, type KvSnapshot, type KvStore, type WriteOp } from './kv.ts';
+import { compareBytes, inRange, type Bytes, type KeyRange, type KvEntry, type KvSnapshot, type KvStore, type WriteFlags, type WriteOp } from './kv.ts';
 import {
   defaultCacheBytes, KEY_MAX_BYTES, L0_COMPACTION_TRIGGER, L0_STALL_FILES, MAX_IMMUTABLE_MEMTABLES, L1_BYTES, LEVEL_MULTIPLIER, MAX_LEVELS, MEMTABLE_BYTES, SLICE_ENTRIES,
   STREAM_CHUNK_BYTES, TABLE_BYTES, VALUE_MAX_BYTES,
@@ -46,7 +46,7 @@ export interface EngineOptions {
   readonly compactionThread?: boolean;
 }
 
-export interface WriteOptions {
+export interface WriteOptions extends WriteFlags {
   /** The Raft index this batch applies; recorded in the manifest by the flush that persists it. */
   readonly appliedIndex?: number;
 }
@@ -253,17 +253,26 @@ export class LsmEngine implements KvStore {
     const mem = this.mem;
     let bytes = 0;
     for (const op of batch) bytes += op.key.length + (op.type === 'put' ? op.value.length : 0);
-    // One copy of the whole batch: the caller may reuse its buffers.
-    const arena = new Uint8Array(bytes);
-    let at = 0;
-    for (const op of batch) {
-      arena.set(op.key, at);
-      const key = arena.subarray(at, (at += op.key.length));
-      if (op.type === 'put') {
-        arena.set(op.value, at);
-        mem.put(key, seq, arena.subarray(at, (at += op.value.length)));
-      } else {
-        mem.put(key, seq, undefined);
+    if (opts?.owned) {
+      for (const op of batch) mem.put(op.key, seq, op.type === 'put' ? op.value : undefined);
+    } else {
+      // One copy of the whole batch: the caller may reuse its buffers.
+      const arena = new Uint8Array(bytes);
+      const ab = arena.buffer;
+      let at = 0;
+      for (const op of batch) {
+        const kl = op.key.length;
+        arena.set(op.key, at);
+        const key = new Uint8Array(ab, at, kl);
+        at += kl;
+        if (op.type === 'put') {
+          const vl = op.value.length;
+          arena.set(op.value, at);
+          mem.put(key, seq, new Uint8Array(ab, at, vl));
+          at += vl;
+        } else {
+          mem.put(key, seq, undefined);
+        }
       }
     }
     if (mem.maxSeq < seq) mem.maxSeq = seq;

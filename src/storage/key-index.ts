@@ -58,9 +58,13 @@ export class KeyIndex<V> {
   /** The value under `key`, or (when absent) inserts `value` and returns undefined. */
   putIfAbsent(key: Bytes, value: V): V | undefined {
     const p = prefixOf(key);
-    const ci = this.chunkFor(p, key);
-    const c = this.chunks[ci]!;
-    const i = KeyIndex.lower(c, p, key);
+    const cs = this.chunks;
+    // Past the last key (sorted batches, ascending rowids): an append, without searching.
+    const lastChunk = cs[cs.length - 1]!, n = lastChunk.keys.length;
+    const append = n > 0 && KeyIndex.cmp(lastChunk.pre[n - 1]!, lastChunk.keys[n - 1]!, p, key) < 0;
+    const ci = append ? cs.length - 1 : this.chunkFor(p, key);
+    const c = cs[ci]!;
+    const i = append ? n : KeyIndex.lower(c, p, key);
     if (i < c.keys.length && c.pre[i] === p && compareBytes(c.keys[i]!, key) === 0) return c.vals[i];
     c.keys.splice(i, 0, key);
     c.pre.splice(i, 0, p);

@@ -3,7 +3,9 @@
  * unit tests of the layers above and by the SQL benchmark's in-memory run. Not durable.
  */
 import { SortedMap } from './sorted-map.ts';
-import type { Bytes, KeyRange, KvEntry, KvSnapshot, KvStore, WriteOp } from './kv.ts';
+import { binaryKey, type Bytes, type KeyRange, type KvEntry, type KvSnapshot, type KvStore, type WriteFlags, type WriteOp } from './kv.ts';
+
+export { binaryKey };
 
 /** One version of a key; `value` undefined is a deletion. Newest first. */
 interface Version {
@@ -11,25 +13,6 @@ interface Version {
   value: Bytes | undefined;
   /** The next older version still visible to some snapshot. */
   older: Version | undefined;
-}
-
-/** Reused argument arrays, one per length: `apply` over a plain array is about twice as fast as over a Uint8Array. */
-const charArgs: number[][] = Array.from({ length: 65 }, (_, n) => new Array<number>(n).fill(0));
-
-/**
- * A key's bytes as a string of char codes 0-255 (a hash key). One `fromCharCode.apply` makes one
- * flat string, where per-byte concatenation built a rope and its garbage on every lookup.
- */
-export function binaryKey(key: Bytes): string {
-  const n = key.length;
-  if (n <= 64) {
-    const a = charArgs[n]!;
-    for (let i = 0; i < n; i++) a[i] = key[i]!;
-    return String.fromCharCode.apply(null, a);
-  }
-  let s = '';
-  for (let i = 0; i < n; i += 1024) s += String.fromCharCode.apply(null, key.subarray(i, i + 1024) as unknown as number[]);
-  return s;
 }
 
 /** Batches of at least this many key and value bytes are copied into one shared buffer. */
@@ -119,25 +102,30 @@ export class MemoryKv implements KvStore {
   private arena: Uint8Array | undefined;
   private arenaAt = 0;
 
+  /** The running write() keeps the caller's arrays (`owned`). */
+  private owned = false;
+
   private copy(b: Bytes): Bytes {
+    if (this.owned) return b;
     const arena = this.arena;
     if (arena === undefined) return copyBytes(b);
     const at = this.arenaAt;
     arena.set(b, at);
     this.arenaAt = at + b.length;
-    return arena.subarray(at, at + b.length);
+    return new Uint8Array(arena.buffer, at, b.length);
   }
 
-  write(batch: readonly WriteOp[]): void {
+  write(batch: readonly WriteOp[], flags?: WriteFlags): void {
     const seq = ++this.seq;
     const keep = this.oldestPinned();
+    this.owned = flags?.owned === true;
     // The caller may reuse its buffers, so keys and values are copied. A large batch is copied
     // into one buffer (one allocation instead of one per key and per value, which made the copies
     // most of a bulk commit's cost). A small one is not: views into a small (V8 on-heap) buffer
     // force it off the heap, which cost a third of a one-row autocommit UPDATE.
     let bytes = 0;
     for (const op of batch) bytes += op.key.length + (op.type === 'put' ? op.value.length : 0);
-    this.arena = bytes >= ARENA_MIN_BYTES ? new Uint8Array(bytes) : undefined;
+    this.arena = !this.owned && bytes >= ARENA_MIN_BYTES ? new Uint8Array(bytes) : undefined;
     this.arenaAt = 0;
     for (const op of batch) {
       const value = op.type === 'put' ? this.copy(op.value) : undefined;

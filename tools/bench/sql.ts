@@ -1,11 +1,15 @@
 /**
  * SQL benchmark, side by side with SQLite (better-sqlite3), not a test:
- *   node --import tsx tools/bench/sql.ts [--n 100000] [--reads 100000] [--disk]
+ *   node --import tsx tools/bench/sql.ts [--n 100000] [--reads 100000] [--rounds 5] [--disk]
  *
  * In memory: Trine's SQL engine over MemoryKv vs SQLite ':memory:'. With --disk, also Trine over
  * the LSM engine (no Raft log) vs SQLite on a file (journal_mode=WAL, synchronous=NORMAL).
  * Workloads: N inserts in one transaction into a table with a secondary index; point selects by
  * primary key; index range selects (~10 rows each); single-row updates by key (autocommit).
+ * The two engines take turns, round after round (--rounds 5), each round on fresh databases, so a
+ * busy neighbour on a shared machine slows both alike. The first round only warms up (the JIT and
+ * caches, as in a long-running server); the report gives each figure's median over the other
+ * rounds and the median of the per-round ratios.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,6 +28,7 @@ const N = arg('n', 100_000);
 const READS = arg('reads', 100_000);
 const UPDATES = arg('updates', 50_000);
 const RANGE = 10;
+const ROUNDS = Math.max(2, arg('rounds', 5));
 
 const SCHEMA = 'CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER NOT NULL, b TEXT); CREATE INDEX t_a ON t(a)';
 // Deterministic pseudo-random sequence, the same for both engines.
@@ -83,29 +88,44 @@ function trine(kv: KvStore): Figures {
   return { insert, point, range, update };
 }
 
-function report(title: string, us: Figures, them: Figures): void {
-  const f = (x: number): string => Math.round(x).toLocaleString('en-US').padStart(12);
-  console.log(`\n${title}`);
-  console.log(`${'workload'.padEnd(34)}${'trine rows/s'.padStart(12)}${'sqlite rows/s'.padStart(14)}  ratio`);
-  const rows: [string, keyof Figures][] = [
-    [`insert ${N} rows, one transaction`, 'insert'], ['point select by primary key', 'point'],
-    [`index range select (${RANGE} rows)`, 'range'], ['update by key (autocommit)', 'update'],
-  ];
-  for (const [name, k] of rows) console.log(`${name.padEnd(34)}${f(us[k])}  ${f(them[k])}  ${(us[k] / them[k] * 100).toFixed(1)}%`);
+const WORKLOADS: [string, keyof Figures][] = [
+  [`insert ${N} rows, one transaction`, 'insert'], ['point select by primary key', 'point'],
+  [`index range select (${RANGE} rows)`, 'range'], ['update by key (autocommit)', 'update'],
+];
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
-const memThem = sqlite(':memory:');
-const memUs = trine(new MemoryKv());
-report('in memory: Trine over MemoryKv vs SQLite :memory:', memUs, memThem);
+/** Runs both engines in turns for ROUNDS rounds and prints medians of all rounds but the first. */
+async function compare(title: string, us: (round: number) => Figures | Promise<Figures>, them: (round: number) => Figures): Promise<void> {
+  const ours: Figures[] = [], theirs: Figures[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const t = them(r), u = await us(r);
+    if (r > 0) { theirs.push(t); ours.push(u); }
+  }
+  const f = (x: number): string => Math.round(x).toLocaleString('en-US').padStart(12);
+  console.log(`\n${title} (median of ${ROUNDS - 1} rounds after a warm-up round)`);
+  console.log(`${'workload'.padEnd(34)}${'trine rows/s'.padStart(12)}${'sqlite rows/s'.padStart(14)}  ratio  (per round)`);
+  for (const [name, k] of WORKLOADS) {
+    const ratios = ours.map((o, i) => o[k] / theirs[i]![k] * 100);
+    console.log(`${name.padEnd(34)}${f(median(ours.map((o) => o[k])))}  ${f(median(theirs.map((o) => o[k])))}  ${median(ratios).toFixed(1)}%  (${ratios.map((x) => x.toFixed(0)).join(' ')})`);
+  }
+}
+
+await compare('in memory: Trine over MemoryKv vs SQLite :memory:', () => trine(new MemoryKv()), () => sqlite(':memory:'));
 
 if (process.argv.includes('--disk')) {
   const dir = mkdtempSync(join(tmpdir(), 'trine-sql-bench-'));
   try {
-    const diskThem = sqlite(join(dir, 'bench.sqlite'));
     const { LsmEngine } = await import('../../src/storage/engine.ts');
-    const engine = LsmEngine.open(join(dir, 'lsm'), { masterKey: new Uint8Array(32).fill(7) });
-    const diskUs = trine(engine);
-    report('on disk: Trine over LsmEngine (no Raft log) vs SQLite file (WAL, synchronous=NORMAL)', diskUs, diskThem);
+    await compare('on disk: Trine over LsmEngine (no Raft log) vs SQLite file (WAL, synchronous=NORMAL)', async (r) => {
+      const engine = LsmEngine.open(join(dir, `lsm-${r}`), { masterKey: new Uint8Array(32).fill(7) });
+      const f = trine(engine);
+      await engine.close();
+      return f;
+    }, (r) => sqlite(join(dir, `bench-${r}.sqlite`)));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
