@@ -47,7 +47,7 @@ function unbin(s: string): Bytes {
  * The buffer in memcmp key order, keys and values rebuilt as views of one shared buffer; values
  * are null for deletions.
  */
-function sortedEntries(map: Map<string, string | null>): { keys: Bytes[]; values: (Bytes | null)[] } {
+function sortedEntries(map: Map<string, string | null>): { ks: string[]; keys: Bytes[]; values: (Bytes | null)[] } {
   // The default sort compares UTF-16 code units, which for these strings is byte order.
   const ks = [...map.keys()].sort();
   const n = ks.length;
@@ -74,7 +74,7 @@ function sortedEntries(map: Map<string, string | null>): { keys: Bytes[]; values
     ka += kl; va += vl;
   }
   for (const i of dels) values[i] = null;
-  return { keys, values };
+  return { ks, keys, values };
 }
 
 export class Tx implements KvReader {
@@ -88,6 +88,9 @@ export class Tx implements KvReader {
   private map: Map<string, string | null> | undefined;
   private ordered: SortedMap<Bytes | null> | undefined;
   private readonly undo: Undo[] = [];
+  /** The key of the latest `get` and its string. */
+  private lastKey: Bytes | undefined;
+  private lastBin = '';
   readonly reads: ReadSet = { keys: [], ranges: [] };
   /** Whether any write happened (read-only transactions commit nothing). */
   get dirty(): boolean { return this.map !== undefined && this.map.size > 0; }
@@ -122,6 +125,8 @@ export class Tx implements KvReader {
     // Kept as a string: a large transaction's read set must not hold one Uint8Array per key.
     const k = bin(key);
     this.reads.keys.push(k);
+    this.lastKey = key;
+    this.lastBin = k;
     if (this.map !== undefined && this.map.size > 0) {
       const e = this.map.get(k);
       if (e !== undefined) return e === null ? undefined : unbin(e);
@@ -151,7 +156,9 @@ export class Tx implements KvReader {
 
   private write(key: Bytes, value: Bytes | null): void {
     const map = (this.map ??= new Map());
-    const k = bin(key);
+    // INSERT probes a key and then writes it: one string serves both (keys are never mutated
+    // once handed to the transaction, which keeps references to them in its undo log).
+    const k = key === this.lastKey ? this.lastBin : bin(key);
     this.undo.push({ key, k, prev: map.get(k) });
     map.set(k, value === null ? null : bin(value));
     this.ordered?.set(key, value);
@@ -175,11 +182,11 @@ export class Tx implements KvReader {
   batch(): WriteOp[] {
     const map = this.map;
     if (!map) return [];
-    const { keys, values } = sortedEntries(map);
+    const { ks, keys, values } = sortedEntries(map);
     const out = new Array<WriteOp>(keys.length);
     for (let i = 0; i < keys.length; i++) {
       const value = values[i]!;
-      out[i] = value === null ? { type: 'del', key: keys[i]! } : { type: 'put', key: keys[i]!, value };
+      out[i] = value === null ? { type: 'del', key: keys[i]!, bin: ks[i]! } : { type: 'put', key: keys[i]!, value, bin: ks[i]! };
     }
     return out;
   }

@@ -10,9 +10,13 @@
 export type Bytes = Uint8Array;
 
 /** One put or delete of a write batch. */
+/**
+ * One write of a batch. `bin`, when given, is `binaryKey(key)` from a producer that had it anyway
+ * (the SQL write buffer is keyed by it), so a store that hashes keys as strings needn't convert.
+ */
 export type WriteOp =
-  | { readonly type: 'put'; readonly key: Bytes; readonly value: Bytes }
-  | { readonly type: 'del'; readonly key: Bytes };
+  | { readonly type: 'put'; readonly key: Bytes; readonly value: Bytes; readonly bin?: string }
+  | { readonly type: 'del'; readonly key: Bytes; readonly bin?: string };
 
 /** A key range. Bounds omitted mean unbounded; `reverse` walks from the high end down. */
 export interface KeyRange {

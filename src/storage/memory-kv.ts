@@ -129,7 +129,14 @@ export class MemoryKv implements KvStore {
     this.arenaAt = 0;
     for (const op of batch) {
       const value = op.type === 'put' ? this.copy(op.value) : undefined;
-      const k = binaryKey(op.key);
+      const k = op.bin ?? binaryKey(op.key);
+      // A key past every stored key (bulk loads, ascending rowids) is new: no lookup needed.
+      if (value !== undefined && this.map.pastEnd(op.key)) {
+        const nv: Version = { seq, value, older: undefined };
+        this.map.append(this.copy(op.key), nv);
+        this.points.set(k, nv);
+        continue;
+      }
       const head = this.points.get(k);
       if (!head) {
         if (value !== undefined || keep !== Infinity) {

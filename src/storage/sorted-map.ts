@@ -76,6 +76,26 @@ export class SortedMap<V> {
     }
   }
 
+  /** True when `key` sorts after every key in the map. */
+  pastEnd(key: Bytes): boolean {
+    const c = this.chunks[this.chunks.length - 1]!;
+    const n = c.keys.length;
+    return n === 0 ? this.count === 0 : compareBytes(c.keys[n - 1]!, key) < 0;
+  }
+
+  /** Adds a key that sorts after every key in the map (`pastEnd`), without searching. */
+  append(key: Bytes, value: V): void {
+    const c = this.chunks[this.chunks.length - 1]!;
+    c.keys.push(key);
+    c.values.push(value);
+    this.count++;
+    this.epoch++;
+    if (c.keys.length > CHUNK_MAX) {
+      const half = c.keys.length >>> 1;
+      this.chunks.push({ keys: c.keys.splice(half), values: c.values.splice(half) });
+    }
+  }
+
   delete(key: Bytes): boolean {
     const ci = this.chunkFor(key);
     const c = this.chunks[ci]!;
