@@ -35,6 +35,8 @@ function bin(key: Bytes): string {
   return latin1(key, 0, key.length);
 }
 
+const NO_BYTES = new Uint8Array(0);
+
 /** Bytes back from a binary string. */
 function unbin(s: string): Bytes {
   const n = s.length;
@@ -70,7 +72,8 @@ function sortedEntries(map: Map<string, string | null>): { ks: string[]; keys: B
   for (let i = 0; i < n; i++) {
     const kl = ks[i]!.length, vl = vs[i]!.length;
     keys[i] = new Uint8Array(ab, ka, kl);
-    values[i] = new Uint8Array(ab, va, vl);
+    // Index entries have empty values: one shared empty array serves them all.
+    values[i] = vl === 0 ? NO_BYTES : new Uint8Array(ab, va, vl);
     ka += kl; va += vl;
   }
   for (const i of dels) values[i] = null;
