@@ -279,12 +279,23 @@ export class Session {
     const c = compiled.exec;
     env.rows = new Array(c.slots).fill(null);
     this.db.running = this;
-    const r = c.run(env);
-    if (s.type === 'insert' || s.type === 'update' || s.type === 'delete') {
-      this.lastChanges = BigInt(r.changes);
-      this.total += BigInt(r.changes);
+    const dml = s.type === 'insert' || s.type === 'update' || s.type === 'delete';
+    let r: { rows: Value[][]; changes: number };
+    try {
+      r = c.run(env);
+    } catch (e) {
+      // As in SQLite, a failed statement's changes() is what it keeps: the rows before an OR FAIL
+      // failure, otherwise none (they are rolled back).
+      if (dml) this.countChanges(e instanceof SqlError && e.resolution === 'FAIL' ? e.changes : 0);
+      throw e;
     }
+    if (dml) this.countChanges(r.changes);
     return { columns: c.columns, rows: r.rows, changes: r.changes };
+  }
+
+  private countChanges(n: number): void {
+    this.lastChanges = BigInt(n);
+    this.total += BigInt(n);
   }
 
   private compiler(schema: Schema): QueryCompiler {

@@ -37,6 +37,12 @@ function fail(kind: string, message: string, action: Action): SqlError {
   return e;
 }
 
+/** Records on a statement's error how many rows it had changed: OR FAIL keeps them, and they count. */
+function withChanges(e: unknown, changes: number): unknown {
+  if (e instanceof SqlError) e.changes = changes;
+  return e;
+}
+
 function tableEnv(env: Env, row: Value[]): Env {
   return { rows: [row], params: env.params, agg: null, fn: env.fn, run: env.run, tx: env.tx };
 }
@@ -432,8 +438,12 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
   };
   const run = (env: Env): { rows: Value[][]; changes: number } => {
     const st: RunState = { env, out: [], changes: 0, seqMax: undefined };
-    if (source) source.run(env, (vals) => insertOne(st, vals));
-    else insertOne(st, []);
+    try {
+      if (source) source.run(env, (vals) => insertOne(st, vals));
+      else insertOne(st, []);
+    } catch (e) {
+      throw withChanges(e, st.changes);
+    }
     // Like SQLite, a successful INSERT into an AUTOINCREMENT table always leaves its counter row.
     if (autoinc) writeSequence(env, host, table.name, st.seqMax ?? readSequence(env, host, table.name));
     return { rows: st.out, changes: st.changes };
@@ -586,14 +596,18 @@ export function compileUpdate(stmt: A.Update, qc: QueryCompiler, host: DmlHost):
         // Until this statement writes, the rows the loop found are the stored rows: the first
         // update needs no second read (for an update by key, that read was a fifth of the cost).
         let wrote = false;
-        for (const rid of order) {
-          const nr = matches.get(rid)!;
-          const old = wrote ? readRow(env.tx, table, rid) : found.get(rid)!;
-          if (!old) continue; // removed by an earlier REPLACE in this statement
-          wrote = true;
-          if (!applyUpdate(env, table, w, old, nr, action)) continue;
-          changes++;
-          if (ret) { env.rows[slot] = nr; out.push(ret.fns.map((f) => f.fn(env))); }
+        try {
+          for (const rid of order) {
+            const nr = matches.get(rid)!;
+            const old = wrote ? readRow(env.tx, table, rid) : found.get(rid)!;
+            if (!old) continue; // removed by an earlier REPLACE in this statement
+            wrote = true;
+            if (!applyUpdate(env, table, w, old, nr, action)) continue;
+            changes++;
+            if (ret) { env.rows[slot] = nr; out.push(ret.fns.map((f) => f.fn(env))); }
+          }
+        } catch (e) {
+          throw withChanges(e, changes);
         }
         return { rows: out, changes };
       },
@@ -625,12 +639,16 @@ export function compileDelete(stmt: A.Delete, qc: QueryCompiler, host: DmlHost):
         loop.run(env, () => { rows.push(env.rows[slot]!); });
         const out: Value[][] = [];
         let changes = 0;
-        for (const r of rows) {
-          const cur = readRow(env.tx, table, r[ncols] as bigint);
-          if (!cur) continue;
-          if (ret) { env.rows[slot] = cur; out.push(ret.fns.map((f) => f.fn(env))); }
-          w.deleteRow(cur, env);
-          changes++;
+        try {
+          for (const r of rows) {
+            const cur = readRow(env.tx, table, r[ncols] as bigint);
+            if (!cur) continue;
+            if (ret) { env.rows[slot] = cur; out.push(ret.fns.map((f) => f.fn(env))); }
+            w.deleteRow(cur, env);
+            changes++;
+          }
+        } catch (e) {
+          throw withChanges(e, changes);
         }
         return { rows: out, changes };
       },

@@ -11,6 +11,8 @@ export class SqlError extends TrineError {
   readonly column: number | undefined;
   /** How a constraint failure ends the statement: 'FAIL' keeps earlier rows, 'ROLLBACK' ends the transaction. */
   resolution: 'ABORT' | 'FAIL' | 'ROLLBACK' = 'ABORT';
+  /** Rows a failing INSERT, UPDATE or DELETE had changed before it failed (kept only under FAIL). */
+  changes = 0;
   constructor(code: string, message: string, pos?: { line: number; column: number }) {
     super(code, message);
     this.name = 'SqlError';

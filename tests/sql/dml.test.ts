@@ -128,6 +128,31 @@ test('DELETE with WHERE and RETURNING; changes() and total_changes()', () => {
   assert.equal(rows(s, 'SELECT count(*) FROM t'), [[0]]);
 });
 
+test('a failed statement counts in changes() and total_changes() only the rows OR FAIL keeps', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE t(a UNIQUE, b CHECK (b > 0))');
+  s.execute('INSERT INTO t VALUES (1, 1)');
+  const counts = (): unknown[] => [one(s, 'SELECT changes()'), one(s, 'SELECT total_changes()')];
+  fails(s, 'INSERT OR FAIL INTO t VALUES (2, 1), (1, 1)', 'UNIQUE constraint failed: t.a');
+  assert.equal(counts(), [1n, 2n], 'the row kept by OR FAIL counts');
+  fails(s, 'INSERT INTO t VALUES (3, 1), (1, 1)', 'UNIQUE constraint failed: t.a');
+  assert.equal(counts(), [0n, 2n], 'an aborted statement changed nothing');
+  fails(s, 'INSERT INTO nosuch VALUES (1)', 'no such table: nosuch');
+  assert.equal(counts(), [0n, 2n], 'a statement that never ran leaves changes() alone');
+  s.execute('BEGIN');
+  fails(s, 'UPDATE OR FAIL t SET b = b - 1', 'CHECK constraint failed: b > 0');
+  assert.equal(counts(), [0n, 2n]);
+  fails(s, 'INSERT OR FAIL INTO t VALUES (4, 1), (5, 0)', 'CHECK constraint failed: b > 0');
+  assert.equal(counts(), [1n, 3n], 'inside BEGIN too');
+  fails(s, 'INSERT OR ROLLBACK INTO t VALUES (6, 1), (1, 1)', 'UNIQUE constraint failed: t.a');
+  assert.equal(counts(), [0n, 3n], 'OR ROLLBACK keeps nothing');
+  assert.is(s.inTransaction, false);
+  s.execute('CREATE TABLE u(x INTEGER PRIMARY KEY)');
+  s.execute('INSERT INTO u VALUES (1), (2), (3)');
+  fails(s, 'DELETE FROM u WHERE x = 9 OR x = 2 OR abs(-9223372036854775808 + x - x)', 'integer overflow');
+  assert.equal(counts(), [0n, 6n]);
+});
+
 test('last_insert_rowid() follows the session, and rowids exceed 2^53 exactly', () => {
   const { db, s } = fresh();
   s.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, v)');
