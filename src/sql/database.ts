@@ -189,14 +189,15 @@ export class Session {
         this.finish(true);
         return empty();
       case 'rollback':
-        if (!this.explicit) throw sqlError('cannot rollback - no transaction is active');
         if (s.to !== undefined) {
+          // Outside a transaction there are no savepoints, and SQLite reports the name.
           const i = this.findSavepoint(s.to);
           this.tx!.rollbackTo(this.savepoints[i]!.mark);
           this.savepoints.length = i + 1;
           this.schema = undefined;
           return empty();
         }
+        if (!this.explicit) throw sqlError('cannot rollback - no transaction is active');
         this.finish(false);
         return empty();
       case 'savepoint':
@@ -204,7 +205,6 @@ export class Session {
         this.savepoints.push({ name: s.name, mark: this.tx!.mark() });
         return empty();
       case 'release': {
-        if (!this.explicit) throw sqlError(`no such savepoint: ${s.name}`);
         const i = this.findSavepoint(s.name);
         this.savepoints.length = i;
         if (i === 0 && this.startedBySavepoint) this.finish(true);

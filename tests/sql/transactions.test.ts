@@ -38,6 +38,9 @@ test('transaction statement errors', () => {
   fails(s, 'COMMIT', 'cannot commit - no transaction is active');
   fails(s, 'ROLLBACK', 'cannot rollback - no transaction is active');
   fails(s, 'RELEASE x', 'no such savepoint: x');
+  assert.is(fails(s, 'ROLLBACK TO nosuch', 'no such savepoint: nosuch').code, 'SQLITE_ERROR', 'outside a transaction too');
+  fails(s, 'ROLLBACK TRANSACTION TO SAVEPOINT x', 'no such savepoint: x');
+  assert.is(s.inTransaction, false);
   s.execute('BEGIN');
   fails(s, 'BEGIN', 'cannot start a transaction within a transaction');
   fails(s, 'ROLLBACK TO nosuch', 'no such savepoint: nosuch');
