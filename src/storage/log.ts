@@ -10,7 +10,8 @@
  * Recovery replays segments in order. A record whose first index is at or below the last index
  * seen supersedes everything from that index on (that is how a suffix truncation is recorded).
  * A record that fails to read ends the log there: that is a torn write, and it is reported in
- * `recovery` with the bytes dropped.
+ * `recovery` with the bytes dropped; unless a later record of the same segment reads, which a
+ * crash cannot cause (files grow front to back), so open refuses with STORAGE_CORRUPT.
  */
 import { join } from 'node:path';
 import { TrineError } from '../crypto/index.ts';
@@ -66,6 +67,27 @@ const META_FILE = 'LOGMETA';
 const RECORD_TYPE = 1;
 const META_TYPE = 2;
 const segName = (id: number) => `log-${String(id).padStart(16, '0')}.seg`;
+/**
+ * Whether a sealed record starts anywhere in `s` from `from` on and opens: records are sealed with
+ * their offset as associated data, so only a real record boundary opens. Run only when recovery
+ * meets a bad record, over the bytes after it.
+ */
+function readableRecordAfter(s: Segment, from: number, size: number): boolean {
+  if (size - from < 4 + 17) return false;
+  const rest = new Uint8Array(size - from);
+  s.file.read(rest, from);
+  const dv = new DataView(rest.buffer);
+  for (let q = 0; q + 4 + 17 <= rest.length; q++) {
+    const len = dv.getUint32(q, true);
+    if (len < 17 || q + 4 + len > rest.length) continue;
+    try {
+      s.cipher.open(from + q + 4, RECORD_TYPE, rest.subarray(q + 4, q + 4 + len), s.name);
+      return true;
+    } catch { /* not a record boundary */ }
+  }
+  return false;
+}
+
 const isSegName = (n: string) => /^log-\d{16}\.seg$/.test(n);
 const isStoreFile = (n: string) => isSegName(n) || n === META_FILE;
 
@@ -157,13 +179,24 @@ export class LogStore {
         if (pos + 4 > size) { cut = { seg: si, at: pos, why: `${s.name} ends inside a record length` }; break; }
         s.file.read(lenBuf, pos);
         const len = new DataView(lenBuf.buffer).getUint32(0, true);
-        if (len < 17 || len > LOG_RECORD_MAX || pos + 4 + len > size) { cut = { seg: si, at: pos, why: `${s.name} has a torn record at offset ${pos}` }; break; }
+        if (len < 17 || len > LOG_RECORD_MAX || pos + 4 + len > size) {
+          if (readableRecordAfter(s, pos + 1, size)) {
+            throw corrupt(`${s.name}: the record length at offset ${pos} is damaged but later records are intact, so it was damaged or altered on disk (a crash tears only the tail); restore this node's data directory from a backup, or remove it and re-join the node to its cluster`);
+          }
+          cut = { seg: si, at: pos, why: `${s.name} has a torn record at offset ${pos}` };
+          break;
+        }
         const sealed = new Uint8Array(len);
         s.file.read(sealed, pos + 4);
         let entries: LogEntry[];
         try {
           entries = decodeEntries(s.cipher.open(pos + 4, RECORD_TYPE, sealed, s.name));
         } catch {
+          // A crash tears only the last record a file received; a sealed record intact after
+          // this one means the damage is not a torn write but the disk or someone altering it.
+          if (readableRecordAfter(s, pos + 1, size)) {
+            throw corrupt(`${s.name}: the record at offset ${pos} fails authentication but later records are intact, so it was damaged or altered on disk (a crash tears only the tail); restore this node's data directory from a backup, or remove it and re-join the node to its cluster`);
+          }
           cut = { seg: si, at: pos, why: `${s.name} has an unreadable record at offset ${pos}` };
           break;
         }
