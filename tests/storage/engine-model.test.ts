@@ -1,7 +1,9 @@
 /**
- * Model-based test: random puts, deletes, gets, range scans (both directions, bounds, limits),
- * snapshots, flushes, compactions and reopens against an in-memory sorted map. Seeded; a failure
- * prints the seed and the command that replays it.
+ * Model-based test: random puts, deletes, gets, range scans and `iterate` (both directions, bounds,
+ * limits, snapshots, abandoned part-way), snapshots, snapshot streams ingested into a fresh engine
+ * and into this one, rekeys, flushes, compactions and reopens against an in-memory sorted map.
+ * Seeded; a failure prints the seed and the command that replays it. STORAGE_SEEDS and
+ * STORAGE_OPS raise the default amount (sized to run in about ten seconds) for a longer soak.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -9,15 +11,18 @@ import process from 'node:process';
 import { LsmEngine, type EngineSnapshot } from '../../src/storage/engine.ts';
 import { compareBytes, type KeyRange, type WriteOp } from '../../src/storage/kv.ts';
 import { SimFs, prng } from '../../src/storage/sim-fs.ts';
-import { toHex } from '../../src/crypto/index.ts';
+import { isTrineError, toHex } from '../../src/crypto/index.ts';
 
 const KEY = new Uint8Array(32).fill(3);
-const SEEDS = Number(process.env['STORAGE_SEEDS'] ?? 6);
+const SEEDS = Number(process.env['STORAGE_SEEDS'] ?? 12);
 const FIRST_SEED = Number(process.env['STORAGE_SEED'] ?? 1);
-const OPS = Number(process.env['STORAGE_OPS'] ?? 2500);
-const OPTS = { masterKey: KEY, memtableBytes: 6000, tableBytes: 3000, l0Trigger: 3, l1Bytes: 8000, cacheBytes: 64 << 10 };
+const OPS = Number(process.env['STORAGE_OPS'] ?? 2000);
+const OPTS = { memtableBytes: 6000, tableBytes: 3000, l0Trigger: 3, l1Bytes: 8000, cacheBytes: 64 << 10 };
 
 type Model = Map<string, [Uint8Array, Uint8Array]>;
+
+/** How often the rarer operations ran over all seeds, so a change of weights cannot skip them. */
+const seen = { iterate: 0, ingestFresh: 0, ingestOwn: 0, rekey: 0, reopen: 0 };
 
 function modelScan(m: Model, r: KeyRange): string[] {
   const rows = [...m.values()].filter(([k]) => {
@@ -38,7 +43,8 @@ async function runSeed(seed: number): Promise<void> {
   const int = (n: number) => Math.floor(rng() * n);
   const replay = `STORAGE_SEED=${seed} STORAGE_SEEDS=1 node --import tsx tests/storage/engine-model.test.ts`;
   const fs = new SimFs();
-  let db = LsmEngine.open('/db', { ...OPTS, fs });
+  let masterKey = KEY;
+  let db = LsmEngine.open('/db', { ...OPTS, masterKey, fs });
   const model: Model = new Map();
   const snaps: { snap: EngineSnapshot; model: Model }[] = [];
   // Keys share prefixes (prefix compression) and vary in length, the empty key included.
@@ -53,6 +59,22 @@ async function runSeed(seed: number): Promise<void> {
     if (rng() < 0.4) r['reverse'] = true;
     if (rng() < 0.3) r['limit'] = int(20);
     return r as KeyRange;
+  };
+  /** Closes and reopens the engine; with `oldKey`, first checks that key is refused. */
+  const reopen = async (where: string, oldKey?: Uint8Array) => {
+    seen.reopen++;
+    for (const s of snaps) s.snap.release();
+    snaps.length = 0;
+    await db.close();
+    if (oldKey) {
+      const before = fs.files();
+      assert.throws(() => LsmEngine.open('/db', { ...OPTS, masterKey: oldKey, fs }), (e: unknown) => isTrineError(e, 'STORAGE_WRONG_KEY'), `old key refused after rekey at ${where}`);
+      assert.equal(fs.files(), before, `a refused key changes nothing at ${where}`);
+    }
+    db = LsmEngine.open('/db', { ...OPTS, masterKey, fs });
+    assert.is(db.appliedIndex, db.stats().durableAppliedIndex);
+    const rg = range();
+    assert.equal(show(db.scan(rg)), modelScan(model, rg), `scan after reopen ${JSON.stringify(rg)} at ${where}`);
   };
   for (let i = 0; i < OPS; i++) {
     const r = rng();
@@ -76,9 +98,21 @@ async function runSeed(seed: number): Promise<void> {
       const want = model.get(toHex(k))?.[1];
       const got = db.get(k);
       assert.equal(got && toHex(got), want && toHex(want), `get ${toHex(k)} at ${where}`);
-    } else if (r < 0.8) {
+    } else if (r < 0.76) {
       const rg = range();
       assert.equal(show(db.scan(rg)), modelScan(model, rg), `scan ${JSON.stringify(rg)} at ${where}`);
+    } else if (r < 0.8) {
+      // The public iterator, of the latest state or of a snapshot, sometimes abandoned part-way
+      // (its tables must stay readable until it is closed, and be released after).
+      seen.iterate++;
+      const s = snaps.length && rng() < 0.5 ? snaps[int(snaps.length)]! : undefined;
+      const rg = range();
+      const want = modelScan(s ? s.model : model, rg);
+      const it = db.iterate(s ? { ...rg, snapshot: s.snap } : rg);
+      const stop = rng() < 0.3 ? int(want.length + 1) : Infinity;
+      const got: string[] = [];
+      for (const e of it) { if (got.length >= stop) break; got.push(`${toHex(e.key)}=${toHex(e.value)}`); }
+      assert.equal(got, want.slice(0, stop), `iterate ${JSON.stringify(rg)}${s ? ' of a snapshot' : ''} at ${where}`);
     } else if (r < 0.85) {
       if (snaps.length < 4) snaps.push({ snap: db.snapshot(), model: new Map(model) });
       else snaps.splice(int(snaps.length), 1)[0]!.snap.release();
@@ -90,16 +124,61 @@ async function runSeed(seed: number): Promise<void> {
       const want = s.model.get(toHex(k))?.[1];
       const got = s.snap.get(k);
       assert.equal(got && toHex(got), want && toHex(want), `snapshot get at ${where}`);
-    } else if (r < 0.95) {
+    } else if (r < 0.945) {
       await db.flush();
-    } else if (r < 0.97) {
+    } else if (r < 0.965) {
       await db.compact();
-    } else if (r < 0.985) {
-      for (const s of snaps) s.snap.release();
+    } else if (r < 0.975) {
+      await reopen(where);
+    } else if (r < 0.981) {
+      // A snapshot streamed into a fresh engine holds exactly the snapshot's state, durably, even
+      // when this engine moves on while the stream is read.
+      seen.ingestFresh++;
+      const snap = db.snapshot();
+      const want = new Map(model);
+      const applied = snap.appliedIndex;
+      const k = key(), v = new TextEncoder().encode(`after snapshot ${i}`);
+      db.write([{ type: 'put', key: k, value: v }], { appliedIndex: i });
+      model.set(toHex(k), [k, v]);
+      const dfs = new SimFs();
+      let copy = LsmEngine.open('/copy', { ...OPTS, masterKey: KEY, fs: dfs });
+      const got = await copy.ingest(snap.stream());
+      snap.release();
+      assert.equal(got, { entries: want.size, appliedIndex: applied }, `ingest result at ${where}`);
+      assert.equal(show(copy.scan()), modelScan(want, {}), `ingested state at ${where}`);
+      await copy.close();
+      copy = LsmEngine.open('/copy', { ...OPTS, masterKey: KEY, fs: dfs });
+      assert.is(copy.appliedIndex, applied, `ingested applied index after reopen at ${where}`);
+      const rg = range();
+      assert.equal(show(copy.iterate(rg)), modelScan(want, rg), `ingested state after reopen, ${JSON.stringify(rg)} at ${where}`);
+      await copy.close();
+    } else if (r < 0.985 && snaps.length) {
+      // Ingest an older snapshot of this very engine: the state goes back to it, every snapshot
+      // taken before is refused, and writes continue on top.
+      seen.ingestOwn++;
+      const s = snaps[int(snaps.length)]!;
+      const chunks: Uint8Array[] = [];
+      for await (const c of s.snap.stream()) chunks.push(c);
+      await db.ingest(chunks);
+      model.clear();
+      for (const [h, kv] of s.model) model.set(h, kv);
+      assert.is(db.appliedIndex, s.snap.appliedIndex, `applied index after ingest at ${where}`);
+      assert.throws(() => s.snap.get(key()), (e: unknown) => isTrineError(e, 'STORAGE_SNAPSHOT_INVALID'), `old snapshot refused at ${where}`);
+      for (const x of snaps) x.snap.release();
       snaps.length = 0;
-      await db.close();
-      db = LsmEngine.open('/db', { ...OPTS, fs });
-      assert.is(db.appliedIndex, db.stats().durableAppliedIndex);
+      const rg = range();
+      assert.equal(show(db.scan(rg)), modelScan(model, rg), `state after ingest at ${where}`);
+    } else if (r < 0.988) {
+      // Rekey while snapshots are open, then reopen: the old key is refused, the new one reads all.
+      seen.rekey++;
+      const next = Uint8Array.from({ length: 32 }, () => int(256));
+      await db.rekey(next);
+      const old = masterKey;
+      masterKey = next;
+      const rg = range();
+      assert.equal(show(db.scan(rg)), modelScan(model, rg), `scan after rekey at ${where}`);
+      for (const x of snaps) assert.equal(show(x.snap.scan(rg)), modelScan(x.model, rg), `snapshot scan after rekey at ${where}`);
+      await reopen(where, old);
     } else {
       // Let background flushes and compactions make progress between operations.
       for (let y = int(20); y > 0; y--) await new Promise((res) => setImmediate(res));
@@ -123,6 +202,8 @@ test('random operations match an in-memory sorted map', async () => {
       throw e;
     }
   }
+  if (SEEDS * OPS >= 10000) for (const [op, n] of Object.entries(seen)) assert.ok(n >= SEEDS, `${op} ran ${n} times over ${SEEDS} seeds`);
+  if (process.env['STORAGE_VERBOSE']) console.log(JSON.stringify(seen));
 });
 
 test.run();
