@@ -1,6 +1,9 @@
 /**
  * Storage benchmark, side by side with LevelDB (classic-level, chained batches):
- *   node --import tsx tools/bench/storage.ts [--n 1000000] [--batch 1000] [--gets 200000] [--cache-mb M]
+ *   node --import tsx tools/bench/storage.ts [--n 1000000] [--batch 1000] [--gets 200000] [--cache-mb M] [--rounds 3]
+ *
+ * LevelDB and Trine take turns for --rounds rounds (a busy neighbour on a shared machine then slows
+ * both alike); each figure is the median over the rounds, each ratio the median of per-round ratios.
  *
  * The block cache is the engine's default (a quarter of the machine's memory) unless --cache-mb is
  * given; LevelDB's files meanwhile sit in the OS page cache, which for an encrypted store holds only
@@ -9,7 +12,7 @@
  * Trine's write path is the real one: each batch is appended to the encrypted Raft log (the only
  * write-ahead log) and applied to the LSM engine. Keys are 16 random bytes, values 100 random bytes.
  */
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
@@ -29,6 +32,7 @@ const N = arg('n', 1_000_000);
 const BATCH = arg('batch', 1000);
 const GETS = arg('gets', Math.min(N, 200_000));
 const CACHE_MB = arg('cache-mb', 0);
+const ROUNDS = Math.max(1, arg('rounds', 3));
 const cacheOpt = CACHE_MB > 0 ? { cacheBytes: CACHE_MB << 20 } : {};
 const KEY = randomBytes(32);
 const now = () => performance.now();
@@ -161,22 +165,35 @@ async function leveldb(root: string): Promise<Figures> {
   return { putsNoSync: a.rate, putsNoSyncFlushed: a.rate, putsSync: b.rate, gets1, gets16, scan, scanNextv, disk };
 }
 
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
 const root = mkdtempSync(join(tmpdir(), 'trine-bench-'));
 try {
-  console.log(`storage benchmark: ${N} puts (16-byte keys, 100-byte values) in batches of ${BATCH}; ${GETS} random gets; trine block cache ${CACHE_MB > 0 ? `${CACHE_MB} MiB` : `default (${Math.round(defaultCacheBytes(totalmem()) / 2 ** 20)} MiB here)`}`);
-  const L = await leveldb(root);
-  const T = await trine(root);
+  console.log(`storage benchmark: ${N} puts (16-byte keys, 100-byte values) in batches of ${BATCH}; ${GETS} random gets; trine block cache ${CACHE_MB > 0 ? `${CACHE_MB} MiB` : `default (${Math.round(defaultCacheBytes(totalmem()) / 2 ** 20)} MiB here)`}; ${ROUNDS} rounds, LevelDB and Trine in turns`);
+  const Ls: Figures[] = [], Ts: Figures[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    Ls.push(await leveldb(root));
+    Ts.push(await trine(root));
+    rmSync(root, { recursive: true, force: true });
+    mkdirSync(root);
+  }
   const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
-  const row = (name: string, t: number, l: number, unit: string) =>
-    console.log(`${name.padEnd(44)} trine ${fmt(t).padStart(11)} ${unit}   leveldb ${fmt(l).padStart(11)} ${unit}   ratio ${(t / l).toFixed(2)}`);
-  row('batched puts, no sync', T.putsNoSync, L.putsNoSync, 'puts/s');
-  row('batched puts, no sync, incl. final flush', T.putsNoSyncFlushed, L.putsNoSync, 'puts/s');
-  row('batched puts, sync each batch', T.putsSync, L.putsSync, 'puts/s');
-  row('random gets (trine sync; leveldb 1 at a time)', T.gets1, L.gets1, 'gets/s');
-  row('random gets (trine sync; leveldb 16 in flight)', T.gets1, L.gets16!, 'gets/s');
-  row('full ordered scan (leveldb for-await)', T.scan, L.scan, 'rows/s');
-  row('full ordered scan (leveldb nextv(1000))', T.scan, L.scanNextv!, 'rows/s');
-  row('bytes on disk (lower is better)', T.disk, L.disk, 'bytes ');
+  const row = (name: string, t: (f: Figures) => number, l: (f: Figures) => number, unit: string) => {
+    const ratios = Ts.map((f, i) => t(f) / l(Ls[i]!));
+    console.log(`${name.padEnd(44)} trine ${fmt(median(Ts.map(t))).padStart(11)} ${unit}   leveldb ${fmt(median(Ls.map(l))).padStart(11)} ${unit}   ratio ${median(ratios).toFixed(2)}${ROUNDS > 1 ? `  (${ratios.map((x) => x.toFixed(2)).join(' ')})` : ''}`);
+  };
+  console.log(`medians over ${ROUNDS} rounds; the ratio is the median of the per-round ratios (each round's in brackets)`);
+  row('batched puts, no sync', (f) => f.putsNoSync, (f) => f.putsNoSync, 'puts/s');
+  row('batched puts, no sync, incl. final flush', (f) => f.putsNoSyncFlushed, (f) => f.putsNoSync, 'puts/s');
+  row('batched puts, sync each batch', (f) => f.putsSync, (f) => f.putsSync, 'puts/s');
+  row('random gets (trine sync; leveldb 1 at a time)', (f) => f.gets1, (f) => f.gets1, 'gets/s');
+  row('random gets (trine sync; leveldb 16 in flight)', (f) => f.gets1, (f) => f.gets16!, 'gets/s');
+  row('full ordered scan (leveldb for-await)', (f) => f.scan, (f) => f.scan, 'rows/s');
+  row('full ordered scan (leveldb nextv(1000))', (f) => f.scan, (f) => f.scanNextv!, 'rows/s');
+  row('bytes on disk (lower is better)', (f) => f.disk, (f) => f.disk, 'bytes ');
 } finally {
   rmSync(root, { recursive: true, force: true });
 }
