@@ -212,7 +212,7 @@ export interface Drop {
 
 export type Alter =
   | { type: 'alter'; table: string; op: 'rename'; to: string }
-  | { type: 'alter'; table: string; op: 'renameColumn'; from: string; to: string }
+  | { type: 'alter'; table: string; op: 'renameColumn'; from: string; to: string; /** The new name was written quoted. */ toQuoted: boolean }
   | { type: 'alter'; table: string; op: 'addColumn'; col: ColumnDef; text: string }
   | { type: 'alter'; table: string; op: 'dropColumn'; col: string };
 

@@ -256,22 +256,71 @@ export function drop(d: A.Drop, cx: DdlContext): void {
   bumpCookie(tx);
 }
 
-/** Replaces identifier tokens equal to `from` (case-insensitively) in `sql` with `to`, quoted. */
-function renameIdent(sql: string, from: string, to: string, onlyFirstAfter?: string): string {
+/** Replaces the first identifier equal to `from` (case-insensitively) after keyword `after` with `to`, quoted. */
+function renameIdent(sql: string, from: string, to: string, after: string): string {
+  let armed = false;
+  for (const t of tokenize(sql)) {
+    if (!armed) { armed = t.kind === 'id' && t.kw === after; continue; }
+    if ((t.kind === 'id' || t.kind === 'str') && t.text.toLowerCase() === from.toLowerCase() && !['IF', 'NOT', 'EXISTS'].includes(t.kw)) {
+      return sql.slice(0, t.start) + quoteId(to) + sql.slice(t.end);
+    }
+  }
+  return sql;
+}
+
+/**
+ * Rewrites the schema text of `table` or one of its indexes for a column renamed from `from` to
+ * `to`, replacing only the tokens SQLite's parser would resolve to that column: column definition
+ * names, names in key lists (and in REFERENCES lists that point back at `table`), and column
+ * references in expressions. String literals, function and collation names, constraint names,
+ * type names and other tables' columns stay. Like SQLite, a reference written bare gets the bare
+ * new name unless the new name was written quoted; a quoted one gets it double-quoted.
+ */
+function renameColumnSql(sql: string, table: string, from: string, to: string, toQuoted: boolean): string {
   const toks = tokenize(sql);
+  const lfrom = from.toLowerCase(), ltable = table.toLowerCase();
+  const quoted = quoteId(to);
+  /**
+   * What each open parenthesis holds: 'table' is a CREATE TABLE body (only the first token of an
+   * element is a column name), 'keys' a list of this table's column names, 'index' an index's
+   * column list (expressions), 'expr' an expression, 'other' another table's column names.
+   */
+  const open: ('table' | 'keys' | 'index' | 'expr' | 'other')[] = [];
+  let started = false;
   let out = '';
   let last = 0;
-  let armed = onlyFirstAfter === undefined;
-  let done = false;
-  for (const t of toks) {
-    if (!armed && t.kind === 'id' && t.kw === onlyFirstAfter) { armed = true; continue; }
-    if (done || !armed) continue;
-    if ((t.kind === 'id' || t.kind === 'str') && t.text.toLowerCase() === from.toLowerCase()) {
-      if (onlyFirstAfter !== undefined && ['IF', 'NOT', 'EXISTS'].includes(t.kw)) continue;
-      out += sql.slice(last, t.start) + quoteId(to);
-      last = t.end;
-      if (onlyFirstAfter !== undefined) done = true;
+  for (let i = 0; i < toks.length; i++) {
+    const t = toks[i]!;
+    const prev = toks[i - 1], next = toks[i + 1];
+    if (t.kind === 'op' && t.text === '(') {
+      const outer = open[open.length - 1];
+      let kind: (typeof open)[number];
+      if (!started) kind = /^\s*CREATE\s+TABLE/i.test(sql) ? 'table' : 'index';
+      else if (outer === 'other') kind = 'other';
+      else if (outer === 'table' && (prev?.kw === 'KEY' || prev?.kw === 'UNIQUE')) kind = 'keys';
+      else if (prev?.kind === 'id' && toks[i - 2]?.kw === 'REFERENCES') kind = prev.text.toLowerCase() === ltable ? 'keys' : 'other';
+      else kind = 'expr';
+      started = true;
+      open.push(kind);
+      continue;
     }
+    if (t.kind === 'op' && t.text === ')') { open.pop(); continue; }
+    if (!started || (t.kind !== 'id' && t.kind !== 'str') || t.text.toLowerCase() !== lfrom) continue;
+    const ctx = open[open.length - 1] ?? 'expr';
+    if (ctx === 'other') continue;
+    const first = prev?.kind === 'op' && (prev.text === '(' || prev.text === ',');
+    if (t.kind === 'str' || ctx === 'table') {
+      // A string names a column only where a name stands alone (SQLite converts it to one there).
+      if (!first || (t.kind === 'str' && ctx === 'expr')) continue;
+    } else {
+      if (prev?.kw === 'COLLATE' || prev?.kw === 'CONSTRAINT') continue;
+      if (next?.kind === 'op' && (next.text === '(' || next.text === '.')) continue;
+      if (prev?.kind === 'op' && prev.text === '.' && toks[i - 2]?.text.toLowerCase() !== ltable) continue;
+    }
+    const bare = !toQuoted && t.kind === 'id' && t.kw !== '';
+    // Like SQLite, keep a space between the closing quote and a quote that follows it.
+    out += sql.slice(last, t.start) + (bare ? to : sql[t.end] === '"' ? `${quoted} ` : quoted);
+    last = t.end;
   }
   return out + sql.slice(last);
 }
@@ -312,7 +361,7 @@ export function alter(a: A.Alter, cx: DdlContext): void {
       if (t.cols.some((c) => c.name.toLowerCase() === a.to.toLowerCase())) throw sqlError(`duplicate column name: ${a.to}`);
       for (const { rowid, row } of rows) {
         if (String(row[2]).toLowerCase() !== lname || row[4] === null) continue;
-        put(rowid, [row[0]!, row[1]!, row[2]!, row[3]!, renameIdent(String(row[4]), a.from, a.to)]);
+        put(rowid, [row[0]!, row[1]!, row[2]!, row[3]!, renameColumnSql(String(row[4]), t.name, a.from, a.to, a.toQuoted)]);
       }
       break;
     }

@@ -735,7 +735,8 @@ export class Parser {
       this.acceptKw('COLUMN');
       const from = this.name();
       this.expectKw('TO');
-      return { type: 'alter', table, op: 'renameColumn', from, to: this.name() };
+      const toQuoted = this.t.kw === '';
+      return { type: 'alter', table, op: 'renameColumn', from, to: this.name(), toQuoted };
     }
     if (this.acceptKw('ADD')) {
       this.acceptKw('COLUMN');
