@@ -8,6 +8,7 @@ import type * as A from './ast.ts';
 import type { Index, Schema, Table, View } from './catalog.ts';
 import { KEY_NULL, ByteWriter, decodeRecord, groupKey, prefixEnd, readRowid, rowKey, writeKeyValue } from './codec.ts';
 import { sqlError } from './errors.ts';
+import { compareBytes } from '../storage/kv.ts';
 import {
   ExprCompiler, Scope, comparisonAffinity, comparisonCollation, makeAccumulators, stepAccumulators,
   type AggCall, type CExpr, type Env, type Source, type SubqueryHost,
@@ -48,7 +49,8 @@ type Access =
   | { k: 'rowidEq'; values: CExpr[] }
   | { k: 'rowidRange'; lo: Bound | undefined; hi: Bound | undefined; reverse: boolean }
   | {
-      k: 'index'; index: Index; eq: CExpr[]; eqAff: (Affinity | null)[]; lo: Bound | undefined; hi: Bound | undefined;
+      /** Per leading index column, the values it must equal: one, or an IN list's items. */
+      k: 'index'; index: Index; eq: CExpr[][]; eqAff: (Affinity | null)[]; lo: Bound | undefined; hi: Bound | undefined;
       rangeAff: Affinity | null; covering: boolean; reverse: boolean; desc: string;
     };
 
@@ -626,7 +628,7 @@ export class QueryCompiler implements SubqueryHost {
         }
       } else if (a.k === 'in' && !a.not && a.list && a.list.length > 0) {
         const cs = this.sideColumn(a.e, slot, scope);
-        if (cs && cs.idx === table.cols.length) {
+        if (cs) {
           const items = a.list.map((x) => this.ex.compileTracked(x, scope));
           if (items.every((x) => avail(x.slots))) terms.push({ col: cs.idx, op: 'IN', e: items[0]!.ce, colCe: cs.ce, list: items.map((x) => x.ce) });
         }
@@ -645,22 +647,33 @@ export class QueryCompiler implements SubqueryHost {
       if (inl) return { k: 'rowidEq', values: inl.list! };
     }
     // Index candidates.
-    let best: { access: Access; score: number } | undefined;
+    let best: { access: Access; score: number; lists: number } | undefined;
     const indexes = l.indexed ? table.indexes.filter((ix) => ix.name.toLowerCase() === l.indexed!.toLowerCase()) : l.indexed === null ? [] : table.indexes;
     if (l.indexed && indexes.length === 0) throw sqlError(`no such index: ${l.indexed}`);
     for (const ix of indexes) {
       if (ix.where && !this.partialImplied(ix, cands)) continue;
-      const eq: CExpr[] = [];
+      const eq: CExpr[][] = [];
       const eqAff: (Affinity | null)[] = [];
       const parts: string[] = [];
+      let lists = 0;
       let k = 0;
       for (; k < ix.cols.length; k++) {
         const ic = ix.cols[k]!;
         if (ic.col < 0) break;
+        const caff = table.cols[ic.col]!.affinity;
         const t = terms.find((t) => t.col === ic.col && t.op === '=' && this.indexUsable(table, ic.col, ic.coll, t));
-        if (!t) break;
-        eq.push(t.e);
-        eqAff.push(comparisonAffinity(table.cols[ic.col]!.affinity, t.e.aff));
+        if (t) {
+          eq.push([t.e]);
+          eqAff.push(comparisonAffinity(caff, t.e.aff));
+        } else {
+          // `x IN (list)` compares under x's affinity and the collation x has against the first
+          // item (as the IN expression itself does), so every item probes the same way.
+          const inl = terms.find((t) => t.col === ic.col && t.op === 'IN' && comparisonCollation(t.colCe, t.e) === ic.coll);
+          if (!inl) break;
+          eq.push(inl.list!);
+          eqAff.push(comparisonAffinity(caff, null));
+          lists++;
+        }
         parts.push(`${ic.name}=?`);
       }
       let lo: Bound | undefined, hi: Bound | undefined;
@@ -676,10 +689,13 @@ export class QueryCompiler implements SubqueryHost {
         if (hi) parts.push(`${next.name}<?`);
       }
       if (eq.length === 0 && !lo && !hi) continue;
+      // With IN lists a unique index makes several one-row probes: better than an equality on a
+      // non-unique index, not as good as one more equality column.
       const full = eq.length === ix.cols.length && ix.unique;
-      const score = (full ? 1000 : 0) + eq.length * 10 + (lo ? 3 : 0) + (hi ? 3 : 0);
-      if (!best || score > best.score) {
-        best = { access: { k: 'index', index: ix, eq, eqAff, lo, hi, rangeAff, covering: false, reverse: false, desc: parts.join(' AND ') }, score };
+      const score = (full ? (lists ? 5 : 1000) : 0) + eq.length * 10 + (lo ? 3 : 0) + (hi ? 3 : 0);
+      // On a tie, single values beat IN lists (one probe instead of several).
+      if (!best || score > best.score || (score === best.score && lists < best.lists)) {
+        best = { access: { k: 'index', index: ix, eq, eqAff, lo, hi, rangeAff, covering: false, reverse: false, desc: parts.join(' AND ') }, score, lists };
       }
     }
     if (best && (best.score >= 1000 || l.indexed)) return best.access;
@@ -771,7 +787,10 @@ export class QueryCompiler implements SubqueryHost {
     };
     if (a.k === 'index') {
       if (a.lo || a.hi || a.eq.length) {
-        const r = tryIndex(a.index, a.eq.length);
+        // Columns fixed to one value need no order; from the first IN list on, the probes run in
+        // index order, so the order continues there.
+        const list = a.eq.findIndex((l) => l.length > 1);
+        const r = tryIndex(a.index, list < 0 ? a.eq.length : list);
         if (r) { a.reverse = r === 'reverse'; return true; }
       }
       return false;
@@ -885,7 +904,7 @@ export class QueryCompiler implements SubqueryHost {
       }
       case 'index': {
         const ix = a.index;
-        const eq = a.eq.map((e) => e.fn);
+        const eq = a.eq.map((l) => l.map((e) => e.fn));
         const eqAff = a.eqAff;
         const colls = ix.cols.map((c) => c.coll);
         const descs = ix.cols.map((c) => c.desc);
@@ -894,24 +913,14 @@ export class QueryCompiler implements SubqueryHost {
         const rev = a.reverse;
         const cols = ix.cols;
         const ncols = table.cols.length;
-        const w = new ByteWriter(64);
-        return (env, visit) => {
-          w.reset();
-          w.bytes(ix.prefix);
-          for (let i = 0; i < eq.length; i++) {
-            let v = eq[i]!(env);
-            if (v === null) return; // = NULL never matches (IS NULL terms are not used as probes)
-            const aff = eqAff[i];
-            if (aff) v = applyAffinity(v, aff);
-            writeKeyValue(w, v, colls[i], descs[i]);
-          }
-          const base = w.result();
-          const k = eq.length;
+        const k = eq.length;
+        /** Visits the entries under `base` (the prefix the equalities fixed); false once `visit` stops. */
+        const search = (env: Env, base: Uint8Array, visit: (row: Value[]) => boolean): boolean => {
           let gte: Uint8Array = base, lt: Uint8Array = prefixEnd(base);
           if (lo || hi) {
             if (lo) {
               let v = lo.e.fn(env);
-              if (v === null) return;
+              if (v === null) return true;
               if (rangeAff) v = applyAffinity(v, rangeAff);
               const kb = keyWith(base, v, colls[k]!);
               gte = lo.incl ? kb : prefixEnd(kb);
@@ -920,7 +929,7 @@ export class QueryCompiler implements SubqueryHost {
             }
             if (hi) {
               let v = hi.e.fn(env);
-              if (v === null) return;
+              if (v === null) return true;
               if (rangeAff) v = applyAffinity(v, rangeAff);
               const kb = keyWith(base, v, colls[k]!);
               lt = hi.incl ? prefixEnd(kb) : kb;
@@ -941,8 +950,53 @@ export class QueryCompiler implements SubqueryHost {
               if (!b) continue;
               row = decodeRow(table, rowid, b);
             }
-            if (!visit(row)) return;
+            if (!visit(row)) return false;
           }
+          return true;
+        };
+        if (a.eq.every((l) => l.length === 1)) {
+          const w = new ByteWriter(64);
+          return (env, visit) => {
+            w.reset();
+            w.bytes(ix.prefix);
+            for (let i = 0; i < k; i++) {
+              let v = eq[i]![0]!(env);
+              if (v === null) return; // = NULL never matches (IS NULL terms are not used as probes)
+              const aff = eqAff[i];
+              if (aff) v = applyAffinity(v, aff);
+              writeKeyValue(w, v, colls[i], descs[i]);
+            }
+            search(env, w.result(), visit);
+          };
+        }
+        return (env, visit) => {
+          // Every combination of the listed values is one prefix. Encoded, the values sort in
+          // index order and equal values (1 and 1.0, or 'a' and 'A' under NOCASE) encode alike,
+          // so sorting and dropping repeats gives index-ordered probes that never meet a row twice.
+          let prefixes: Uint8Array[] = [ix.prefix];
+          for (let i = 0; i < k; i++) {
+            const keys: Uint8Array[] = [];
+            for (const f of eq[i]!) {
+              let v = f(env);
+              if (v === null) continue;
+              const aff = eqAff[i];
+              if (aff) v = applyAffinity(v, aff);
+              const w = new ByteWriter(16);
+              writeKeyValue(w, v, colls[i], descs[i]);
+              keys.push(w.result());
+            }
+            keys.sort(compareBytes);
+            const next: Uint8Array[] = [];
+            for (const p of prefixes) {
+              for (let j = 0; j < keys.length; j++) {
+                if (j > 0 && compareBytes(keys[j]!, keys[j - 1]!) === 0) continue;
+                next.push(concatBytes(p, keys[j]!));
+              }
+            }
+            prefixes = next;
+          }
+          if (rev) prefixes.reverse();
+          for (const p of prefixes) if (!search(env, p, visit)) return;
         };
       }
     }

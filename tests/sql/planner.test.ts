@@ -22,6 +22,13 @@ test('EXPLAIN QUERY PLAN has SQLite shape and matches SQLite for the basic acces
     'SELECT * FROM t WHERE c = 1',
     'SELECT id, c FROM t WHERE c = 1',
     'SELECT * FROM t ORDER BY c',
+    'SELECT * FROM t WHERE a IN (1, 2)',
+    'SELECT id FROM t WHERE a IN (1, 2) ORDER BY a DESC',
+    "SELECT * FROM t WHERE b IN ('x', 'y') AND c > 3",
+    "SELECT * FROM t WHERE b = 'x' AND c IN (3, 4)",
+    'SELECT * FROM t WHERE c IN (1, 2) AND a = 1',
+    "SELECT * FROM t WHERE b IN ('x', 'y') ORDER BY c",
+    'UPDATE t SET b = 1 WHERE a IN (1, 2)',
   ];
   for (const sql of cases) {
     const want = (lite.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((r) => r.detail);
@@ -49,6 +56,12 @@ test('index searches: equality, ranges, prefixes, covering, index-ordered scans'
   assert.equal(plan(s, 'SELECT * FROM t WHERE +a = 1'), ['SCAN t']);
   assert.equal(plan(s, 'SELECT * FROM t NOT INDEXED WHERE a = 1'), ['SCAN t']);
   assert.equal(plan(s, 'SELECT * FROM t INDEXED BY tbc WHERE a = 1'), ['SCAN t USING INDEX tbc']);
+  assert.equal(plan(s, 'SELECT id FROM t WHERE a IN (1, 2) ORDER BY a'), ['SEARCH t USING COVERING INDEX ta (a=?)']);
+  assert.equal(plan(s, 'SELECT * FROM t WHERE a IN (1, 2) ORDER BY id'), ['SEARCH t USING INDEX ta (a=?)', 'USE TEMP B-TREE FOR ORDER BY']);
+  assert.equal(plan(s, "SELECT * FROM t WHERE b IN ('x', 'y') AND c IN (1, 2) ORDER BY b, c"), ['SEARCH t USING INDEX tbc (b=? AND c=?)']);
+  assert.equal(plan(s, 'SELECT * FROM t WHERE a NOT IN (1, 2)'), ['SCAN t']);
+  assert.equal(plan(s, 'SELECT * FROM t WHERE a IN (1, b)'), ['SCAN t']);
+  assert.equal(plan(s, 'SELECT * FROM t x JOIN t y ON y.a IN (x.a, x.c)'), ['SCAN x', 'SEARCH y USING INDEX ta (a=?)']);
   const join = plan(s, 'SELECT * FROM t x JOIN t y ON y.id = x.a');
   assert.equal(join, ['SCAN x', 'SEARCH y USING INTEGER PRIMARY KEY (rowid=?)']);
 });
@@ -62,7 +75,7 @@ test('every access path returns what a full scan returns (seeded)', () => {
   s.execute('BEGIN');
   for (let i = 1; i <= 300; i++) s.execute(`INSERT OR IGNORE INTO t VALUES (${i}, ${vals[rnd(vals.length)]}, ${vals[rnd(vals.length)]}, ${vals[rnd(vals.length)]})`);
   s.execute('COMMIT');
-  const conds = ['a = 2', "a = '2'", 'a > 1', 'a <= 2.5', 'a BETWEEN 1 AND 2', "b = 'x'", "b = 'x' AND c > 1", 'b = 2', "b > 'X'", 'c = 2', 'c IS NULL', 'id = 7', 'id >= 290', "id > '5'", 'id < 3.5', 'id IN (1, 5, 9)', "a = 2 COLLATE NOCASE", "b = 'X' COLLATE NOCASE"];
+  const conds = ['a IN (2, 1, 2)', "a IN ('2', 2.0, NULL, 'x')", "b IN ('x', 'X', 2)", "b IN ('x' COLLATE NOCASE, 2)", 'c IN (2, -1)', "b IN ('x', 2) AND c IN (1, 2, 2.5)", 'a IN (1, 2) AND a > 1', "b IN ('x', '2') AND c > 1", 'a = 2', "a = '2'", 'a > 1', 'a <= 2.5', 'a BETWEEN 1 AND 2', "b = 'x'", "b = 'x' AND c > 1", 'b = 2', "b > 'X'", 'c = 2', 'c IS NULL', 'id = 7', 'id >= 290', "id > '5'", 'id < 3.5', 'id IN (1, 5, 9)', "a = 2 COLLATE NOCASE", "b = 'X' COLLATE NOCASE"];
   for (const c of conds) {
     const fast = rows(s, `SELECT id FROM t WHERE ${c} ORDER BY id`);
     const slow = rows(s, `SELECT id FROM t NOT INDEXED WHERE +(${c}) ORDER BY id`);
@@ -72,6 +85,11 @@ test('every access path returns what a full scan returns (seeded)', () => {
   s.execute("CREATE TABLE n(x TEXT COLLATE NOCASE); INSERT INTO n VALUES ('X'), ('x'), ('2')");
   assert.equal(rows(s, 'SELECT n.x, t.id FROM n JOIN t ON n.x = t.b ORDER BY 1, 2'), rows(s, 'SELECT n.x, t.id FROM n JOIN t NOT INDEXED ON +n.x = t.b ORDER BY 1, 2'));
   assert.ok(rows(s, "SELECT count(*) FROM n JOIN t ON n.x = t.b WHERE n.x = 'X'")[0]![0] as number > 0);
+  // IN probes run in index order (rowid order within a value), and a value listed twice (here
+  // also as 2.0 and '2', equal under the column's affinity) still yields each row once.
+  assert.equal(rows(s, "SELECT a, id FROM t WHERE a IN (2, -1, 2.0, '2', 1)"), rows(s, 'SELECT a, id FROM t NOT INDEXED WHERE a IN (2, -1, 1) ORDER BY a, id'));
+  assert.equal(rows(s, 'SELECT a, id FROM t WHERE a IN (2, 1, -1) ORDER BY a DESC, id DESC'), rows(s, 'SELECT a, id FROM t NOT INDEXED WHERE a IN (2, 1, -1) ORDER BY a DESC, id DESC'));
+  assert.equal(rows(s, "SELECT b, c, id FROM t WHERE b IN ('x', 2, 'x') AND c IN (2, 1, 2)"), rows(s, "SELECT b, c, id FROM t NOT INDEXED WHERE b IN ('x', 2) AND c IN (2, 1) ORDER BY b, c, id"));
   // Ordered index scans return the same order as a sort.
   assert.equal(rows(s, 'SELECT a, id FROM t ORDER BY a, id'), rows(s, 'SELECT a, id FROM t NOT INDEXED ORDER BY a, id'));
   assert.equal(rows(s, 'SELECT c FROM t ORDER BY c DESC'), rows(s, 'SELECT c FROM t NOT INDEXED ORDER BY c DESC'));
