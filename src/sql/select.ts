@@ -5,7 +5,7 @@
  * reads only the index when the index holds every column the query needs (covering).
  */
 import type * as A from './ast.ts';
-import type { Index, Schema, Table, View } from './catalog.ts';
+import type { Index, IndexColumn, Schema, Table, View } from './catalog.ts';
 import { KEY_NULL, ByteWriter, decodeRecord, groupKey, prefixEnd, readRowid, rowKey, writeKeyValue } from './codec.ts';
 import { sqlError } from './errors.ts';
 import { compareBytes } from '../storage/kv.ts';
@@ -603,13 +603,17 @@ export class QueryCompiler implements SubqueryHost {
       }
       return true;
     };
-    interface Term { col: number; op: string; e: CExpr; colCe: CExpr; list?: CExpr[]; colRight?: boolean }
+    /** `col`: a column number (the rowid is `table.cols.length`) or an indexed expression's key. */
+    interface Term { col: number | string; op: string; e: CExpr; colCe: CExpr; list?: CExpr[]; colRight?: boolean }
     const terms: Term[] = [];
+    const indexes = l.indexed ? table.indexes.filter((ix) => ix.name.toLowerCase() === l.indexed!.toLowerCase()) : l.indexed === null ? [] : table.indexes;
+    const exprKeys = new Set<string>();
+    for (const ix of indexes) for (const ic of ix.cols) if (ic.col < 0) exprKeys.add(exprKey(ic.e!));
     for (const c of cands) {
       const a = c.ast;
       if (a.k === 'bin' && ['=', '<', '<=', '>', '>=', 'IS'].includes(a.op)) {
         for (const [colSide, other, flip] of [[a.l, a.r, false], [a.r, a.l, true]] as const) {
-          const cs = this.sideColumn(colSide, slot, scope);
+          const cs = this.side(colSide, slot, scope, exprKeys);
           if (!cs) continue;
           const os = this.ex.compileTracked(other, scope);
           if (!avail(os.slots) || os.ce.fn === undefined) continue;
@@ -620,14 +624,14 @@ export class QueryCompiler implements SubqueryHost {
           if (!flip) { /* try only one orientation when the left side is our column */ break; }
         }
       } else if (a.k === 'between' && !a.not) {
-        const cs = this.sideColumn(a.e, slot, scope);
+        const cs = this.side(a.e, slot, scope, exprKeys);
         if (cs) {
           const lo = this.ex.compileTracked(a.lo, scope), hi = this.ex.compileTracked(a.hi, scope);
           if (avail(lo.slots)) terms.push({ col: cs.idx, op: '>=', e: lo.ce, colCe: cs.ce });
           if (avail(hi.slots)) terms.push({ col: cs.idx, op: '<=', e: hi.ce, colCe: cs.ce });
         }
       } else if (a.k === 'in' && !a.not && a.list && a.list.length > 0) {
-        const cs = this.sideColumn(a.e, slot, scope);
+        const cs = this.side(a.e, slot, scope, exprKeys);
         if (cs) {
           const items = a.list.map((x) => this.ex.compileTracked(x, scope));
           if (items.every((x) => avail(x.slots))) terms.push({ col: cs.idx, op: 'IN', e: items[0]!.ce, colCe: cs.ce, list: items.map((x) => x.ce) });
@@ -648,7 +652,6 @@ export class QueryCompiler implements SubqueryHost {
     }
     // Index candidates.
     let best: { access: Access; score: number; lists: number } | undefined;
-    const indexes = l.indexed ? table.indexes.filter((ix) => ix.name.toLowerCase() === l.indexed!.toLowerCase()) : l.indexed === null ? [] : table.indexes;
     if (l.indexed && indexes.length === 0) throw sqlError(`no such index: ${l.indexed}`);
     for (const ix of indexes) {
       if (ix.where && !this.partialImplied(ix, cands)) continue;
@@ -659,34 +662,34 @@ export class QueryCompiler implements SubqueryHost {
       let k = 0;
       for (; k < ix.cols.length; k++) {
         const ic = ix.cols[k]!;
-        if (ic.col < 0) break;
-        const caff = table.cols[ic.col]!.affinity;
-        const t = terms.find((t) => t.col === ic.col && t.op === '=' && this.indexUsable(table, ic.col, ic.coll, t));
+        const key = ic.col >= 0 ? ic.col : exprKey(ic.e!);
+        const t = terms.find((t) => t.col === key && t.op === '=' && this.indexUsable(table, ic, t));
         if (t) {
           eq.push([t.e]);
-          eqAff.push(comparisonAffinity(caff, t.e.aff));
+          eqAff.push(comparisonAffinity(keyAffinity(table, ic, t), t.e.aff));
         } else {
           // `x IN (list)` compares under x's affinity and the collation x has against the first
           // item (as the IN expression itself does), so every item probes the same way.
-          const inl = terms.find((t) => t.col === ic.col && t.op === 'IN' && comparisonCollation(t.colCe, t.e) === ic.coll);
+          const inl = terms.find((t) => t.col === key && t.op === 'IN' && comparisonCollation(t.colCe, t.e) === ic.coll);
           if (!inl) break;
           eq.push(inl.list!);
-          eqAff.push(comparisonAffinity(caff, null));
+          eqAff.push(comparisonAffinity(keyAffinity(table, ic, inl), null));
           lists++;
         }
-        parts.push(`${ic.name}=?`);
+        parts.push(`${ic.name ?? '<expr>'}=?`);
       }
       let lo: Bound | undefined, hi: Bound | undefined;
       let rangeAff: Affinity | null = null;
       const next = ix.cols[k];
-      if (next && next.col >= 0 && !next.desc) {
+      if (next && !next.desc) {
+        const key = next.col >= 0 ? next.col : exprKey(next.e!);
         for (const t of terms) {
-          if (t.col !== next.col || !this.indexUsable(table, next.col, next.coll, t)) continue;
-          if ((t.op === '>' || t.op === '>=') && !lo) { lo = { e: t.e, incl: t.op === '>=' }; rangeAff = comparisonAffinity(table.cols[next.col]!.affinity, t.e.aff); }
-          if ((t.op === '<' || t.op === '<=') && !hi) { hi = { e: t.e, incl: t.op === '<=' }; rangeAff = rangeAff ?? comparisonAffinity(table.cols[next.col]!.affinity, t.e.aff); }
+          if (t.col !== key || !this.indexUsable(table, next, t)) continue;
+          if ((t.op === '>' || t.op === '>=') && !lo) { lo = { e: t.e, incl: t.op === '>=' }; rangeAff = comparisonAffinity(keyAffinity(table, next, t), t.e.aff); }
+          if ((t.op === '<' || t.op === '<=') && !hi) { hi = { e: t.e, incl: t.op === '<=' }; rangeAff = rangeAff ?? comparisonAffinity(keyAffinity(table, next, t), t.e.aff); }
         }
-        if (lo) parts.push(`${next.name}>?`);
-        if (hi) parts.push(`${next.name}<?`);
+        if (lo) parts.push(`${next.name ?? '<expr>'}>?`);
+        if (hi) parts.push(`${next.name ?? '<expr>'}<?`);
       }
       if (eq.length === 0 && !lo && !hi) continue;
       // With IN lists a unique index makes several one-row probes: better than an equality on a
@@ -714,9 +717,21 @@ export class QueryCompiler implements SubqueryHost {
     return { k: 'scan', reverse: false };
   }
 
-  /** If `e` is a plain reference to a column (or the rowid) of the source at `slot`, returns it. */
-  private sideColumn(e: A.Expr, slot: number, scope: Scope): { idx: number; ce: CExpr } | undefined {
-    if (e.k !== 'col') return undefined;
+  /**
+   * If `e` is a plain reference to a column (or the rowid) of the source at `slot`, returns it; if
+   * it is an expression over that source alone that an index holds (its key in `exprKeys`), returns
+   * the expression's key.
+   */
+  private side(e: A.Expr, slot: number, scope: Scope, exprKeys: Set<string>): { idx: number | string; ce: CExpr } | undefined {
+    if (e.k !== 'col') {
+      if (exprKeys.size === 0 || e.k === 'lit' || e.k === 'param') return undefined;
+      const key = exprKey(e);
+      if (!exprKeys.has(key)) return undefined;
+      // Structural equality ignores qualifiers, so every column must come from this source.
+      const r = this.ex.compileTracked(e, scope);
+      if (r.slots.size !== 1 || !r.slots.has(slot)) return undefined;
+      return { idx: key, ce: r.ce };
+    }
     const r = this.ex.compileTracked(e, scope);
     if (!r.ce.col || r.ce.col.slot !== slot) return undefined;
     const t = r.ce.col.src.table;
@@ -726,14 +741,14 @@ export class QueryCompiler implements SubqueryHost {
   }
 
   /** Whether a comparison term can be answered from an index column (affinity and collation agree). */
-  private indexUsable(table: Table, col: number, coll: Collation, t: { e: CExpr; colCe: CExpr; colRight?: boolean }): boolean {
-    const caff = table.cols[col]!.affinity;
+  private indexUsable(table: Table, ic: IndexColumn, t: { e: CExpr; colCe: CExpr; colRight?: boolean }): boolean {
+    const caff = keyAffinity(table, ic, t);
     const aff = comparisonAffinity(caff, t.e.aff);
-    const okAff = aff === null || (aff === 'NUMERIC' && NUMERIC.has(caff)) || (aff === 'TEXT' && caff === 'TEXT');
+    const okAff = aff === null || (aff === 'NUMERIC' && caff !== null && NUMERIC.has(caff)) || (aff === 'TEXT' && caff === 'TEXT');
     if (!okAff) return false;
     // The comparison's collation depends on which side the column is on (the left one wins).
     const cmpColl = t.colRight ? comparisonCollation(t.e, t.colCe) : comparisonCollation(t.colCe, t.e);
-    return cmpColl === coll;
+    return cmpColl === ic.coll;
   }
 
   /** A partial index is usable when its WHERE appears verbatim among the query's conjuncts. */
@@ -1081,6 +1096,27 @@ class Delivery {
     if (this.emit(row) === false) { this.ctl.stop = true; return; }
     if (this.lim > 0 && --this.lim === 0) this.ctl.stop = true;
   }
+}
+
+/**
+ * The affinity of an index column's stored values: the table column's, or for an expression the
+ * affinity the matched query expression has (an index stores expression results unconverted).
+ */
+function keyAffinity(table: Table, ic: IndexColumn, t: { colCe: CExpr }): Affinity | null {
+  return ic.col >= 0 ? table.cols[ic.col]!.affinity : t.colCe.aff;
+}
+
+/**
+ * An expression's structure for matching a WHERE term against an indexed expression: table
+ * qualifiers dropped and names folded to lower case (function names already are).
+ */
+function exprKey(e: A.Expr): string {
+  return JSON.stringify(e, (k, v: unknown) => {
+    if (k === 'table') return undefined;
+    if (typeof v === 'bigint') return `${v}n`;
+    if (v !== null && typeof v === 'object' && (v as { k?: unknown }).k === 'col') return { k: 'col', name: (v as { name: string }).name.toLowerCase() };
+    return v;
+  });
 }
 
 function describeLevel(l: Level): string {
