@@ -501,18 +501,22 @@ export class LogStore {
   /** Physically drops bytes from `seg` at `offset` and every later segment except `keep`. */
   private cut(seg: Segment, offset: number, keep: Segment | undefined): void {
     const si = this.segs.indexOf(seg);
-    seg.file.truncate(offset);
-    seg.file.sync();
-    seg.end = offset;
+    // Later segments go first, and durably: were `seg` shortened on disk while a later segment
+    // survived a crash, recovery would read a gap there and drop everything after it, `keep`
+    // (the rewritten entries below the cut) included. The other order leaves at worst entries
+    // that this truncation was removing anyway.
     for (const s of this.segs.slice(si + 1)) {
       if (s === keep) continue;
       s.file.close();
       this.fs.remove(join(this.dir, s.name));
       this.dirty.delete(s);
     }
+    this.fs.syncDir(this.dir);
+    seg.file.truncate(offset);
+    seg.file.sync();
+    seg.end = offset;
     this.segs = this.segs.slice(0, si + 1);
     if (keep) this.segs.push(keep);
-    this.fs.syncDir(this.dir);
   }
 
   /** Discards entries below `index` (after a snapshot covers them); durable on return. */
