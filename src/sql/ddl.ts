@@ -275,8 +275,9 @@ function renameIdent(sql: string, from: string, to: string, after: string): stri
  * references in expressions. String literals, function and collation names, constraint names,
  * type names and other tables' columns stay. Like SQLite, a reference written bare gets the bare
  * new name unless the new name was written quoted; a quoted one gets it double-quoted.
+ * `own` is false for another table's CREATE TABLE: there only its REFERENCES `table` lists change.
  */
-function renameColumnSql(sql: string, table: string, from: string, to: string, toQuoted: boolean): string {
+function renameColumnSql(sql: string, table: string, from: string, to: string, toQuoted: boolean, own = true): string {
   const toks = tokenize(sql);
   const lfrom = from.toLowerCase(), ltable = table.toLowerCase();
   const quoted = quoteId(to);
@@ -295,10 +296,10 @@ function renameColumnSql(sql: string, table: string, from: string, to: string, t
     if (t.kind === 'op' && t.text === '(') {
       const outer = open[open.length - 1];
       let kind: (typeof open)[number];
-      if (!started) kind = /^\s*CREATE\s+TABLE/i.test(sql) ? 'table' : 'index';
-      else if (outer === 'other') kind = 'other';
+      if (prev?.kind === 'id' && toks[i - 2]?.kw === 'REFERENCES') kind = prev.text.toLowerCase() === ltable ? 'keys' : 'other';
+      else if (!own || outer === 'other') kind = 'other';
+      else if (!started) kind = /^\s*CREATE\s+TABLE/i.test(sql) ? 'table' : 'index';
       else if (outer === 'table' && (prev?.kw === 'KEY' || prev?.kw === 'UNIQUE')) kind = 'keys';
-      else if (prev?.kind === 'id' && toks[i - 2]?.kw === 'REFERENCES') kind = prev.text.toLowerCase() === ltable ? 'keys' : 'other';
       else kind = 'expr';
       started = true;
       open.push(kind);
@@ -360,8 +361,14 @@ export function alter(a: A.Alter, cx: DdlContext): void {
       if (i < 0) throw sqlError(`no such column: "${a.from}"`);
       if (t.cols.some((c) => c.name.toLowerCase() === a.to.toLowerCase())) throw sqlError(`duplicate column name: ${a.to}`);
       for (const { rowid, row } of rows) {
-        if (String(row[2]).toLowerCase() !== lname || row[4] === null) continue;
-        put(rowid, [row[0]!, row[1]!, row[2]!, row[3]!, renameColumnSql(String(row[4]), t.name, a.from, a.to, a.toQuoted)]);
+        if (row[4] === null) continue;
+        if (String(row[2]).toLowerCase() === lname) {
+          put(rowid, [row[0]!, row[1]!, row[2]!, row[3]!, renameColumnSql(String(row[4]), t.name, a.from, a.to, a.toQuoted)]);
+        } else if (row[0] === 'table') {
+          // Foreign keys that name the column in other tables follow it, as in SQLite.
+          const sql = renameColumnSql(String(row[4]), t.name, a.from, a.to, a.toQuoted, false);
+          if (sql !== row[4]) put(rowid, [row[0]!, row[1]!, row[2]!, row[3]!, sql]);
+        }
       }
       break;
     }

@@ -162,6 +162,13 @@ test('RENAME COLUMN rewrites the stored SQL as SQLite does: only references, quo
   }
   const { s } = fresh();
   s.execute("CREATE TABLE t(a, b CHECK (b <> 'b')); ALTER TABLE t RENAME b TO c");
+  s.execute('PRAGMA foreign_keys = ON');
+  s.execute('CREATE TABLE p(id INTEGER PRIMARY KEY, id2 UNIQUE); INSERT INTO p VALUES (1, 1)');
+  s.execute('CREATE TABLE c(x REFERENCES p(id), id, z REFERENCES p, w REFERENCES o(id), FOREIGN KEY (id) REFERENCES "p" (id), CHECK (id > 0))');
+  s.execute('ALTER TABLE p RENAME COLUMN id TO pid');
+  assert.equal(rows(s, "SELECT sql FROM sqlite_master WHERE name = 'c'"), [['CREATE TABLE c(x REFERENCES p(pid), id, z REFERENCES p, w REFERENCES o(id), FOREIGN KEY (id) REFERENCES "p" (pid), CHECK (id > 0))']], 'foreign keys follow the parent column');
+  s.execute('INSERT INTO c VALUES (1, 1, 1, NULL)');
+  fails(s, 'INSERT INTO c VALUES (2, 1, 1, NULL)', 'FOREIGN KEY constraint failed');
   s.execute("INSERT INTO t VALUES (1, 'x')");
   fails(s, "INSERT INTO t VALUES (1, 'b')", "CHECK constraint failed: c <> 'b'");
 });
