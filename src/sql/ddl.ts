@@ -268,6 +268,20 @@ function renameIdent(sql: string, from: string, to: string, after: string): stri
   return sql;
 }
 
+/** Replaces every table name equal to `from` after REFERENCES with `to`, quoted (as SQLite does). */
+function renameReferences(sql: string, from: string, to: string): string {
+  const toks = tokenize(sql);
+  let out = '';
+  let last = 0;
+  for (let i = 1; i < toks.length; i++) {
+    const t = toks[i]!;
+    if (toks[i - 1]!.kw !== 'REFERENCES' || (t.kind !== 'id' && t.kind !== 'str') || t.text.toLowerCase() !== from.toLowerCase()) continue;
+    out += sql.slice(last, t.start) + quoteId(to);
+    last = t.end;
+  }
+  return out + sql.slice(last);
+}
+
 /**
  * Rewrites the schema text of `table` or one of its indexes for a column renamed from `from` to
  * `to`, replacing only the tokens SQLite's parser would resolve to that column: column definition
@@ -343,8 +357,14 @@ export function alter(a: A.Alter, cx: DdlContext): void {
       if (schema.has(a.to)) throw sqlError(`there is already another table or index with this name: ${a.to}`);
       reserved(a.to);
       for (const { rowid, row } of rows) {
-        if (String(row[2]).toLowerCase() !== lname) continue;
-        if (row[0] === 'table') put(rowid, ['table', a.to, a.to, row[3]!, renameIdent(String(row[4]), t.name, a.to, 'TABLE')]);
+        if (String(row[2]).toLowerCase() !== lname) {
+          // Foreign keys in other tables follow the parent to its new name, as in SQLite.
+          if (row[0] !== 'table' || row[4] === null) continue;
+          const sql = renameReferences(String(row[4]), t.name, a.to);
+          if (sql !== row[4]) put(rowid, [row[0]!, row[1]!, row[2]!, row[3]!, sql]);
+          continue;
+        }
+        if (row[0] === 'table') put(rowid, ['table', a.to, a.to, row[3]!, renameReferences(renameIdent(String(row[4]), t.name, a.to, 'TABLE'), t.name, a.to)]);
         else if (row[4] === null) put(rowid, ['index', String(row[1]).replace(/^sqlite_autoindex_.*_(\d+)$/, `sqlite_autoindex_${a.to}_$1`), a.to, row[3]!, null]);
         else put(rowid, ['index', row[1]!, a.to, row[3]!, renameIdent(String(row[4]), t.name, a.to, 'ON')]);
       }

@@ -137,6 +137,18 @@ test('ALTER TABLE RENAME TO, RENAME COLUMN, ADD COLUMN, DROP COLUMN', () => {
   fails(s, 'ALTER TABLE u DROP COLUMN bee', /error in index tb/);
   fails(s, 'ALTER TABLE u DROP COLUMN zz', 'no such column: "zz"');
   fails(s, 'ALTER TABLE nosuch RENAME TO x', 'no such table: nosuch');
+  // Foreign keys, the table's own and other tables', follow it to its new name (text as SQLite's).
+  s.execute('PRAGMA foreign_keys = ON');
+  s.execute('CREATE TABLE p(id INTEGER PRIMARY KEY, par REFERENCES p(id)); INSERT INTO p VALUES (1, NULL)');
+  s.execute('CREATE TABLE c(x REFERENCES p(id), y REFERENCES P, z REFERENCES pp(p), FOREIGN KEY (x) REFERENCES "p" (id))');
+  s.execute('ALTER TABLE p RENAME TO q');
+  assert.equal(rows(s, "SELECT sql FROM sqlite_master WHERE name IN ('q', 'c') ORDER BY name"), [
+    ['CREATE TABLE c(x REFERENCES "q"(id), y REFERENCES "q", z REFERENCES pp(p), FOREIGN KEY (x) REFERENCES "q" (id))'],
+    ['CREATE TABLE "q"(id INTEGER PRIMARY KEY, par REFERENCES "q"(id))'],
+  ]);
+  s.execute('INSERT INTO c VALUES (1, 1, NULL)');
+  fails(s, 'INSERT INTO c VALUES (2, 1, NULL)', 'FOREIGN KEY constraint failed');
+  fails(s, 'INSERT INTO q VALUES (2, 9)', 'FOREIGN KEY constraint failed');
 });
 
 test('RENAME COLUMN rewrites the stored SQL as SQLite does: only references, quoted only as written', () => {
