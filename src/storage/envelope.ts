@@ -224,27 +224,49 @@ function unwrapHeader(ring: Keyring, header: Uint8Array, kind: FileKind, fileId:
 export function addWrap(f: FileHandle, oldRing: Keyring, newRing: Keyring, kind: FileKind, what: string): void {
   const header = new Uint8Array(HEADER_BYTES);
   f.read(header, 0);
-  for (const at of [SLOT_A, SLOT_B]) if (equalBytes(header.subarray(at, at + 8), newRing.keyId)) return;
+  // Done already, by a rekey that was cut afterwards: only if the wrap opens (a torn write can
+  // leave the new key's id in front of garbage).
+  if (slotOpening(header, newRing) >= 0) return;
   const { cipher, slot } = unwrapHeader(oldRing, header, kind, undefined, what);
   const free = slot === SLOT_A ? SLOT_B : SLOT_A;
   f.write(wrapSlot(newRing.master, newRing.keyId, cipher.key, header.subarray(0, SLOT_A)), free);
   f.sync();
 }
 
-/** Erases every wrap not made by `ring` (step 2 of a rekey, after the KEY file switched). */
-export function dropOldWraps(f: FileHandle, ring: Keyring): void {
-  const header = new Uint8Array(HEADER_BYTES);
-  f.read(header, 0);
-  let changed = false;
-  const hasNew = [SLOT_A, SLOT_B].some((at) => equalBytes(header.subarray(at, at + 8), ring.keyId));
-  if (!hasNew) return;
+/** The slot whose wrap `ring`'s own master opens, or -1. */
+function slotOpening(header: Uint8Array, ring: Keyring): number {
+  const ad = header.subarray(0, SLOT_A);
   for (const at of [SLOT_A, SLOT_B]) {
-    if (!equalBytes(header.subarray(at, at + 8), ring.keyId) && header.subarray(at, at + SLOT_BYTES).some((b) => b !== 0)) {
+    if (!equalBytes(header.subarray(at, at + 8), ring.keyId)) continue;
+    if (xaeadOpen(ring.master, header.subarray(at + 8, at + 32), header.subarray(at + 32, at + SLOT_BYTES), ad)) return at;
+  }
+  return -1;
+}
+
+/**
+ * Erases every wrap but the one `ring` opens (step 2 of a rekey, after the KEY file switched).
+ * A file whose new wrap is missing or torn gets it first, from the previous master; without one
+ * that opens, nothing is erased.
+ */
+export function dropOldWraps(f: FileHandle, ring: Keyring, kind: FileKind, what: string): void {
+  if (ring.prev && slotOpening(readHeader(f), ring) < 0) addWrap(f, new Keyring(ring.prev.master), ring, kind, what);
+  const header = readHeader(f);
+  const keep = slotOpening(header, ring);
+  if (keep < 0) return;
+  let changed = false;
+  for (const at of [SLOT_A, SLOT_B]) {
+    if (at !== keep && header.subarray(at, at + SLOT_BYTES).some((b) => b !== 0)) {
       f.write(new Uint8Array(SLOT_BYTES), at);
       changed = true;
     }
   }
   if (changed) f.sync();
+}
+
+function readHeader(f: FileHandle): Uint8Array {
+  const header = new Uint8Array(HEADER_BYTES);
+  f.read(header, 0);
+  return header;
 }
 
 /**
@@ -263,9 +285,9 @@ export function rekeyFiles(fs: FileSystem, dir: string, ring: Keyring, next: Key
 
 /** Erases old wraps and the previous master from KEY (also run at open after an interrupted rekey). */
 export function finishRekey(fs: FileSystem, dir: string, ring: Keyring, files: Map<string, FileKind>): void {
-  for (const name of files.keys()) {
+  for (const [name, kind] of files) {
     const f = fs.open(join(dir, name), 'write');
-    try { dropOldWraps(f, ring); } finally { f.close(); }
+    try { dropOldWraps(f, ring, kind, name); } finally { f.close(); }
   }
   writeFileAtomic(fs, dir, KEY_FILE, ring.encodeKeyFile(ring.salt!, ring.params!));
   ring.prev = undefined;

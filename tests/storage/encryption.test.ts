@@ -126,4 +126,35 @@ test('a crash at any point of a rekey leaves a store that the old or the new key
   }
 });
 
+test('a rekey cut inside any write (a torn key slot) and then retried leaves every file opening with the new key', async () => {
+  const base = new SimFs();
+  await sample(base, KEY);
+  const count = base.afterCrash(() => 0.999999);
+  const probe = LsmEngine.open('/db', { masterKey: KEY, fs: count });
+  const before = count.ops;
+  await probe.rekey(KEY2);
+  const total = count.ops - before;
+  for (let k = 1; k <= total; k++) {
+    for (const torn of [0.25, 0.5, 0.9]) {
+      const fs = base.afterCrash(() => 0.999999);
+      const db = LsmEngine.open('/db', { masterKey: KEY, fs });
+      // The cut write lands in part: a key slot may hold the new key's id in front of garbage.
+      fs.crashAt(k, () => torn);
+      await db.rekey(KEY2).catch(() => undefined);
+      const disk = fs.afterCrash(() => 0.999999);
+      let again: LsmEngine;
+      try { again = LsmEngine.open('/db', { masterKey: KEY, fs: disk }); } catch {
+        // The KEY file had switched: the new key opens it and finishes the rekey itself.
+        again = LsmEngine.open('/db', { masterKey: KEY2, fs: disk });
+      }
+      await again.rekey(KEY2);
+      await again.close();
+      const done = LsmEngine.open('/db', { masterKey: KEY2, fs: disk });
+      assert.is([...done.scan()].length, 300, `rekey cut at op ${k} (torn at ${torn}) and retried: data lost`);
+      await done.close();
+      try { LsmEngine.open('/db', { masterKey: KEY, fs: disk }); assert.unreachable('the old key still opens the store'); } catch (e) { assert.ok(isTrineError(e, 'STORAGE_WRONG_KEY'), String(e)); }
+    }
+  }
+});
+
 test.run();
