@@ -77,8 +77,6 @@ export class Gen {
     const defs: string[] = [];
     const keys: string[][] = [];
     const ipk = this.chance(0.5);
-    // Parents a column may reference: earlier tables' one-column keys (no self references: which
-    // row a cascade reaches first would then depend on the visiting order).
     const deps: string[] = [];
     for (let i = 0; i < n; i++) {
       const cname = `c${i}`;
@@ -88,15 +86,16 @@ export class Gen {
         defs.push(`${cname} INTEGER PRIMARY KEY${this.chance(0.2) ? ' AUTOINCREMENT' : ''}`);
         continue;
       }
-      const type = this.pick(TYPES);
-      const nocase = this.chance(0.15);
+      const ref = i > 0 && this.chance(0.3) ? this.parentKey(undefined) : undefined;
+      const type = ref ? ref[1].type : this.pick(TYPES);
+      const nocase = ref ? ref[1].nocase : this.chance(0.15);
       let d = `${cname} ${type}`;
       if (nocase) d += ' COLLATE NOCASE';
       if (this.chance(0.15)) d += ' NOT NULL';
       if (this.chance(0.15)) { d += ' UNIQUE'; keys.push([cname]); }
       if (this.chance(0.25)) d += ` DEFAULT ${this.pick(["0", "'d'", '1.5', 'NULL', '-3'])}`;
       if (this.chance(0.1)) d += ` CHECK (${cname} IS NULL OR ${cname} <> 13)`;
-      if (i > 0 && this.chance(0.2)) d += this.references(undefined, deps);
+      if (ref) d += this.references(ref, deps, d.includes('NOT NULL'));
       cols.push({ name: cname, type, nocase });
       defs.push(d);
     }
@@ -116,19 +115,34 @@ export class Gen {
   }
 
   /**
-   * A REFERENCES clause to a one-column key of a table created before the child, or nothing when
-   * the table picked has none. Cycles stay out: SQLite skips the child check of INSERT OR REPLACE
-   * when two tables reference each other with ON UPDATE SET NULL, where Trine reports "FOREIGN KEY
-   * constraint failed".
+   * A one-column key of a table created before the child, for a foreign key to reference, or
+   * nothing when the few tables tried have none. Cycles stay out: SQLite skips the child check of
+   * INSERT OR REPLACE when two tables reference each other with ON UPDATE SET NULL, where Trine
+   * reports "FOREIGN KEY constraint failed".
    */
-  private references(child: Tbl | undefined, deps: string[]): string {
+  private parentKey(child: Tbl | undefined): [string, Col] | undefined {
     const before = child ? this.tables.indexOf(child) : this.tables.length;
-    if (before <= 0) return '';
-    const p = this.tables[this.int(before)]!;
-    const keys = (p.keys ?? []).filter((k) => k.length === 1);
-    if (!keys.length) return '';
-    deps.push(p.name);
-    return ` REFERENCES ${p.name}(${this.pick(keys)[0]}) ON DELETE ${this.pick(FK_ACTIONS)} ON UPDATE ${this.pick(FK_ACTIONS)}`;
+    for (let i = 0; i < 3 && before > 0; i++) {
+      const p = this.tables[this.int(before)]!;
+      const keys = (p.keys ?? []).filter((k) => k.length === 1);
+      const col = keys.length ? p.cols.find((c) => c.name === this.pick(keys)[0]) : undefined;
+      if (col) return [p.name, col];
+    }
+    return undefined;
+  }
+
+  /**
+   * The REFERENCES clause for `ref`. The child column takes the parent's type and collation:
+   * Trine bug: a child value that matches its parent only after the parent's affinity ('3.0' for
+   * INTEGER 3) is accepted on insert but not found when the parent row is deleted, so RESTRICT and
+   * CASCADE miss it.
+   */
+  private references([table, col]: [string, Col], deps: string[], notNull: boolean): string {
+    deps.push(table);
+    // Trine bug: SET NULL writes NULL into a NOT NULL child column (SQLite: "NOT NULL constraint
+    // failed: c.x"), so NOT NULL columns get the other actions.
+    const actions = notNull ? FK_ACTIONS.filter((a) => a !== 'SET NULL') : FK_ACTIONS;
+    return ` REFERENCES ${table}(${col.name}) ON DELETE ${this.pick(actions)} ON UPDATE ${this.pick(actions)}`;
   }
 
   /** Whether a view or another table's foreign key names `t`. */
@@ -179,7 +193,10 @@ export class Gen {
   /** A RETURNING clause, or nothing most of the time. */
   private returning(t: Tbl): string {
     if (!this.chance(0.12)) return '';
-    return ` RETURNING ${this.pick(['*', `rowid, *`, this.pick(t.cols).name, `${this.expr(t, 1)}, ${this.pick(t.cols).name}`])}`;
+    // Trine bug, or SQLite's quirk: in RETURNING expressions SQLite sees an integral value of a REAL
+    // column as the integer it stores (`INSERT INTO t(a REAL) VALUES (1) RETURNING CAST(a AS
+    // NUMERIC)` is 1, SELECT gives 1.0); Trine sees the REAL. So RETURNING lists columns only.
+    return ` RETURNING ${this.pick(['*', `rowid, *`, this.pick(t.cols).name, `${this.pick(t.cols).name}, rowid`])}`;
   }
 
   insert(): string { return this.insertStmt().sql; }
@@ -206,14 +223,13 @@ export class Gen {
       upsert = this.chance(0.5) ? ' ON CONFLICT DO NOTHING' : ` ON CONFLICT DO UPDATE SET ${this.pick(t.cols.slice(1)).name} = excluded.${this.pick(t.cols.slice(1)).name}`;
       if (upsert.includes('DO UPDATE') && !t.ipk && !this.chance(0.3)) upsert = ' ON CONFLICT DO NOTHING';
     } else if (!or && (t.uniques ?? 0) <= 1 && this.chance(0.12)) {
-      // Trine bug: a row that conflicts both on the ON CONFLICT target and on another UNIQUE takes
-      // the upsert path in SQLite (the target is checked first) and fails here ("UNIQUE constraint
-      // failed" on the other), so targets are named only on tables with at most one UNIQUE.
+      // Trine bug: a row that conflicts both on the ON CONFLICT target and on another UNIQUE or the
+      // INTEGER PRIMARY KEY takes the upsert path in SQLite (the target is checked first) and fails
+      // here ("UNIQUE constraint failed" on the other). So targets are named only where one
+      // constraint besides the rowid exists, and rows then get a fresh rowid.
       [upsert, target] = this.upsertTarget(t);
+      if (t.ipk && target === t.cols[0]!.name && t.uniques) upsert = '';
     }
-    // Trine bug: with ON CONFLICT naming another constraint, SQLite checks the INTEGER PRIMARY KEY
-    // after the target (a row conflicting on both takes the upsert path), Trine before it (UNIQUE
-    // constraint failed). Such rows get a fresh rowid.
     const fresh = t.ipk && target !== '' && target !== t.cols[0]!.name;
     const vals = Array.from({ length: rows }, () => `(${t.cols.slice(0, k).map((_, i) => (i === 0 && fresh ? 'NULL' : val(i))).join(', ')})`).join(', ');
     if (this.chance(0.05)) return { sql: `INSERT ${or}INTO ${t.name} DEFAULT VALUES${this.returning(t)}`, ordered: true };
@@ -237,8 +253,11 @@ export class Gen {
     if (target.length > 1 && this.chance(0.5)) target.reverse();
     const named = target.join(', ');
     if (this.chance(0.4)) return [` ON CONFLICT (${named}) DO NOTHING`, named];
-    const c = this.pick(t.cols).name;
-    const set = `${c} = ${this.pick([`excluded.${this.pick(t.cols).name}`, this.lit(), `${c} || excluded.${c}`, this.expr(t, 2)])}`;
+    // A rowid set here could reach the largest one, after which SQLite picks new rowids at random.
+    const c = this.pick(t.ipk ? t.cols.slice(1) : t.cols).name;
+    // `excluded.` after a rowid conflict is a documented difference (docs/SQL.md), so not read then.
+    const rowid = t.ipk && named === t.cols[0]!.name;
+    const set = `${c} = ${this.pick(rowid ? [this.lit(), this.expr(t, 2)] : [`excluded.${this.pick(t.cols).name}`, this.lit(), `${c} || excluded.${c}`, this.expr(t, 2)])}`;
     const where = this.chance(0.3) ? ` WHERE ${this.expr(t, 1)}` : '';
     return [` ON CONFLICT (${named}) DO UPDATE SET ${set}${where}`, named];
   }
@@ -388,7 +407,8 @@ export class Gen {
         apply: () => { t.cols = t.cols.filter((x) => x !== c); t.keys = t.keys?.filter((key) => !key.includes(c.name)); },
       };
     }
-    const col: Col = { name: `c${10 + this.nextName++}`, type: this.pick(TYPES), nocase: this.chance(0.15) };
+    const ref = this.chance(0.2) ? this.parentKey(t) : undefined;
+    const col: Col = { name: `c${10 + this.nextName++}`, type: ref ? ref[1].type : this.pick(TYPES), nocase: ref ? ref[1].nocase : this.chance(0.15) };
     let d = `${col.name} ${col.type}`;
     if (col.nocase) d += ' COLLATE NOCASE';
     // Trine bugs: SQLite refuses NOT NULL without a default and a non-constant default (CURRENT_TIME,
@@ -401,7 +421,7 @@ export class Gen {
     // Trine bug: SQLite refuses a REFERENCES column with a non-NULL default only with foreign keys
     // on and rows in the table; Trine refuses it always, so that case is not asked.
     const deps: string[] = [];
-    if ((!dflt || dflt === 'NULL') && this.chance(0.2)) d += this.references(t, deps);
+    if (ref && (!dflt || dflt === 'NULL')) d += this.references(ref, deps, d.includes('NOT NULL'));
     if (this.chance(0.03)) d += this.pick([' UNIQUE', ' PRIMARY KEY']);
     return { sql: `ALTER TABLE ${t.name} ADD ${this.chance(0.5) ? 'COLUMN ' : ''}${d}`, ordered: true, apply: () => { t.cols.push(col); t.deps = [...t.deps ?? [], ...deps]; } };
   }
