@@ -43,18 +43,22 @@ export function retain(vs: Entry[], pins: readonly number[], bottom: boolean): E
   return out;
 }
 
-/** Merges raw cursors (every version) into entry groups. The group array is reused. */
+/**
+ * Merges raw cursors (every version) into entry groups. The group array is reused. The cursors
+ * sit in a binary min-heap by key: a level-0 compaction merges a dozen inputs, and finding the
+ * smallest key by scanning every cursor was the compaction's largest cost.
+ */
 export function* mergeGroups(cursors: Cursor[]): Generator<Entry[]> {
   const group: Entry[] = [];
   const pool: Entry[] = [];
-  for (;;) {
-    let min: Bytes | undefined;
-    for (const c of cursors) if (c.valid && (!min || compareBytes(c.key, min) < 0)) min = c.key;
-    if (!min) return;
+  const heap = cursors.filter((c) => c.valid);
+  for (let i = (heap.length >> 1) - 1; i >= 0; i--) siftDown(heap, i);
+  while (heap.length) {
+    const min = heap[0]!.key;
     group.length = 0;
     let sources = 0;
-    for (const c of cursors) {
-      if (!c.valid || !sameBytes(c.key, min)) continue;
+    while (heap.length && sameBytes(heap[0]!.key, min)) {
+      const c = heap[0]!;
       sources++;
       while (c.valid && sameBytes(c.key, min)) {
         const e = pool[group.length] ??= { key: c.key, seq: 0, del: false, value: EMPTY };
@@ -62,10 +66,31 @@ export function* mergeGroups(cursors: Cursor[]): Generator<Entry[]> {
         group.push(e);
         c.next();
       }
+      if (!c.valid) {
+        const last = heap.pop()!;
+        if (heap.length === 0) break;
+        heap[0] = last;
+      }
+      siftDown(heap, 0);
     }
     if (sources > 1) group.sort((a, b) => b.seq - a.seq);
     yield group;
   }
+}
+
+/** Restores the heap order below slot `i` (the smallest key at the top). */
+function siftDown(heap: Cursor[], i: number): void {
+  const n = heap.length;
+  const c = heap[i]!;
+  for (;;) {
+    let m = 2 * i + 1;
+    if (m >= n) break;
+    if (m + 1 < n && compareBytes(heap[m + 1]!.key, heap[m]!.key) < 0) m++;
+    if (compareBytes(heap[m]!.key, c.key) >= 0) break;
+    heap[i] = heap[m]!;
+    i = m;
+  }
+  heap[i] = c;
 }
 
 /** Walks the tables of one level >= 1 (sorted, disjoint) as one cursor. */
