@@ -177,7 +177,9 @@ export class Gen {
       case 5: return `${this.pick(FUNCS1)}(${this.expr(t, depth + 1, prefix)})`;
       case 6: return `${this.pick(FUNCS2)}(${this.expr(t, depth + 1, prefix)}, ${this.expr(t, depth + 1, prefix)})`;
       case 7: return `CASE WHEN ${this.expr(t, depth + 1, prefix)} THEN ${this.expr(t, depth + 1, prefix)} ELSE ${this.expr(t, depth + 1, prefix)} END`;
-      case 8: return `CAST(${this.expr(t, depth + 1, prefix)} AS ${this.pick(['INTEGER', 'TEXT', 'REAL', 'NUMERIC', 'BLOB'])})`;
+      // A CAST carries affinity, which Trine does not pass to a view's expression column (the bug
+      // described at select()), so expressions over such views do without.
+      case 8: if (t?.bare) return col(); return `CAST(${this.expr(t, depth + 1, prefix)} AS ${this.pick(['INTEGER', 'TEXT', 'REAL', 'NUMERIC', 'BLOB'])})`;
       case 9: return `${this.expr(t, depth + 1, prefix)} ${this.chance(0.3) ? 'NOT ' : ''}IN (${this.lit()}, ${this.lit()}, ${col()})`;
       case 10: return `${this.expr(t, depth + 1, prefix)} ${this.chance(0.3) ? 'NOT ' : ''}BETWEEN ${this.lit()} AND ${this.expr(t, depth + 1, prefix)}`;
       case 11: return `${col()} ${this.chance(0.3) ? 'NOT ' : ''}${this.pick(['LIKE', 'GLOB'])} ${this.pick(["'a%'", "'%b%'", "'_'", "'A*'", "'[a-c]*'", "'1%'", "'%'"])}`;
@@ -315,8 +317,9 @@ export class Gen {
       return { sql: `SELECT ${agg} FROM ${t.name} WHERE ${this.expr(t)}`, ordered: true, fold: true };
     }
     // Trine bug: a view or subquery column without affinity (an expression) compared with a TEXT
-    // column does not take the text affinity: `SELECT * FROM (SELECT 1 AS x) JOIN s ON x = c`
-    // with s.c = '1' is empty (also by IN (SELECT c ...)). So such views are not joined.
+    // column or CAST does not take the text affinity: `SELECT * FROM (SELECT 1 AS x) JOIN s ON
+    // x = c` with s.c = '1' is empty (also by IN (SELECT c ...), and `WHERE CAST(0 AS TEXT) >= x`
+    // holds). So such views are not joined.
     if (kind === 3 && this.tables.length > 1 && !t.bare) {
       const u = this.pick(this.tables);
       const join = this.pick(['JOIN', 'LEFT JOIN', ',']);
