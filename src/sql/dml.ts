@@ -153,6 +153,8 @@ export class RowWriter {
             const nr = k.slice();
             const rt = tableRt(child);
             for (const c of ccols) nr[c] = fk.onDelete === 'SET NULL' ? null : rt.defaults[c] ? applyAffinity(rt.defaults[c]!.fn(env), child.cols[c]!.affinity) : null;
+            // The action is an UPDATE of the child in SQLite, so the child's NOT NULL and CHECK hold.
+            if (!w.checkRow(nr, undefined, env, true)) continue;
             deleteIndexEntries(env.tx, child, k, k[child.cols.length] as bigint, env);
             insertRowRaw(env.tx, child, nr, env);
           }
@@ -177,9 +179,11 @@ export class RowWriter {
         const kids = findRowsByValues(child, ccols, oldKey, env, false);
         if (!kids.length) continue;
         if (fk.onUpdate === 'CASCADE' || fk.onUpdate === 'SET NULL') {
+          const w = new RowWriter(child, this.host);
           for (const k of kids) {
             const nr = k.slice();
             ccols.forEach((c, i) => { nr[c] = fk.onUpdate === 'CASCADE' ? newKey[i]! : null; });
+            if (!w.checkRow(nr, undefined, env, true)) continue;
             deleteIndexEntries(env.tx, child, k, k[child.cols.length] as bigint, env);
             insertRowRaw(env.tx, child, nr, env);
           }

@@ -199,4 +199,16 @@ test('named and numbered parameters bind by name and position', () => {
   assert.equal(s.execute('SELECT ?', [2n ** 62n]).rows, [[2n ** 62n]]);
 });
 
+test('foreign key SET NULL actions keep the child NOT NULL: the parent change fails and changes nothing', () => {
+  const { s } = fresh();
+  s.execute('PRAGMA foreign_keys = ON');
+  s.execute('CREATE TABLE p(id INTEGER PRIMARY KEY)');
+  s.execute('CREATE TABLE c2(x INT NOT NULL REFERENCES p ON DELETE SET NULL ON UPDATE SET NULL)');
+  s.execute('INSERT INTO p VALUES (1), (2); INSERT INTO c2 VALUES (1), (2)');
+  assert.is(fails(s, 'DELETE FROM p', 'NOT NULL constraint failed: c2.x').code, 'SQLITE_CONSTRAINT_NOTNULL');
+  fails(s, 'UPDATE p SET id = 5 WHERE id = 2', 'NOT NULL constraint failed: c2.x');
+  assert.equal(rows(s, 'SELECT * FROM p'), [[1], [2]]);
+  assert.equal(rows(s, 'SELECT * FROM c2'), [[1], [2]]);
+});
+
 test.run();
