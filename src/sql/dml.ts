@@ -305,12 +305,15 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
     if (u.target) {
       const cols = u.target.map((t) => {
         if (t.e.k !== 'col') return -2;
-        const i = table.cols.findIndex((c) => c.name.toLowerCase() === (t.e as { name: string }).name.toLowerCase());
-        return i;
+        const name = (t.e as { name: string }).name.toLowerCase();
+        const i = table.cols.findIndex((c) => c.name.toLowerCase() === name);
+        // SQLite resolves the INTEGER PRIMARY KEY to the rowid, which no index holds as a column.
+        return i === table.rowidAlias || (i < 0 && ['rowid', 'oid', '_rowid_'].includes(name)) ? ridIdx : i;
       });
-      if (cols.length === 1 && (cols[0] === table.rowidAlias && table.rowidAlias >= 0)) index = 'rowid';
+      if (cols.length === 1 && cols[0] === ridIdx) index = 'rowid';
       else {
-        index = table.indexes.find((ix) => ix.unique && !ix.where === !u.targetWhere && ix.cols.length === cols.length && ix.cols.every((c) => cols.includes(c.col)));
+        // The newest matching index, as SQLite searches its newest-first index list.
+        index = [...table.indexes].reverse().find((ix) => ix.unique && !ix.where === !u.targetWhere && ix.cols.length === cols.length && ix.cols.every((c) => c.col >= 0 && cols.includes(c.col)));
         if (!index) throw sqlError('ON CONFLICT clause does not match any PRIMARY KEY or UNIQUE constraint');
       }
     } else if (ui !== stmt.upserts.length - 1) {
@@ -333,6 +336,7 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
   });
   const ret = compileReturning(qc, stmt.returning, scope, target.src);
   const rt = tableRt(table);
+  const checks = uniquenessOrder(rt.indexes, upserts.map((u) => u.index));
   const w = new RowWriter(table, host);
   const action = stmt.or;
   const tslot = target.src.slot, xslot = excluded.slot;
@@ -419,19 +423,17 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
       if (rowid > st.seqMax) st.seqMax = rowid;
     }
     if (!w.checkRow(row, action, env, true)) return;
-    // Uniqueness: the rowid first, then each unique index in order.
     const key = rowKey(table.prefix, rowid);
-    if (env.tx.get(key)) {
-      const r = handle(st, 'rowid', rowid, row, raw);
-      if (r === 'skip' || r === 'done') return;
-    }
-    // SQLite checks the newest unique index first (its index list is newest-first).
-    for (let k = rt.indexes.length - 1; k >= 0; k--) {
-      const ix = rt.indexes[k]!;
-      if (!ix.index.unique) continue;
-      const other = w.findConflict(ix, row, rowid, env);
-      if (other === undefined) continue;
-      const r = handle(st, ix.index, other, row, raw);
+    for (const ix of checks) {
+      let r: ReturnType<typeof handle>;
+      if (ix === 'rowid') {
+        if (!env.tx.get(key)) continue;
+        r = handle(st, 'rowid', rowid, row, raw);
+      } else {
+        const other = w.findConflict(ix, row, rowid, env);
+        if (other === undefined) continue;
+        r = handle(st, ix.index, other, row, raw);
+      }
       if (r === 'skip' || r === 'done') return;
     }
     w.checkParents(row, env);
@@ -453,6 +455,36 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
     return { rows: st.out, changes: st.changes };
   };
   return { columns: ret?.names ?? [], run, explain: () => {} };
+}
+
+/**
+ * The order in which INSERT checks uniqueness, SQLite's: the rowid, then the unique indexes newest
+ * first (its index list is newest-first). Upsert targets go first, in the order of their ON CONFLICT
+ * clauses; when the first clause does not target the rowid, the rowid is checked right after the
+ * last index target that a rowid (or untargeted) clause follows.
+ */
+function uniquenessOrder(indexes: TableRtIndex[], targets: (Index | 'rowid' | undefined)[]): (TableRtIndex | 'rowid')[] {
+  const out: (TableRtIndex | 'rowid')[] = [];
+  const used = new Set<Index>();
+  if (targets.length && targets[0] !== undefined && targets[0] !== 'rowid') {
+    for (let k = 0; k < targets.length; k++) {
+      const t = targets[k];
+      if (t === undefined) break;
+      if (t === 'rowid' || used.has(t)) continue;
+      used.add(t);
+      out.push(indexes.find((ix) => ix.index === t)!);
+      // The clauses that follow: the rowid goes next unless another index target comes first.
+      let next = k + 1;
+      while (next < targets.length && targets[next] !== undefined && targets[next] !== 'rowid' && used.has(targets[next] as Index)) next++;
+      const n = targets[next];
+      if (!out.includes('rowid') && (n === undefined || n === 'rowid')) out.push('rowid');
+    }
+  } else out.push('rowid');
+  for (let k = indexes.length - 1; k >= 0; k--) {
+    const ix = indexes[k]!;
+    if (ix.index.unique && !used.has(ix.index)) out.push(ix);
+  }
+  return out;
 }
 
 function sequenceTable(host: DmlHost): Table | undefined {

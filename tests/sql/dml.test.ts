@@ -211,4 +211,34 @@ test('foreign key SET NULL actions keep the child NOT NULL: the parent change fa
   assert.equal(rows(s, 'SELECT * FROM c2'), [[1], [2]]);
 });
 
+test('upsert: the ON CONFLICT targets are checked first, in clause order, then the rowid and the other indexes', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE p(a UNIQUE, b); CREATE UNIQUE INDEX pb ON p(b)');
+  s.execute('INSERT INTO p VALUES (1, 1), (2, 2)');
+  assert.is(s.execute('INSERT INTO p VALUES (2, 1) ON CONFLICT (a) DO NOTHING').changes, 0);
+  s.execute('INSERT INTO p VALUES (2, 1) ON CONFLICT (b) DO UPDATE SET b = -b ON CONFLICT (a) DO UPDATE SET b = 1000 + b');
+  assert.equal(rows(s, 'SELECT * FROM p'), [[1, -1], [2, 2]]);
+  s.execute('CREATE TABLE q(id INTEGER PRIMARY KEY, a UNIQUE, b UNIQUE, c UNIQUE)');
+  s.execute('INSERT INTO q VALUES (1, 1, 1, 1), (2, 2, 2, 2), (3, 3, 3, 3)');
+  assert.is(s.execute('INSERT INTO q VALUES (1, 2, 3, 9) ON CONFLICT (b) DO NOTHING').changes, 0);
+  // The rowid comes right after the index target that a rowid target follows: before b here.
+  s.execute('INSERT INTO q VALUES (1, 5, 3, 6) ON CONFLICT (a) DO UPDATE SET c = 100 ON CONFLICT (id) DO UPDATE SET c = 200 ON CONFLICT (b) DO UPDATE SET c = 300');
+  s.execute('INSERT INTO q VALUES (1, 5, 6, 3) ON CONFLICT (c) DO UPDATE SET b = 1000 + b ON CONFLICT (id) DO UPDATE SET b = 3000 + b');
+  assert.equal(rows(s, 'SELECT * FROM q'), [[1, 1, 1, 200], [2, 2, 2, 2], [3, 3, 1003, 3]]);
+  s.execute('CREATE TABLE r(x, y); CREATE UNIQUE INDEX r1 ON r(x); CREATE UNIQUE INDEX r2 ON r(x)');
+  s.execute('INSERT INTO r VALUES (1, 1)');
+  s.execute('INSERT INTO r VALUES (1, 2) ON CONFLICT (x) DO UPDATE SET y = 9');
+  assert.equal(rows(s, 'SELECT * FROM r'), [[1, 9]]);
+});
+
+test('upsert: a target naming the INTEGER PRIMARY KEY with other columns matches no index; rowid names the rowid', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE v(c0 INTEGER PRIMARY KEY, c1, UNIQUE (c1, c0))');
+  fails(s, 'INSERT INTO v VALUES (1, 1) ON CONFLICT (c0, c1) DO NOTHING', 'ON CONFLICT clause does not match any PRIMARY KEY or UNIQUE constraint');
+  s.execute('CREATE TABLE v3(c0, c1)');
+  s.execute('INSERT INTO v3(rowid, c0) VALUES (1, 1)');
+  s.execute('INSERT INTO v3(rowid, c0) VALUES (1, 1) ON CONFLICT (rowid) DO UPDATE SET c1 = 5');
+  assert.equal(rows(s, 'SELECT rowid, * FROM v3'), [[1, 1, 5]]);
+});
+
 test.run();
