@@ -227,9 +227,15 @@ function findRowsByValues(t: Table, cols: number[], vals: Value[], env: Env, fir
   return out;
 }
 
-/** RETURNING: result columns over the target table's row. */
-function compileReturning(qc: QueryCompiler, cols: A.ResultCol[] | undefined, scope: Scope, src: Source): { names: string[]; fns: CExpr[] } | undefined {
+/**
+ * RETURNING: result columns over the target table's row. As in SQLite they see that table alone,
+ * under its own name: not its alias, not UPDATE's FROM tables, not `excluded`.
+ */
+function compileReturning(qc: QueryCompiler, cols: A.ResultCol[] | undefined, target: Source): { names: string[]; fns: CExpr[] } | undefined {
   if (!cols) return undefined;
+  const src: Source = { ...target, name: target.table!.name };
+  const scope = new Scope(undefined);
+  scope.sources.push(src);
   const names: string[] = [];
   const fns: CExpr[] = [];
   for (const rc of cols) {
@@ -334,7 +340,7 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
     const where = u.where ? qc.ex.compile(u.where, scope) : undefined;
     return { index, set, where };
   });
-  const ret = compileReturning(qc, stmt.returning, scope, target.src);
+  const ret = compileReturning(qc, stmt.returning, target.src);
   const rt = tableRt(table);
   const checks = uniquenessOrder(rt.indexes, upserts.map((u) => u.index));
   const w = new RowWriter(table, host);
@@ -603,7 +609,7 @@ export function compileUpdate(stmt: A.Update, qc: QueryCompiler, host: DmlHost):
       }
       sets.push({ col: i, e: qc.ex.compile(a.e, scope) });
     }
-    const ret = compileReturning(qc, stmt.returning, scope, target.src);
+    const ret = compileReturning(qc, stmt.returning, target.src);
     const w = new RowWriter(table, host);
     const slot = target.src.slot;
     const action = stmt.or;
@@ -663,7 +669,7 @@ export function compileDelete(stmt: A.Delete, qc: QueryCompiler, host: DmlHost):
     const scope = new Scope(undefined);
     const target = qc.tableLevel(table, stmt.alias ?? table.name, scope);
     const loop = qc.compileLoop([], stmt.where, scope, undefined, [target]);
-    const ret = compileReturning(qc, stmt.returning, scope, target.src);
+    const ret = compileReturning(qc, stmt.returning, target.src);
     const w = new RowWriter(table, host);
     const slot = target.src.slot;
     const ncols = table.cols.length;

@@ -241,4 +241,14 @@ test('upsert: a target naming the INTEGER PRIMARY KEY with other columns matches
   assert.equal(rows(s, 'SELECT rowid, * FROM v3'), [[1, 1, 5]]);
 });
 
+test('RETURNING sees only the target table, under its own name (not FROM tables, not the alias)', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE t(a, b); CREATE TABLE u(a, b)');
+  s.execute('INSERT INTO t VALUES (1, 5), (2, 6); INSERT INTO u VALUES (1, 7)');
+  assert.equal(rows(s, 'UPDATE t SET b = 1 FROM u WHERE u.a = t.a RETURNING b, a'), [[1, 1]]);
+  fails(s, 'UPDATE t SET b = 3 FROM u WHERE u.a = t.a RETURNING u.b', 'no such column: u.b');
+  assert.equal(rows(s, 'UPDATE t AS x SET b = 4 FROM u WHERE u.a = x.a RETURNING t.b'), [[4]]);
+  fails(s, 'DELETE FROM t AS x WHERE a = 2 RETURNING x.b', 'no such column: x.b');
+});
+
 test.run();
