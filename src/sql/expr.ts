@@ -219,7 +219,8 @@ export class ExprCompiler {
         let fn: Fn;
         switch (e.op) {
           case '-': fn = (env) => negate(f(env)); break;
-          case '+': return { ...x, col: undefined };
+          // Unary plus keeps the collation but, like any operator, leaves the result without affinity.
+          case '+': return { ...x, aff: null, col: undefined };
           case '~': fn = (env) => bitnot(f(env)); break;
           default: fn = (env) => { const t = truth(f(env)); return t === null ? null : t ? 0n : 1n; };
         }
@@ -312,7 +313,7 @@ export class ExprCompiler {
     const col = src.cols[idx];
     const fn: Fn = (env) => { const row = env.rows[slot]; return row ? row[idx]! : null; };
     return {
-      fn, aff: col ? col.aff ?? 'BLOB' : 'INTEGER', coll: col ? col.coll : 'BINARY', explicitColl: false,
+      fn, aff: col ? col.aff : 'INTEGER', coll: col ? col.coll : 'BINARY', explicitColl: false,
       col: { slot, idx, src }, isConst: false,
     };
   }

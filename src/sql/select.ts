@@ -17,7 +17,7 @@ import { MinMaxAcc } from './functions.ts';
 import { MAX_VIEW_DEPTH } from './limits.ts';
 import { decodeRow, scanRows, tableRt, tableSource } from './rows.ts';
 import {
-  INT64_MAX, INT64_MIN, applyAffinity, compareValues, realToInt64, toInteger, truth,
+  INT64_MAX, INT64_MIN, affinityOf, applyAffinity, compareValues, realToInt64, toInteger, truth,
   type Affinity, type Collation, type Value,
 } from './value.ts';
 
@@ -29,6 +29,11 @@ export interface Query {
   colls: (Collation | null)[];
   /** Declared types of result columns that are plain table columns (PRAGMA table_info of views). */
   declTypes: string[];
+  /**
+   * Per SELECT arm (a VALUES row counts as one), each column's affinity and the kinds of value
+   * it may produce; a compound's FROM-clause columns fold these (see compoundAffinity).
+   */
+  arms?: { aff: (Affinity | null)[]; kinds: number[] }[];
   correlated: boolean;
   run(env: Env, emit: (row: Value[]) => boolean | void): void;
   explain(out: PlanRow[], parent: number): void;
@@ -153,6 +158,7 @@ export class QueryCompiler implements SubqueryHost {
     const ops = sel.ops;
     return {
       columns: first.columns, aff: first.aff, colls: first.colls, declTypes: first.declTypes,
+      arms: parts.flatMap((p) => p.arms ?? []),
       correlated: parts.some((p) => p.correlated) || scope.correlated,
       run: (env, emit) => {
         let rows: Value[][] = [];
@@ -280,9 +286,10 @@ export class QueryCompiler implements SubqueryHost {
     if (!cols) throw sqlError(`no such table: ${item.name}`);
     const args = item.args.map((a) => this.ex.compile(a, scope));
     const name = item.name.toLowerCase();
+    // Its columns are declared without types, so they have BLOB affinity like untyped table columns.
     const src: Source = {
       slot: this.newSlot(), name: item.alias ?? item.name, table: undefined,
-      cols: cols.map((c) => ({ name: c, aff: null, coll: 'BINARY', hidden: false })), rowidIdx: -1, used: new Set(), leftJoined: false,
+      cols: cols.map((c) => ({ name: c, aff: 'BLOB', coll: 'BINARY', hidden: false })), rowidIdx: -1, used: new Set(), leftJoined: false,
     };
     return {
       ...base, src, table: undefined, subLabel: `${item.alias ?? item.name} VIRTUAL TABLE INDEX 0:`,
@@ -304,7 +311,7 @@ export class QueryCompiler implements SubqueryHost {
   private materialized(q: Query, name: string, names: string[] | undefined, base: Omit<Level, 'src' | 'table' | 'produce'>, label: string): Level {
     const src: Source = {
       slot: this.newSlot(), name, table: undefined,
-      cols: q.columns.map((c, i) => ({ name: names ? names[i]! : c, aff: q.aff[i] ?? null, coll: q.colls[i] ?? 'BINARY', hidden: false })),
+      cols: q.columns.map((c, i) => ({ name: names ? names[i]! : c, aff: compoundAffinity(q, i), coll: q.colls[i] ?? 'BINARY', hidden: false })),
       rowidIdx: -1, used: new Set(), leftJoined: false,
     };
     let cacheRun = -1;
@@ -515,6 +522,7 @@ export class QueryCompiler implements SubqueryHost {
     return {
       columns: names, aff: outs.map((o) => o.aff), colls: outs.map((o) => o.coll),
       declTypes: outs.map((o) => (o.col && o.col.src.table ? o.col.src.table.cols[o.col.idx]?.type ?? '' : '')),
+      arms: [{ aff: outs.map((o) => o.aff), kinds: items.map((it, i) => valueKinds(it.e, outs[i]!.aff)) }],
       correlated: scope.correlated, run, explain,
     };
   }
@@ -542,6 +550,7 @@ export class QueryCompiler implements SubqueryHost {
     const offset = sel?.offset ? this.ex.compile(sel.offset, scope) : undefined;
     return {
       columns: names, aff: names.map(() => null), colls: names.map(() => null), declTypes: names.map(() => ''),
+      arms: rows.map((r, ri) => ({ aff: r.map((c) => c.aff), kinds: r.map((c, j) => valueKinds(core.rows[ri]![j]!, c.aff)) })),
       correlated: scope.correlated,
       run: (env, emit) => {
         let out = rows.map((r) => r.map((c) => c.fn(env)));
@@ -1224,6 +1233,61 @@ function bigintJson(_k: string, v: unknown): unknown {
 
 function stripTable(e: A.Expr): A.Expr {
   return JSON.parse(JSON.stringify(e, (k, v) => (k === 'table' ? undefined : typeof v === 'bigint' ? `${v}n` : v)), (_k, v) => v) as A.Expr;
+}
+
+const KIND_NUM = 1, KIND_TEXT = 2, KIND_BLOB = 4;
+
+/**
+ * The kinds of value (KIND_* bits) an expression may produce, as SQLite guesses them when typing
+ * compound subquery columns; `aff` is the compiled expression's affinity.
+ */
+function valueKinds(e: A.Expr, aff: Affinity | null): number {
+  switch (e.k) {
+    case 'lit':
+      if (e.v === null) return 0;
+      return typeof e.v === 'string' ? KIND_TEXT : e.v instanceof Uint8Array ? KIND_BLOB : KIND_NUM;
+    case 'collate': return valueKinds(e.e, aff);
+    case 'unary': return e.op === '+' ? valueKinds(e.e, aff) : KIND_NUM;
+    case 'bin': return e.op === '||' ? KIND_TEXT | KIND_BLOB : KIND_NUM;
+    case 'param': case 'fn': return KIND_NUM | KIND_TEXT | KIND_BLOB;
+    case 'cast': return kindsOfAffinity(affinityOf(e.type));
+    case 'col': case 'subq': return kindsOfAffinity(aff);
+    case 'case': {
+      // Only the top-level affinity is known here; nested columns count as any kind.
+      let k = e.else ? valueKinds(e.else, null) : 0;
+      for (const [, then] of e.whens) k |= valueKinds(then, null);
+      return k;
+    }
+    default: return KIND_NUM;
+  }
+}
+
+function kindsOfAffinity(aff: Affinity | null): number {
+  if (aff !== null && NUMERIC.has(aff)) return KIND_NUM | KIND_BLOB;
+  if (aff === 'TEXT') return KIND_TEXT | KIND_BLOB;
+  return KIND_NUM | KIND_TEXT | KIND_BLOB;
+}
+
+/**
+ * The affinity column `i` of a FROM-clause subquery or view has. A compound takes the first arm
+ * that gives the column an affinity, and drops to BLOB when a later arm may produce values that
+ * affinity would convert (SQLite's sqlite3SubqueryColumnTypes), so comparisons do not convert them.
+ */
+function compoundAffinity(q: Query, i: number): Affinity | null {
+  const arms = q.arms;
+  if (!arms || arms.length < 2) return q.aff[i] ?? null;
+  let j = 0;
+  let kinds = 0;
+  let aff = arms[0]!.aff[i] ?? null;
+  while (aff === null && j + 1 < arms.length) {
+    kinds |= arms[j]!.kinds[i]!;
+    j++;
+    aff = arms[j]!.aff[i] ?? null;
+  }
+  if (aff === null || aff === 'BLOB') return aff;
+  for (let k = j + 1; k < arms.length; k++) kinds |= arms[k]!.kinds[i]!;
+  if (aff === 'TEXT' ? kinds & KIND_NUM : kinds & KIND_TEXT) return 'BLOB';
+  return aff;
 }
 
 /** A query over fixed rows (empty sqlite_temp_schema and similar). */

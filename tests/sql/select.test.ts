@@ -151,6 +151,22 @@ test('compound selects: UNION, UNION ALL, INTERSECT, EXCEPT, VALUES', () => {
   fails(s, 'SELECT 1 UNION SELECT 1, 2', 'SELECTs to the left and right of UNION do not have the same number of result columns');
 });
 
+test('subquery and view columns: plain column references keep their affinity, expressions have none', () => {
+  agree([
+    // An expression column takes the TEXT affinity of the other side.
+    '(SELECT count(*) FROM (SELECT 1 AS x) JOIN s ON x = c)', '(SELECT count(*) FROM (SELECT 1 AS x) WHERE x IN (SELECT c FROM s))',
+    "(SELECT CAST(0 AS TEXT) >= x FROM (SELECT 1 AS x))", '(SELECT count(*) FROM v JOIN s ON v.e = s.c)', '(SELECT count(*) FROM (VALUES (1)) JOIN s ON column1 = c)',
+    // A reference to a column declared without a type keeps BLOB affinity, which TEXT does not convert.
+    '(SELECT count(*) FROM v JOIN s ON v.b = s.i)', '(SELECT count(*) FROM (SELECT b FROM s) AS q JOIN s ON q.b = 1)',
+    // Unary plus removes affinity.
+    '(SELECT 1 = +c FROM s)',
+    // A compound column takes the first affinity among its arms, BLOB when a later arm may hold other kinds.
+    '(SELECT count(*) FROM (SELECT 1 AS x UNION ALL SELECT c FROM s LIMIT 9) JOIN s ON x = c)',
+    '(SELECT count(*) FROM (SELECT c AS x FROM s UNION ALL SELECT 1 LIMIT 9) WHERE x = 1)',
+    "(SELECT count(*) FROM (SELECT c AS x FROM s UNION ALL SELECT 'a' LIMIT 9) WHERE x = 1)",
+  ], "CREATE TABLE s (c TEXT, b, i INT); INSERT INTO s VALUES ('1', '1', 1); CREATE VIEW v AS SELECT 1 AS e, b FROM s;");
+});
+
 test('result column names follow SQLite', () => {
   const { s } = fresh();
   s.execute('CREATE TABLE t(a INTEGER PRIMARY KEY, b TEXT)');
