@@ -7,13 +7,13 @@ import type * as A from './ast.ts';
 import { SCHEMA_ROOT, Schema, autoIndexCount, buildIndex, buildTable, quoteId, schemaTable, type Table } from './catalog.ts';
 import { SPACE_META, decodeRecord, encodeRecord, readRowid, rowKey, prefixEnd, treePrefix } from './codec.ts';
 import { constraintError, sqlError } from './errors.ts';
-import { Scope, type Env } from './expr.ts';
+import type { Env } from './expr.ts';
 import { tokenize } from './lexer.ts';
 import { Parser } from './parser.ts';
 import { clearTree, decodeRow, encodeRow, indexEntry, insertRowRaw, maxRowid, scanRows, tableRt } from './rows.ts';
 import type { QueryCompiler } from './select.ts';
 import type { Tx } from './tx.ts';
-import { applyAffinity, type Affinity, type Value } from './value.ts';
+import { applyAffinity, truth, type Affinity, type Value } from './value.ts';
 
 const COOKIE_KEY = new Uint8Array([SPACE_META, 0x63]);
 const USER_VERSION_KEY = new Uint8Array([SPACE_META, 0x75]);
@@ -82,6 +82,8 @@ export interface DdlContext {
   schema: Schema;
   env: Env;
   qc: QueryCompiler;
+  /** PRAGMA foreign_keys of the session; ALTER TABLE ADD COLUMN assumes on when it is not given. */
+  foreignKeys?: boolean;
 }
 
 function schemaRows(tx: Tx): { rowid: bigint; row: Value[] }[] {
@@ -340,6 +342,70 @@ function renameColumnSql(sql: string, table: string, from: string, to: string, t
   return out + sql.slice(last);
 }
 
+/**
+ * Where ALTER TABLE ADD COLUMN inserts `, <definition>` into a CREATE TABLE text: at the comma
+ * that opens the table constraints, or else at the parenthesis that closes the body (as SQLite does).
+ */
+function addColumnOffset(sql: string): number {
+  const ct = parseOne(sql) as A.CreateTable;
+  const end = ct.cols[ct.cols.length - 1]!.span![1];
+  let depth = 0;
+  for (const t of tokenize(sql.slice(end))) {
+    if (t.kind !== 'op') continue;
+    if (t.text === '(') depth++;
+    else if (t.text === ')' && depth-- === 0) return end + t.start;
+    else if (t.text === ',' && depth === 0) return end + t.start;
+  }
+  return sql.lastIndexOf(')');
+}
+
+/**
+ * Whether a DEFAULT is a value SQLite can store for existing rows without evaluating anything: a
+ * literal, possibly signed, cast or parenthesised (SQLite's sqlite3ValueFromExpr).
+ */
+function storableConstant(e: A.Expr): boolean {
+  if (e.k === 'lit') return true;
+  if (e.k === 'unary') return (e.op === '-' || e.op === '+') && storableConstant(e.e);
+  if (e.k === 'cast') return storableConstant(e.e);
+  return false;
+}
+
+/** The names of the columns an AST node (an expression, constraint or definition) refers to. */
+function columnRefs(node: unknown, out: Set<string> = new Set()): Set<string> {
+  if (Array.isArray(node)) for (const x of node) columnRefs(x, out);
+  else if (node !== null && typeof node === 'object') {
+    const o = node as Record<string, unknown>;
+    if (o.k === 'col' && typeof o.name === 'string') out.add(o.name.toLowerCase());
+    for (const v of Object.values(o)) columnRefs(v, out);
+  }
+  return out;
+}
+
+/**
+ * Compiles every view, reporting the first that fails the way SQLite's ALTER TABLE does (`when`
+ * says which step broke it). With `table`, the views are compiled as if it replaced its namesake.
+ */
+function checkViews(cx: DdlContext, when: string, table?: Table): void {
+  const key = table?.name.toLowerCase() ?? '';
+  const old = cx.schema.tables.get(key);
+  if (table) cx.schema.tables.set(key, table);
+  try {
+    for (const v of cx.schema.views.values()) checkView(cx, v.name, v.select, when);
+  } finally {
+    if (old) cx.schema.tables.set(key, old);
+  }
+}
+
+function checkView(cx: DdlContext, name: string, select: A.Select, when: string): void {
+  try {
+    cx.qc.compileSelect(select, undefined);
+  } catch (e) {
+    if (!(e instanceof Error)) throw e;
+    const msg = e.message.replace(/^no such table: (?!main\.)/, 'no such table: main.');
+    throw sqlError(`error in view ${name}${when}: ${msg}`);
+  }
+}
+
 export function alter(a: A.Alter, cx: DdlContext): void {
   const { tx, schema } = cx;
   const t = schema.table(a.table);
@@ -397,44 +463,63 @@ export function alter(a: A.Alter, cx: DdlContext): void {
       if (c.pk) throw sqlError('Cannot add a PRIMARY KEY column');
       if (c.unique.length) throw sqlError('Cannot add a UNIQUE column');
       if (t.cols.some((x) => x.name.toLowerCase() === c.name.toLowerCase())) throw sqlError(`duplicate column name: ${c.name}`);
-      if (c.dflt) {
-        const ce = cx.qc.ex.compile(c.dflt.e, new Scope(undefined));
-        if (!ce.isConst) throw sqlError('Cannot add a column with non-constant default');
+      // SQLite refuses these only when existing rows would get the column, and in this order.
+      const hasRows = !scanRows(tx, t, undefined, undefined, false).next().done;
+      const dflt = c.dflt && !(c.dflt.e.k === 'lit' && c.dflt.e.v === null) ? c.dflt.e : undefined;
+      if (hasRows && !c.generated) {
+        if (cx.foreignKeys !== false && c.fk && dflt) throw sqlError('Cannot add a REFERENCES column with non-NULL default value');
+        if (c.notNull && !dflt) throw sqlError('Cannot add a NOT NULL column with default value NULL');
+        if (dflt && !storableConstant(dflt)) throw sqlError('Cannot add a column with non-constant default');
       }
-      if (c.notNull && (!c.dflt || (c.dflt.e.k === 'lit' && c.dflt.e.v === null))) throw sqlError('Cannot add a NOT NULL column with default value NULL');
-      if (c.fk && c.dflt && !(c.dflt.e.k === 'lit' && c.dflt.e.v === null)) throw sqlError('Cannot add a REFERENCES column with non-NULL default value');
-      for (const { rowid, row } of rows) {
-        if (row[0] !== 'table' || String(row[1]).toLowerCase() !== lname) continue;
-        const sql = String(row[4]);
-        const close = sql.lastIndexOf(')');
-        put(rowid, [row[0]!, row[1]!, row[2]!, row[3]!, `${sql.slice(0, close)}, ${a.text}${sql.slice(close)}`]);
+      const tableRow = rows.find(({ row }) => row[0] === 'table' && String(row[1]).toLowerCase() === lname)!;
+      const sql = String(tableRow.row[4]);
+      const at = addColumnOffset(sql);
+      const added = `${sql.slice(0, at)}, ${a.text}${sql.slice(at)}`;
+      if (hasRows) {
+        // Existing rows must pass the table's CHECK constraints with the new column's default.
+        const nt = buildTable(parseOne(added) as A.CreateTable, t.rootpage, t.indexes.filter((ix) => ix.origin !== 'c').map((ix) => ix.rootpage));
+        const rt = tableRt(nt);
+        const value = rt.addedDefaults[t.cols.length]!;
+        for (const r of scanRows(tx, t, undefined, undefined, false)) {
+          const row = [...r.slice(0, t.cols.length), value, r[t.cols.length]!];
+          const e: Env = { ...cx.env, rows: [row], agg: null };
+          if (rt.checks.some((ch) => truth(ch.e.fn(e)) === false)) throw constraintError('CHECK', 'CHECK constraint failed');
+        }
       }
+      put(tableRow.rowid, [...tableRow.row.slice(0, 4), added]);
       break;
     }
     case 'dropColumn': {
       const i = t.cols.findIndex((c) => c.name.toLowerCase() === a.col.toLowerCase());
       if (i < 0) throw sqlError(`no such column: "${a.col}"`);
       const col = t.cols[i]!;
+      const tableRow = rows.find(({ row }) => row[0] === 'table' && String(row[1]).toLowerCase() === lname)!;
+      const sql = String(tableRow.row[4]);
+      const ct = parseOne(sql) as A.CreateTable;
+      const def = ct.cols[i]!;
       if (col.pk) throw sqlError(`cannot drop PRIMARY KEY column: "${col.name}"`);
-      if (t.indexes.some((ix) => ix.origin !== 'c' && ix.cols.some((c) => c.col === i))) throw sqlError(`cannot drop UNIQUE column: "${col.name}"`);
-      const used = t.indexes.find((ix) => ix.origin === 'c' && (ix.cols.some((c) => c.col === i) || JSON.stringify(ix.where ?? null).toLowerCase().includes(`"name":"${col.name.toLowerCase()}"`)));
-      if (used) throw sqlError(`error in index ${used.name} after drop column: no such column: ${col.name}`);
+      // Only a column UNIQUE constraint refuses this way; a table one fails the schema check below.
+      if (def.unique.length) throw sqlError(`cannot drop UNIQUE column: "${col.name}"`);
       if (t.cols.length === 1) throw sqlError(`cannot drop column "${col.name}": no other columns exist`);
-      for (const { rowid, row } of rows) {
-        if (row[0] !== 'table' || String(row[1]).toLowerCase() !== lname) continue;
-        const sql = String(row[4]);
-        const ct = new Parser(sql).statement().stmt as A.CreateTable;
-        const def = ct.cols[i]!;
-        const [s, e] = def.span!;
-        // Remove the definition and the comma that separates it from its neighbour.
-        let from = s, to = e;
-        const before = sql.lastIndexOf(',', s);
-        if (i > 0 && before >= 0) from = before;
-        else { const after = sql.indexOf(',', e); if (after >= 0) to = after + 1; }
-        let cut = sql.slice(0, from) + sql.slice(to);
-        if (i === 0) cut = cut.replace(/\(\s+/, '(');
-        put(rowid, [row[0]!, row[1]!, row[2]!, row[3]!, cut]);
-      }
+      checkViews(cx, '');
+      const lcol = col.name.toLowerCase();
+      const [s, e] = def.span!;
+      // Remove the definition and the comma that separates it from its neighbour.
+      let from = s, to = e;
+      const before = sql.lastIndexOf(',', s);
+      if (i > 0 && before >= 0) from = before;
+      else { const after = sql.indexOf(',', e); if (after >= 0) to = after + 1; }
+      let cut = sql.slice(0, from) + sql.slice(to);
+      if (i === 0) cut = cut.replace(/\(\s+/, '(');
+      // Like SQLite, refuse when what remains of the schema still names the column.
+      const rest = parseOne(cut) as A.CreateTable;
+      const fk = rest.constraints.find((c) => c.k === 'fk' && c.fk.cols.some((n) => n.toLowerCase() === lcol));
+      if (fk) throw sqlError(`error in table ${t.name} after drop column: unknown column "${col.name}" in foreign key definition`);
+      if (columnRefs([rest.cols, rest.constraints]).has(lcol)) throw sqlError(`error in table ${t.name} after drop column: no such column: ${col.name}`);
+      const used = t.indexes.find((ix) => ix.origin === 'c' && (ix.cols.some((c) => c.col === i) || columnRefs([ix.cols, ix.where]).has(lcol)));
+      if (used) throw sqlError(`error in index ${used.name} after drop column: no such column: ${col.name}`);
+      checkViews(cx, ' after drop column', buildTable(rest, t.rootpage, t.indexes.filter((ix) => ix.origin !== 'c').map((ix) => ix.rootpage)));
+      put(tableRow.rowid, [...tableRow.row.slice(0, 4), cut]);
       // Rewrite every row without the column.
       const rewritten: { key: Uint8Array; rec: Uint8Array }[] = [];
       for (const r of scanRows(tx, t, undefined, undefined, false)) {

@@ -618,10 +618,16 @@ export class Parser {
           this.expectOp(')');
         } else if (this.isOp('-') || this.isOp('+')) {
           const neg = this.next().text === '-';
-          const t = this.next();
-          if (t.kind !== 'num') throw this.err(t);
-          const v = numLiteral(t.text, this);
-          e = { k: 'lit', v: neg ? (typeof v === 'bigint' ? -v : -(v as number)) : v };
+          if (this.t.kind === 'str' || this.t.kind === 'blob') {
+            // SQLite takes a signed string or blob too; a minus applies when the default is used.
+            const lit = this.primary();
+            e = neg ? { k: 'unary', op: '-', e: lit } : lit;
+          } else {
+            const t = this.next();
+            if (t.kind !== 'num') throw this.err(t);
+            const v = numLiteral(t.text, this);
+            e = { k: 'lit', v: neg ? (typeof v === 'bigint' ? -v : -(v as number)) : v };
+          }
         } else if (this.t.kind === 'num' || this.t.kind === 'str' || this.t.kind === 'blob') e = this.primary();
         else if (this.t.kind === 'id') {
           const t = this.next();

@@ -217,4 +217,52 @@ test('CREATE TABLE AS SELECT copies rows and derives column types', () => {
   assert.equal(rows(s, "SELECT sql FROM sqlite_master WHERE name = 'u'"), [['CREATE TABLE u(a INT,b TEXT,c)']]);
 });
 
+test('ADD COLUMN puts the definition before the table constraints, so the schema still parses', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE t (c0, c1 , PRIMARY KEY (c0)); INSERT INTO t VALUES (1, 2)');
+  s.execute('ALTER TABLE t ADD c12 INTEGER DEFAULT 3');
+  assert.equal(rows(s, "SELECT sql FROM sqlite_master WHERE name = 't'"), [['CREATE TABLE t (c0, c1 , c12 INTEGER DEFAULT 3, PRIMARY KEY (c0))']]);
+  assert.equal(rows(s, 'SELECT * FROM t'), [[1, 2, 3]]);
+});
+
+test('DROP COLUMN on a table with a partial index checks the index WHERE without failing', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE t (a, b, c); CREATE INDEX i ON t (a) WHERE a > 2; INSERT INTO t VALUES (3, 4, 5)');
+  s.execute('ALTER TABLE t DROP COLUMN c');
+  assert.equal(rows(s, 'SELECT * FROM t WHERE a > 2'), [[3, 4]]);
+  fails(s, 'ALTER TABLE t DROP COLUMN a', 'error in index i after drop column: no such column: a');
+});
+
+test('DROP COLUMN refuses with SQLite\'s messages when a view, index or table constraint still uses the column', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE t (a, b, c, d UNIQUE, e, f, g, UNIQUE (c, e), FOREIGN KEY (f) REFERENCES t(a), CHECK (g > 0))');
+  s.execute('CREATE VIEW v AS SELECT b AS x FROM t; CREATE INDEX ie ON t (a + 1)');
+  fails(s, 'ALTER TABLE t DROP COLUMN b', 'error in view v after drop column: no such column: b');
+  fails(s, 'ALTER TABLE t DROP COLUMN a', 'error in index ie after drop column: no such column: a');
+  fails(s, 'ALTER TABLE t DROP COLUMN c', 'error in table t after drop column: no such column: c');
+  fails(s, 'ALTER TABLE t DROP COLUMN d', 'cannot drop UNIQUE column: "d"');
+  fails(s, 'ALTER TABLE t DROP COLUMN f', 'error in table t after drop column: unknown column "f" in foreign key definition');
+  fails(s, 'ALTER TABLE t DROP COLUMN g', 'error in table t after drop column: no such column: g');
+  s.execute('CREATE TABLE w (a); CREATE VIEW wv AS SELECT a FROM w; DROP TABLE w');
+  fails(s, 'ALTER TABLE t DROP COLUMN e', 'error in view wv: no such table: main.w');
+  s.execute('DROP VIEW wv; DROP VIEW v; ALTER TABLE t DROP COLUMN b');
+  assert.equal(rows(s, 'PRAGMA table_info(t)').map((r) => r[1]), ['a', 'c', 'd', 'e', 'f', 'g']);
+});
+
+test('ADD COLUMN refuses NOT NULL, non-constant and REFERENCES defaults and failing CHECKs only when rows exist, as SQLite does', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE e (a); CREATE TABLE r (a); INSERT INTO r VALUES (1)');
+  for (const def of ['b NOT NULL', 'c DEFAULT (1 + 2)', 'd DEFAULT CURRENT_TIMESTAMP', 'f REFERENCES e(a) DEFAULT 1', 'g DEFAULT 0 CHECK (g > 0)']) {
+    s.execute(`ALTER TABLE e ADD ${def}`);
+  }
+  fails(s, 'ALTER TABLE r ADD b NOT NULL', 'Cannot add a NOT NULL column with default value NULL');
+  fails(s, 'ALTER TABLE r ADD c DEFAULT (1 + 2)', 'Cannot add a column with non-constant default');
+  fails(s, 'ALTER TABLE r ADD d DEFAULT CURRENT_TIMESTAMP', 'Cannot add a column with non-constant default');
+  fails(s, 'ALTER TABLE r ADD f REFERENCES e(a) DEFAULT 1', 'Cannot add a REFERENCES column with non-NULL default value');
+  fails(s, 'ALTER TABLE r ADD g DEFAULT 0 CHECK (g > 0)', 'CHECK constraint failed');
+  fails(s, 'ALTER TABLE r ADD g CHECK (a > 5)', 'CHECK constraint failed');
+  s.execute("ALTER TABLE r ADD h DEFAULT 5 CHECK (h > 0); ALTER TABLE r ADD i DEFAULT (-(-2)); ALTER TABLE r ADD j DEFAULT -'3'");
+  assert.equal(rows(s, 'SELECT * FROM r'), [[1, 5, 2, -3]]);
+});
+
 test.run();
