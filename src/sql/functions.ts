@@ -66,14 +66,19 @@ function codePoints(s: string): string[] {
   return Array.from(s);
 }
 
+function beforeNul(s: string): string {
+  const z = s.indexOf('\0');
+  return z < 0 ? s : s.slice(0, z);
+}
+
 function substr(args: Value[]): Value {
   const [x, a, b] = args;
   if (x === null || a === null || (args.length > 2 && b === null)) return null;
   const isBlob = x instanceof Uint8Array;
-  let text = isBlob ? '' : toText(x!)!;
+  // SQLite reads a blob through a pointer that is null for an empty blob, and then answers NULL.
+  if (isBlob && x.length === 0) return null;
   // SQLite measures text up to the first NUL (it walks a C string).
-  const z = text.indexOf('\0');
-  if (z >= 0) text = text.slice(0, z);
+  const text = isBlob ? '' : beforeNul(toText(x!)!);
   const units: ArrayLike<unknown> = isBlob ? x : codePoints(text);
   const len = BigInt(units.length);
   // SQLite's substrFunc arithmetic, in bigint so extreme arguments behave exactly.
@@ -97,7 +102,8 @@ function trimFn(which: 'both' | 'left' | 'right') {
   return (args: Value[]): Value => {
     if (args[0] === null || (args.length > 1 && args[1] === null)) return null;
     const s = toText(args[0]!)!;
-    const chars = args.length > 1 ? new Set(codePoints(toText(args[1]!)!)) : new Set([' ']);
+    // The set of characters is read as a C string: it ends at the first NUL.
+    const chars = args.length > 1 ? new Set(codePoints(beforeNul(toText(args[1]!)!))) : new Set([' ']);
     const cps = codePoints(s);
     let a = 0, b = cps.length;
     if (which !== 'right') while (a < b && chars.has(cps[a]!)) a++;
@@ -245,7 +251,8 @@ function signFn(args: Value[]): Value {
     if (typeof a === 'string') {
       const t = toNumber(a);
       if (typeof t === 'number' && Number.isNaN(t)) return null;
-      const tr = a.trim();
+      // SQLite parses the number from a C string, so it ends at the first NUL.
+      const tr = beforeNul(a).trim();
       if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(tr)) return null;
       const v = Number(tr);
       return BigInt(Math.sign(v));
