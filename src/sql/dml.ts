@@ -118,12 +118,17 @@ export class RowWriter {
     deleteRowRaw(env.tx, this.table, row, env);
   }
 
-  /** Foreign keys: the row's parent keys must exist. */
-  checkParents(row: Value[], env: Env): void {
+  /**
+   * Foreign keys: the row's parent keys must exist. An UPDATE passes the columns it assigns: as in
+   * SQLite, only keys with an assigned column are checked (rows that were orphans stay writable).
+   */
+  checkParents(row: Value[], env: Env, assigned?: ReadonlySet<number>): void {
     if (!this.host.foreignKeys()) return;
     const t = this.table;
     for (const fk of t.fks) {
-      const vals = fk.cols.map((c) => row[colIndex(t, c)]!);
+      const cols = fk.cols.map((c) => colIndex(t, c));
+      if (assigned && !cols.some((c) => assigned.has(c) || (c === t.rowidAlias && assigned.has(t.cols.length)))) continue;
+      const vals = cols.map((c) => row[c]!);
       if (vals.some((v) => v === null)) continue;
       const parent = this.host.table(fk.table);
       if (!parent) throw fail('FOREIGNKEY', 'FOREIGN KEY constraint failed', 'ABORT');
@@ -338,7 +343,7 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
       return { col: idxs[0]!, e: qc.ex.compile(a.e, scope) };
     });
     const where = u.where ? qc.ex.compile(u.where, scope) : undefined;
-    return { index, set, where };
+    return { index, set, where, assigned: new Set(set?.map((a) => a.col)) };
   });
   const ret = compileReturning(qc, stmt.returning, target.src);
   const rt = tableRt(table);
@@ -370,7 +375,7 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
       if (up.where && truth(up.where.fn(env)) !== true) return 'skip';
       const nr = existing.slice();
       for (const s of up.set) nr[s.col] = s.e.fn(env);
-      applyUpdate(env, table, w, existing, nr, undefined);
+      applyUpdate(env, table, w, existing, nr, undefined, up.assigned);
       st.changes++;
       if (ret) { env.rows[tslot] = readRow(env.tx, table, nr[ridIdx] as bigint) ?? nr; st.out.push(ret.fns.map((f) => f.fn(env))); }
       return 'done';
@@ -532,7 +537,7 @@ function updateConflict(env: Env, table: Table, w: RowWriter, action: Action | u
 }
 
 /** Writes `nr` over `old` with every constraint (used by UPDATE and DO UPDATE). Returns false when skipped. */
-function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Value[], action: Action | undefined): boolean {
+function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Value[], action: Action | undefined, assigned: ReadonlySet<number>): boolean {
   const ncols = table.cols.length;
   const alias = table.rowidAlias;
   for (let i = 0; i < ncols; i++) if (i !== alias) nr[i] = applyAffinity(nr[i]!, table.cols[i]!.affinity);
@@ -560,7 +565,7 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
     if (other === undefined) continue;
     if (!updateConflict(env, table, w, action, ix.index, other)) return false;
   }
-  w.checkParents(nr, env);
+  w.checkParents(nr, env, assigned);
   w.parentUpdated(old, nr, env);
   // Index entries change only where the indexed values (or the rowid) did.
   for (const ix of rt.indexes) {
@@ -613,6 +618,7 @@ export function compileUpdate(stmt: A.Update, qc: QueryCompiler, host: DmlHost):
     const w = new RowWriter(table, host);
     const slot = target.src.slot;
     const action = stmt.or;
+    const assigned = new Set(sets.map((s) => s.col));
     return {
       columns: ret?.names ?? [],
       explain: (out) => loop.explain(out),
@@ -644,7 +650,7 @@ export function compileUpdate(stmt: A.Update, qc: QueryCompiler, host: DmlHost):
             const old = wrote ? readRow(env.tx, table, rid) : found.get(rid)!;
             if (!old) continue; // removed by an earlier REPLACE in this statement
             wrote = true;
-            if (!applyUpdate(env, table, w, old, nr, action)) continue;
+            if (!applyUpdate(env, table, w, old, nr, action, assigned)) continue;
             changes++;
             if (ret) { env.rows[slot] = nr; out.push(ret.fns.map((f) => f.fn(env))); }
           }

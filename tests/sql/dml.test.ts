@@ -251,4 +251,16 @@ test('RETURNING sees only the target table, under its own name (not FROM tables,
   fails(s, 'DELETE FROM t AS x WHERE a = 2 RETURNING x.b', 'no such column: x.b');
 });
 
+test('foreign keys: UPDATE checks only the keys whose columns it assigns, so orphan rows stay writable', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE p(id INTEGER PRIMARY KEY); CREATE TABLE c(x REFERENCES p, y UNIQUE)');
+  s.execute('INSERT INTO c VALUES (99, 1)');
+  s.execute('PRAGMA foreign_keys = ON');
+  assert.is(s.execute('UPDATE c SET y = 2').changes, 1);
+  s.execute('INSERT INTO c VALUES (5, 2) ON CONFLICT (y) DO UPDATE SET y = 3');
+  fails(s, 'UPDATE c SET x = x', 'FOREIGN KEY constraint failed');
+  fails(s, 'INSERT INTO c VALUES (5, 3) ON CONFLICT (y) DO UPDATE SET x = 4', 'FOREIGN KEY constraint failed');
+  assert.equal(rows(s, 'SELECT * FROM c'), [[99, 3]]);
+});
+
 test.run();
