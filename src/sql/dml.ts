@@ -53,6 +53,17 @@ function uniqueMessage(table: Table, ix: Index | 'rowid'): string {
   return `UNIQUE constraint failed: ${ix.cols.map((c) => `${table.name}.${c.name}`).join(', ')}`;
 }
 
+/**
+ * PRIMARYKEY or UNIQUE, for the error code. A UNIQUE written before an identical PRIMARY KEY shares
+ * its index, which SQLite then marks as the primary key's.
+ */
+function uniqueKind(table: Table, ix: Index | 'rowid'): 'PRIMARYKEY' | 'UNIQUE' {
+  if (ix === 'rowid' || ix.origin === 'pk') return 'PRIMARYKEY';
+  if (ix.sql !== null || table.rowidAlias >= 0 || table.indexes.some((o) => o.origin === 'pk')) return 'UNIQUE';
+  const pk = table.cols.map((c, i) => [c.pk, i] as const).filter(([p]) => p > 0).sort((a, b) => a[0] - b[0]).map(([, i]) => i);
+  return pk.length > 0 && pk.length === ix.cols.length && ix.cols.every((c, k) => c.col === pk[k]) ? 'PRIMARYKEY' : 'UNIQUE';
+}
+
 function checkWritable(table: Table | undefined, name: string, host: DmlHost, isView: boolean): Table {
   if (isView) throw sqlError(`cannot modify ${name} because it is a view`);
   if (/^sqlite_(master|schema)$/i.test(name)) throw sqlError('table sqlite_master may not be modified');
@@ -387,7 +398,7 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
       if (other) w.deleteRow(other, env);
       return 'continue';
     }
-    throw fail(ix === 'rowid' || ix.origin === 'pk' ? 'PRIMARYKEY' : 'UNIQUE', uniqueMessage(table, ix), act);
+    throw fail(uniqueKind(table, ix), uniqueMessage(table, ix), act);
   };
   const insertOne = (st: RunState, vals: Value[]): void => {
     const env = st.env;
@@ -533,7 +544,7 @@ function updateConflict(env: Env, table: Table, w: RowWriter, action: Action | u
     if (o) w.deleteRow(o, env);
     return true;
   }
-  throw fail(ix === 'rowid' || ix.origin === 'pk' ? 'PRIMARYKEY' : 'UNIQUE', uniqueMessage(table, ix), act);
+  throw fail(uniqueKind(table, ix), uniqueMessage(table, ix), act);
 }
 
 /** Writes `nr` over `old` with every constraint (used by UPDATE and DO UPDATE). Returns false when skipped. */

@@ -263,4 +263,15 @@ test('foreign keys: UPDATE checks only the keys whose columns it assigns, so orp
   assert.equal(rows(s, 'SELECT * FROM c'), [[99, 3]]);
 });
 
+test('a UNIQUE constraint sharing the PRIMARY KEY index fails with the primary key code', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE t(c0, c1, UNIQUE (c0), PRIMARY KEY (c0))');
+  s.execute('INSERT INTO t VALUES (1, 1), (2, 2)');
+  assert.is(fails(s, 'INSERT INTO t VALUES (1, 2)', 'UNIQUE constraint failed: t.c0').code, 'SQLITE_CONSTRAINT_PRIMARYKEY');
+  assert.is(fails(s, 'UPDATE t SET c0 = 1 WHERE c0 = 2', 'UNIQUE constraint failed: t.c0').code, 'SQLITE_CONSTRAINT_PRIMARYKEY');
+  s.execute('CREATE TABLE u(c0 UNIQUE, c1)');
+  s.execute('INSERT INTO u VALUES (1, 1)');
+  assert.is(fails(s, 'INSERT INTO u VALUES (1, 2)', 'UNIQUE constraint failed: u.c0').code, 'SQLITE_CONSTRAINT_UNIQUE');
+});
+
 test.run();
