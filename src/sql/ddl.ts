@@ -285,6 +285,75 @@ function renameReferences(sql: string, from: string, to: string): string {
 }
 
 /**
+ * Rewrites a view's text for table `from` renamed to `to`, as SQLite does: the table where a FROM
+ * clause or JOIN names it, and as the qualifier of column references (unless a view alias shadows
+ * it). Tokens elsewhere (string literals, aliases, column names) stay.
+ */
+function renameTableInView(sql: string, from: string, to: string): string {
+  const toks = tokenize(sql);
+  const lfrom = from.toLowerCase();
+  const aliased = toks.some((t, i) => toks[i - 1]?.kw === 'AS' && t.kind === 'id' && t.text.toLowerCase() === lfrom);
+  // Whether the innermost open parenthesis (or the statement) is in a FROM clause's table list.
+  const inFrom: boolean[] = [false];
+  let out = '';
+  let last = 0;
+  for (let i = 0; i < toks.length; i++) {
+    const t = toks[i]!;
+    const prev = toks[i - 1], next = toks[i + 1];
+    if (t.kind === 'op' && t.text === '(') { inFrom.push(false); continue; }
+    if (t.kind === 'op' && t.text === ')') { inFrom.pop(); continue; }
+    if (t.kw === 'FROM' || t.kw === 'JOIN') { inFrom[inFrom.length - 1] = true; continue; }
+    if (['WHERE', 'GROUP', 'HAVING', 'ORDER', 'LIMIT', 'WINDOW', 'UNION', 'EXCEPT', 'INTERSECT', 'ON', 'USING', 'SELECT'].includes(t.kw)) {
+      inFrom[inFrom.length - 1] = false;
+      continue;
+    }
+    if (t.kind !== 'id' || t.text.toLowerCase() !== lfrom || prev?.kw === 'AS') continue;
+    const named = inFrom[inFrom.length - 1] && (prev?.kw === 'FROM' || prev?.kw === 'JOIN' || (prev?.kind === 'op' && prev.text === ','));
+    const qualifier = !aliased && next?.kind === 'op' && next.text === '.' && !(prev?.kind === 'op' && prev.text === '.');
+    if (!named && !qualifier) continue;
+    out += sql.slice(last, t.start) + quoteId(to);
+    last = t.end;
+  }
+  return out + sql.slice(last);
+}
+
+/** Words that can follow a table name in a FROM clause without being its alias. */
+const NOT_ALIASES = ['WHERE', 'JOIN', 'ON', 'USING', 'LEFT', 'RIGHT', 'FULL', 'INNER', 'OUTER', 'CROSS', 'NATURAL', 'GROUP', 'HAVING', 'ORDER', 'LIMIT', 'WINDOW', 'UNION', 'EXCEPT', 'INTERSECT', 'INDEXED', 'NOT'];
+
+/**
+ * Rewrites a view's text for column `from` of `table` renamed to `to`: bare references to the
+ * column and references qualified by the table's name, in a view that reads the table. Like
+ * renameColumnSql, a bare reference gets the bare new name unless that was written quoted.
+ */
+function renameColumnInView(sql: string, table: string, from: string, to: string, toQuoted: boolean): string {
+  const toks = tokenize(sql);
+  const lfrom = from.toLowerCase(), ltable = table.toLowerCase();
+  const reads = toks.some((t, i) => t.kind === 'id' && t.text.toLowerCase() === ltable && (toks[i - 1]?.kw === 'FROM' || toks[i - 1]?.kw === 'JOIN' || toks[i - 1]?.text === ','));
+  if (!reads) return sql;
+  // Names the view gives the table (FROM t AS x, FROM t x) qualify its columns too.
+  const quals = new Set([ltable]);
+  toks.forEach((t, i) => {
+    if (t.kind !== 'id' || t.text.toLowerCase() !== ltable || !(toks[i - 1]?.kw === 'FROM' || toks[i - 1]?.kw === 'JOIN' || toks[i - 1]?.text === ',')) return;
+    const alias = toks[i + 1]?.kw === 'AS' ? toks[i + 2] : toks[i + 1];
+    if (alias?.kind === 'id' && !NOT_ALIASES.includes(alias.kw)) quals.add(alias.text.toLowerCase());
+  });
+  let out = '';
+  let last = 0;
+  for (let i = 0; i < toks.length; i++) {
+    const t = toks[i]!;
+    const prev = toks[i - 1], next = toks[i + 1];
+    if (t.kind !== 'id' || t.text.toLowerCase() !== lfrom) continue;
+    if (prev?.kw === 'AS' || prev?.kw === 'COLLATE' || prev?.kw === 'FROM' || prev?.kw === 'JOIN') continue;
+    if (next?.kind === 'op' && (next.text === '(' || next.text === '.')) continue;
+    if (prev?.kind === 'op' && prev.text === '.' && !quals.has(toks[i - 2]?.text.toLowerCase() ?? '')) continue;
+    const bare = !toQuoted && t.kw !== '';
+    out += sql.slice(last, t.start) + (bare ? to : quoteId(to));
+    last = t.end;
+  }
+  return out + sql.slice(last);
+}
+
+/**
  * Rewrites the schema text of `table` or one of its indexes for a column renamed from `from` to
  * `to`, replacing only the tokens SQLite's parser would resolve to that column: column definition
  * names, names in key lists (and in REFERENCES lists that point back at `table`), and column
@@ -383,16 +452,23 @@ function columnRefs(node: unknown, out: Set<string> = new Set()): Set<string> {
 
 /**
  * Compiles every view, reporting the first that fails the way SQLite's ALTER TABLE does (`when`
- * says which step broke it). With `table`, the views are compiled as if it replaced its namesake.
+ * says which step broke it). With `written`, against the schema as the statement has rewritten it.
  */
-function checkViews(cx: DdlContext, when: string, table?: Table): void {
-  const key = table?.name.toLowerCase() ?? '';
-  const old = cx.schema.tables.get(key);
-  if (table) cx.schema.tables.set(key, table);
+function checkViews(cx: DdlContext, when: string, written = false): void {
+  const { schema } = cx;
+  if (!written) {
+    for (const v of schema.views.values()) checkView(cx, v.name, v.select, when);
+    return;
+  }
+  // The statement's compiler reads cx.schema, so lend it the rewritten schema's contents.
+  const fresh = loadSchema(cx.tx, schema.cookie);
+  const saved = [new Map(schema.tables), new Map(schema.indexes), new Map(schema.views)] as const;
+  const lend = <K, V>(to: Map<K, V>, from: Map<K, V>): void => { to.clear(); for (const [k, v] of from) to.set(k, v); };
+  lend(schema.tables, fresh.tables); lend(schema.indexes, fresh.indexes); lend(schema.views, fresh.views);
   try {
-    for (const v of cx.schema.views.values()) checkView(cx, v.name, v.select, when);
+    for (const v of schema.views.values()) checkView(cx, v.name, v.select, when);
   } finally {
-    if (old) cx.schema.tables.set(key, old);
+    lend(schema.tables, saved[0]); lend(schema.indexes, saved[1]); lend(schema.views, saved[2]);
   }
 }
 
@@ -422,8 +498,14 @@ export function alter(a: A.Alter, cx: DdlContext): void {
     case 'rename': {
       if (schema.has(a.to)) throw sqlError(`there is already another table or index with this name: ${a.to}`);
       reserved(a.to);
+      checkViews(cx, '');
       for (const { rowid, row } of rows) {
         if (String(row[2]).toLowerCase() !== lname) {
+          if (row[0] === 'view') {
+            const sql = renameTableInView(String(row[4]), t.name, a.to);
+            if (sql !== row[4]) put(rowid, [row[0]!, row[1]!, row[2]!, row[3]!, sql]);
+            continue;
+          }
           // Foreign keys in other tables follow the parent to its new name, as in SQLite.
           if (row[0] !== 'table' || row[4] === null) continue;
           const sql = renameReferences(String(row[4]), t.name, a.to);
@@ -440,22 +522,27 @@ export function alter(a: A.Alter, cx: DdlContext): void {
           if (String(r[0]).toLowerCase() === lname) tx.put(rowKey(seq.prefix, r[2] as bigint), encodeRecord([a.to, r[1]!]));
         }
       }
+      checkViews(cx, ' after rename', true);
       break;
     }
     case 'renameColumn': {
       const i = t.cols.findIndex((c) => c.name.toLowerCase() === a.from.toLowerCase());
       if (i < 0) throw sqlError(`no such column: "${a.from}"`);
       if (t.cols.some((c) => c.name.toLowerCase() === a.to.toLowerCase())) throw sqlError(`duplicate column name: ${a.to}`);
+      checkViews(cx, '');
       for (const { rowid, row } of rows) {
         if (row[4] === null) continue;
         if (String(row[2]).toLowerCase() === lname) {
           put(rowid, [row[0]!, row[1]!, row[2]!, row[3]!, renameColumnSql(String(row[4]), t.name, a.from, a.to, a.toQuoted)]);
-        } else if (row[0] === 'table') {
-          // Foreign keys that name the column in other tables follow it, as in SQLite.
-          const sql = renameColumnSql(String(row[4]), t.name, a.from, a.to, a.toQuoted, false);
+        } else if (row[0] === 'table' || row[0] === 'view') {
+          // Foreign keys and views that name the column in other tables follow it, as in SQLite.
+          const sql = row[0] === 'view'
+            ? renameColumnInView(String(row[4]), t.name, a.from, a.to, a.toQuoted)
+            : renameColumnSql(String(row[4]), t.name, a.from, a.to, a.toQuoted, false);
           if (sql !== row[4]) put(rowid, [row[0]!, row[1]!, row[2]!, row[3]!, sql]);
         }
       }
+      checkViews(cx, ' after rename', true);
       break;
     }
     case 'addColumn': {
@@ -518,8 +605,8 @@ export function alter(a: A.Alter, cx: DdlContext): void {
       if (columnRefs([rest.cols, rest.constraints]).has(lcol)) throw sqlError(`error in table ${t.name} after drop column: no such column: ${col.name}`);
       const used = t.indexes.find((ix) => ix.origin === 'c' && (ix.cols.some((c) => c.col === i) || columnRefs([ix.cols, ix.where]).has(lcol)));
       if (used) throw sqlError(`error in index ${used.name} after drop column: no such column: ${col.name}`);
-      checkViews(cx, ' after drop column', buildTable(rest, t.rootpage, t.indexes.filter((ix) => ix.origin !== 'c').map((ix) => ix.rootpage)));
       put(tableRow.rowid, [...tableRow.row.slice(0, 4), cut]);
+      checkViews(cx, ' after drop column', true);
       // Rewrite every row without the column.
       const rewritten: { key: Uint8Array; rec: Uint8Array }[] = [];
       for (const r of scanRows(tx, t, undefined, undefined, false)) {

@@ -265,4 +265,23 @@ test('ADD COLUMN refuses NOT NULL, non-constant and REFERENCES defaults and fail
   assert.equal(rows(s, 'SELECT * FROM r'), [[1, 5, 2, -3]]);
 });
 
+test('RENAME TO and RENAME COLUMN rewrite the views that use the table, as SQLite does', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE p (a, b); CREATE TABLE o (b, c); INSERT INTO p VALUES (1, 2); INSERT INTO o VALUES (2, 3)');
+  s.execute("CREATE VIEW v AS SELECT b AS x, p.a, 'p' FROM p WHERE p.b > 0");
+  s.execute('CREATE VIEW w AS SELECT x.b, o.b AS ob FROM p AS x JOIN o ON o.b = x.b');
+  s.execute('ALTER TABLE p RENAME TO q');
+  assert.equal(rows(s, "SELECT sql FROM sqlite_master WHERE name = 'v'"), [[`CREATE VIEW v AS SELECT b AS x, "q".a, 'p' FROM "q" WHERE "q".b > 0`]]);
+  s.execute('ALTER TABLE q RENAME COLUMN b TO bee');
+  assert.equal(rows(s, "SELECT sql FROM sqlite_master WHERE type = 'view'"), [
+    [`CREATE VIEW v AS SELECT bee AS x, "q".a, 'p' FROM "q" WHERE "q".bee > 0`],
+    [`CREATE VIEW w AS SELECT x.bee, o.b AS ob FROM "q" AS x JOIN o ON o.b = x.bee`],
+  ]);
+  assert.equal(rows(s, 'SELECT * FROM v'), [[2, 1, 'p']]);
+  assert.equal(rows(s, 'SELECT * FROM w'), [[2, 2]]);
+  s.execute('CREATE VIEW u AS SELECT s.a FROM (SELECT a FROM q) s');
+  fails(s, 'ALTER TABLE q RENAME COLUMN a TO z', 'error in view u after rename: no such column: s.a');
+  assert.equal(rows(s, 'SELECT * FROM u'), [[1]]);
+});
+
 test.run();
