@@ -108,6 +108,11 @@ export function comparisonAffinity(a: Affinity | null, b: Affinity | null): Affi
   return NUMERIC_AFF.has(one) ? 'NUMERIC' : one;
 }
 
+/** A comparison under TEXT affinity turns numbers into text only when the other operand is text. */
+function convertsForComparison(a: Value, b: Value, aff: Affinity): boolean {
+  return aff !== 'TEXT' || typeof a === 'string' || typeof b === 'string';
+}
+
 export function comparisonCollation(l: CExpr, r: CExpr): Collation {
   if (l.explicitColl && l.coll) return l.coll;
   if (r.explicitColl && r.coll) return r.coll;
@@ -337,6 +342,7 @@ export class ExprCompiler {
     }
     return (a, b) => {
       if (a === null || b === null) return null;
+      if (!convertsForComparison(a, b, aff)) return test(compareValues(a, b, coll));
       return test(compareValues(applyAffinity(a, aff), applyAffinity(b, aff), coll));
     };
   }
@@ -374,7 +380,7 @@ export class ExprCompiler {
         return mk((env) => {
           let a = lf(env), b = rf(env);
           if (a === null || b === null) return (a === b) === want ? 1n : 0n;
-          if (aff) { a = applyAffinity(a, aff); b = applyAffinity(b, aff); }
+          if (aff && convertsForComparison(a, b, aff)) { a = applyAffinity(a, aff); b = applyAffinity(b, aff); }
           return (compareValues(a, b, c) === 0) === want ? 1n : 0n;
         });
       }

@@ -31,9 +31,11 @@ export interface Query {
   declTypes: string[];
   /**
    * Per SELECT arm (a VALUES row counts as one), each column's affinity and the kinds of value
-   * it may produce; a compound's FROM-clause columns fold these (see compoundAffinity).
+   * it may produce; a compound's `aff` folds these (see compoundAffinity).
    */
   arms?: { aff: (Affinity | null)[]; kinds: number[] }[];
+  /** The affinity the value of `(SELECT ...)` or `IN (SELECT ...)` has when it differs from `aff`. */
+  exprAff?: (Affinity | null)[];
   correlated: boolean;
   run(env: Env, emit: (row: Value[]) => boolean | void): void;
   explain(out: PlanRow[], parent: number): void;
@@ -97,7 +99,7 @@ export class QueryCompiler implements SubqueryHost {
 
   compileSubquery(select: A.Select, scope: Scope): ReturnType<SubqueryHost['compileSubquery']> {
     const q = this.compileSelect(select, scope.parent);
-    return { run: q.run, aff: q.aff, colls: q.colls, ncols: q.columns.length, correlated: q.correlated };
+    return { run: q.run, aff: q.exprAff ?? q.aff, colls: q.colls, ncols: q.columns.length, correlated: q.correlated };
   }
 
   pushCtes(ctes: A.Cte[]): void {
@@ -136,6 +138,8 @@ export class QueryCompiler implements SubqueryHost {
       }
     }
     const first = parts[0]!;
+    const last = parts[parts.length - 1]!;
+    const arms = parts.flatMap((p) => p.arms ?? []);
     const colls = first.colls.map((c) => c ?? 'BINARY');
     const scope = new Scope(parent);
     const order = sel.orderBy.map((t) => {
@@ -157,8 +161,9 @@ export class QueryCompiler implements SubqueryHost {
     const offset = sel.offset ? this.ex.compile(sel.offset, scope) : undefined;
     const ops = sel.ops;
     return {
-      columns: first.columns, aff: first.aff, colls: first.colls, declTypes: first.declTypes,
-      arms: parts.flatMap((p) => p.arms ?? []),
+      columns: first.columns, aff: first.aff.map((_, i) => compoundAffinity(arms, i)), colls: first.colls, declTypes: first.declTypes,
+      // An expression subquery takes its affinity from the rightmost arm, as SQLite does.
+      arms, exprAff: last.exprAff ?? last.aff,
       correlated: parts.some((p) => p.correlated) || scope.correlated,
       run: (env, emit) => {
         let rows: Value[][] = [];
@@ -311,7 +316,7 @@ export class QueryCompiler implements SubqueryHost {
   private materialized(q: Query, name: string, names: string[] | undefined, base: Omit<Level, 'src' | 'table' | 'produce'>, label: string): Level {
     const src: Source = {
       slot: this.newSlot(), name, table: undefined,
-      cols: q.columns.map((c, i) => ({ name: names ? names[i]! : c, aff: compoundAffinity(q, i), coll: q.colls[i] ?? 'BINARY', hidden: false })),
+      cols: q.columns.map((c, i) => ({ name: names ? names[i]! : c, aff: q.aff[i] ?? null, coll: q.colls[i] ?? 'BINARY', hidden: false })),
       rowidIdx: -1, used: new Set(), leftJoined: false,
     };
     let cacheRun = -1;
@@ -533,6 +538,7 @@ export class QueryCompiler implements SubqueryHost {
     const rows = core.rows.map((r) => r.map((e) => this.ex.compile(e, scope)));
     const n = rows[0]!.length;
     const names = Array.from({ length: n }, (_, i) => `column${i + 1}`);
+    const arms = rows.map((r, ri) => ({ aff: r.map((c) => c.aff), kinds: r.map((c, j) => valueKinds(core.rows[ri]![j]!, c.aff)) }));
     const order = sel?.orderBy ?? [];
     const ord = order.map((t) => {
       if (t.e.k === 'lit' && typeof t.e.v === 'bigint') {
@@ -549,8 +555,9 @@ export class QueryCompiler implements SubqueryHost {
     const limit = sel?.limit ? this.ex.compile(sel.limit, scope) : undefined;
     const offset = sel?.offset ? this.ex.compile(sel.offset, scope) : undefined;
     return {
-      columns: names, aff: names.map(() => null), colls: names.map(() => null), declTypes: names.map(() => ''),
-      arms: rows.map((r, ri) => ({ aff: r.map((c) => c.aff), kinds: r.map((c, j) => valueKinds(core.rows[ri]![j]!, c.aff)) })),
+      columns: names, aff: names.map((_, i) => compoundAffinity(arms, i)), colls: names.map(() => null), declTypes: names.map(() => ''),
+      // SQLite gives the value of a multi-row VALUES subquery expression no affinity.
+      arms, exprAff: arms.length > 1 ? names.map(() => null) : undefined,
       correlated: scope.correlated,
       run: (env, emit) => {
         let out = rows.map((r) => r.map((c) => c.fn(env)));
@@ -1269,13 +1276,13 @@ function kindsOfAffinity(aff: Affinity | null): number {
 }
 
 /**
- * The affinity column `i` of a FROM-clause subquery or view has. A compound takes the first arm
+ * The affinity of result column `i` of a compound (a FROM-clause subquery or view column, or a
+ * CREATE TABLE AS column type). It takes the first arm
  * that gives the column an affinity, and drops to BLOB when a later arm may produce values that
  * affinity would convert (SQLite's sqlite3SubqueryColumnTypes), so comparisons do not convert them.
  */
-function compoundAffinity(q: Query, i: number): Affinity | null {
-  const arms = q.arms;
-  if (!arms || arms.length < 2) return q.aff[i] ?? null;
+function compoundAffinity(arms: { aff: (Affinity | null)[]; kinds: number[] }[], i: number): Affinity | null {
+  if (arms.length < 2) return arms[0]?.aff[i] ?? null;
   let j = 0;
   let kinds = 0;
   let aff = arms[0]!.aff[i] ?? null;
