@@ -384,6 +384,10 @@ export class QueryCompiler implements SubqueryHost {
     scope.noAgg = undefined;
     scope.aliases = undefined;
     const outs = items.map((it) => this.ex.compile(it.e, scope));
+    const colAff = (e: A.Expr & { k: 'col' }): Affinity | null => {
+      const r = this.ex.resolve(e, scope);
+      return r ? r.src.cols[r.idx]?.aff ?? 'INTEGER' : null;
+    };
     const names = items.map((it, i) => {
       if (it.name) return it.name;
       const o = outs[i]!;
@@ -527,7 +531,7 @@ export class QueryCompiler implements SubqueryHost {
     return {
       columns: names, aff: outs.map((o) => o.aff), colls: outs.map((o) => o.coll),
       declTypes: outs.map((o) => (o.col && o.col.src.table ? o.col.src.table.cols[o.col.idx]?.type ?? '' : '')),
-      arms: [{ aff: outs.map((o) => o.aff), kinds: items.map((it, i) => valueKinds(it.e, outs[i]!.aff)) }],
+      arms: [{ aff: outs.map((o) => o.aff), kinds: items.map((it, i) => valueKinds(it.e, colAff, outs[i]!.aff)) }],
       correlated: scope.correlated, run, explain,
     };
   }
@@ -538,7 +542,7 @@ export class QueryCompiler implements SubqueryHost {
     const rows = core.rows.map((r) => r.map((e) => this.ex.compile(e, scope)));
     const n = rows[0]!.length;
     const names = Array.from({ length: n }, (_, i) => `column${i + 1}`);
-    const arms = rows.map((r, ri) => ({ aff: r.map((c) => c.aff), kinds: r.map((c, j) => valueKinds(core.rows[ri]![j]!, c.aff)) }));
+    const arms = rows.map((r, ri) => ({ aff: r.map((c) => c.aff), kinds: core.rows[ri]!.map((e, j) => valueKinds(e, () => null, r[j]!.aff)) }));
     const order = sel?.orderBy ?? [];
     const ord = order.map((t) => {
       if (t.e.k === 'lit' && typeof t.e.v === 'bigint') {
@@ -1246,23 +1250,25 @@ const KIND_NUM = 1, KIND_TEXT = 2, KIND_BLOB = 4;
 
 /**
  * The kinds of value (KIND_* bits) an expression may produce, as SQLite guesses them when typing
- * compound subquery columns; `aff` is the compiled expression's affinity.
+ * compound subquery columns; `colAff` gives a column reference's affinity, `subqAff` the compiled
+ * affinity of `e` when it is a scalar subquery.
  */
-function valueKinds(e: A.Expr, aff: Affinity | null): number {
+function valueKinds(e: A.Expr, colAff: (e: A.Expr & { k: 'col' }) => Affinity | null, subqAff?: Affinity | null): number {
   switch (e.k) {
     case 'lit':
       if (e.v === null) return 0;
       return typeof e.v === 'string' ? KIND_TEXT : e.v instanceof Uint8Array ? KIND_BLOB : KIND_NUM;
-    case 'collate': return valueKinds(e.e, aff);
-    case 'unary': return e.op === '+' ? valueKinds(e.e, aff) : KIND_NUM;
+    case 'collate': return valueKinds(e.e, colAff, subqAff);
+    case 'unary': return e.op === '+' ? valueKinds(e.e, colAff) : KIND_NUM;
     case 'bin': return e.op === '||' ? KIND_TEXT | KIND_BLOB : KIND_NUM;
     case 'param': case 'fn': return KIND_NUM | KIND_TEXT | KIND_BLOB;
     case 'cast': return kindsOfAffinity(affinityOf(e.type));
-    case 'col': case 'subq': return kindsOfAffinity(aff);
+    case 'col': return kindsOfAffinity(colAff(e));
+    // A nested subquery's affinity is not known here; it counts as any kind.
+    case 'subq': return kindsOfAffinity(subqAff ?? null);
     case 'case': {
-      // Only the top-level affinity is known here; nested columns count as any kind.
-      let k = e.else ? valueKinds(e.else, null) : 0;
-      for (const [, then] of e.whens) k |= valueKinds(then, null);
+      let k = e.else ? valueKinds(e.else, colAff) : 0;
+      for (const [, then] of e.whens) k |= valueKinds(then, colAff);
       return k;
     }
     default: return KIND_NUM;

@@ -166,6 +166,7 @@ test('subquery and view columns: plain column references keep their affinity, ex
     '(SELECT count(*) FROM (SELECT 1 AS x UNION ALL SELECT c FROM s LIMIT 9) JOIN s ON x = c)',
     '(SELECT count(*) FROM (SELECT c AS x FROM s UNION ALL SELECT 1 LIMIT 9) WHERE x = 1)',
     "(SELECT count(*) FROM (SELECT c AS x FROM s UNION ALL SELECT 'a' LIMIT 9) WHERE x = 1)",
+    '(SELECT count(*) FROM (SELECT CASE WHEN 1 THEN c END AS x FROM s UNION ALL SELECT c FROM s LIMIT 9) WHERE x = 1)',
     // A compound or VALUES used as an expression: affinity of the rightmost arm, none for several VALUES rows.
     '1 IN (SELECT 2 UNION ALL SELECT c FROM s)', '1 IN (SELECT c FROM s UNION ALL SELECT 2)', '(SELECT c FROM s UNION ALL SELECT 2) = 1',
     '1 IN (VALUES (CAST(1 AS TEXT)))', '1 IN (VALUES (2), (CAST(1 AS TEXT)))', '(SELECT count(*) FROM (VALUES (2), (CAST(1 AS TEXT))) WHERE column1 = 1)',
