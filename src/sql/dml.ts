@@ -12,7 +12,7 @@ import { Scope, type CExpr, type Env, type Source } from './expr.ts';
 import { deleteIndexEntries, deleteRowRaw, encodeRow, indexEntry, insertRowRaw, maxRowid, readRow, scanRows, tableRt, tableSource, TABLE_SLOT, writeIndexEntries } from './rows.ts';
 import { compareBytes } from '../storage/kv.ts';
 import type { PlanRow, QueryCompiler } from './select.ts';
-import { INT64_MAX, applyAffinity, compareValues, truth, type Value } from './value.ts';
+import { INT64_MAX, applyAffinity, compareValues, truth, type Affinity, type Collation, type Value } from './value.ts';
 
 /** What DML needs from the session. */
 export interface DmlHost {
@@ -143,7 +143,10 @@ export class RowWriter {
       if (vals.some((v) => v === null)) continue;
       const parent = this.host.table(fk.table);
       if (!parent) throw fail('FOREIGNKEY', 'FOREIGN KEY constraint failed', 'ABORT');
-      if (!findRowsByValues(parent, parentCols(parent, fk), vals, env, true).length) {
+      const pcols = parentCols(parent, fk);
+      // A row may be its own parent (SQLite accepts it before the row exists).
+      const own = parent === t && pcols.every((c, i) => compareValues(applyAffinity(vals[i]!, t.cols[c]?.affinity ?? 'INTEGER'), row[c]!, t.cols[c]?.collate ?? 'BINARY') === 0);
+      if (!own && !findRowsByValues(parent, pcols, vals, env, true).length) {
         throw fail('FOREIGNKEY', 'FOREIGN KEY constraint failed', 'ABORT');
       }
     }
@@ -158,8 +161,9 @@ export class RowWriter {
         const key = pcols.map((c) => row[c]!);
         if (key.some((v) => v === null)) continue;
         const ccols = fk.cols.map((c) => colIndex(child, c));
-        const kids = findRowsByValues(child, ccols, key, env, false).filter((r) => !(child === this.table && r[child.cols.length] === row[this.table.cols.length]));
-        if (!kids.length) continue;
+        const self = child === this.table ? row[this.table.cols.length]! : null;
+        const { counted, matched: kids } = childRows(this.table, pcols, child, ccols, key, env, self);
+        if (!counted.length) continue;
         const w = new RowWriter(child, this.host);
         if (fk.onDelete === 'CASCADE') {
           if (depth > 1000) throw sqlError('too many levels of foreign key cascades');
@@ -174,9 +178,8 @@ export class RowWriter {
             deleteIndexEntries(env.tx, child, k, k[child.cols.length] as bigint, env);
             insertRowRaw(env.tx, child, nr, env);
           }
-        } else {
-          throw fail('FOREIGNKEY', 'FOREIGN KEY constraint failed', 'ABORT');
         }
+        fkUnresolved(fk.onDelete, counted, kids);
       }
     }
   }
@@ -192,24 +195,71 @@ export class RowWriter {
         const newKey = pcols.map((c) => newRow[c]!);
         if (oldKey.some((v) => v === null) || oldKey.every((v, i) => compareValues(v, newKey[i]!) === 0)) continue;
         const ccols = fk.cols.map((c) => colIndex(child, c));
-        const kids = findRowsByValues(child, ccols, oldKey, env, false);
-        if (!kids.length) continue;
+        const { counted, matched: kids } = childRows(this.table, pcols, child, ccols, oldKey, env, null);
+        if (!counted.length) continue;
         if (fk.onUpdate === 'CASCADE' || fk.onUpdate === 'SET NULL') {
           const w = new RowWriter(child, this.host);
           for (const k of kids) {
             const nr = k.slice();
-            ccols.forEach((c, i) => { nr[c] = fk.onUpdate === 'CASCADE' ? newKey[i]! : null; });
+            ccols.forEach((c, i) => { nr[c] = fk.onUpdate === 'CASCADE' ? applyAffinity(newKey[i]!, child.cols[c]!.affinity) : null; });
             if (!w.checkRow(nr, undefined, env, true)) continue;
             deleteIndexEntries(env.tx, child, k, k[child.cols.length] as bigint, env);
             insertRowRaw(env.tx, child, nr, env);
           }
-        } else throw fail('FOREIGNKEY', 'FOREIGN KEY constraint failed', 'ABORT');
+          fkUnresolved(fk.onUpdate, counted, kids);
+        } else fkUnresolved(fk.onUpdate === 'RESTRICT' ? 'RESTRICT' : 'NO ACTION', counted, kids);
       }
     }
   }
 }
 
 type TableRtIndex = ReturnType<typeof tableRt>['indexes'][number];
+
+const numericAffinity = (a: Affinity): boolean => a === 'INTEGER' || a === 'REAL' || a === 'NUMERIC';
+
+/** `child = parent` compared under affinity `aff` (applied to both sides, as SQLite's comparisons do). */
+function fkEqual(c: Value, p: Value, aff: Affinity, coll: Collation): boolean {
+  if (c === null || p === null) return false;
+  if (aff !== 'BLOB') { c = applyAffinity(c, aff); p = applyAffinity(p, aff); }
+  return compareValues(c, p, coll) === 0;
+}
+
+/**
+ * The children of a parent key, found the two ways SQLite finds them. Its constraint counter
+ * (`counted`) compares them with the parent column's affinity; its action triggers (`matched`:
+ * CASCADE, SET NULL, RESTRICT) see the old parent value with no affinity unless the parent key is
+ * the INTEGER PRIMARY KEY, so '3.0' in a TEXT child column counts for an INT parent 3 without
+ * matching it. `self`: the rowid of a self-referencing row being deleted, which is not its own child.
+ */
+function childRows(parent: Table, pcols: number[], child: Table, ccols: number[], key: Value[], env: Env, self: Value): { counted: Value[][]; matched: Value[][] } {
+  const ipk = pcols.length === 1 && (pcols[0] === parent.cols.length || pcols[0] === parent.rowidAlias);
+  const caffs = ccols.map((c) => child.cols[c]?.affinity ?? 'INTEGER');
+  const colls = ccols.map((c) => child.cols[c]?.collate ?? 'BINARY');
+  // Two columns compare numerically when either is numeric, else as they are; a column against a
+  // value with no affinity compares under the column's affinity.
+  const countAff = pcols.map((c, i): Affinity => (numericAffinity(parent.cols[c]?.affinity ?? 'INTEGER') || numericAffinity(caffs[i]!) ? 'NUMERIC' : 'BLOB'));
+  const matchAff = ipk ? countAff : caffs.map((a): Affinity => (numericAffinity(a) ? 'NUMERIC' : a));
+  const counted: Value[][] = [];
+  const matched: Value[][] = [];
+  for (const r of scanRows(env.tx, child, undefined, undefined, false)) {
+    if (self !== null && r[child.cols.length] === self) continue;
+    if (!ccols.every((c, i) => fkEqual(r[c]!, key[i]!, countAff[i]!, colls[i]!))) continue;
+    counted.push(r);
+    if (ccols.every((c, i) => fkEqual(r[c]!, key[i]!, matchAff[i]!, colls[i]!))) matched.push(r);
+  }
+  return { counted, matched };
+}
+
+/**
+ * After a parent key's action: children it did not reach fail the statement. RESTRICT fails through
+ * its trigger (SQLITE_CONSTRAINT_TRIGGER) when it matches a child; what only the counter sees fails
+ * as SQLITE_CONSTRAINT_FOREIGNKEY.
+ */
+function fkUnresolved(action: string | undefined, counted: Value[][], matched: Value[][]): void {
+  const acted = action === 'CASCADE' || action === 'SET NULL' || action === 'SET DEFAULT';
+  if (action === 'RESTRICT' && matched.length) throw fail('TRIGGER', 'FOREIGN KEY constraint failed', 'ABORT');
+  if (counted.length > (acted ? matched.length : 0)) throw fail('FOREIGNKEY', 'FOREIGN KEY constraint failed', 'ABORT');
+}
 
 function colIndex(t: Table, name: string): number {
   const i = t.cols.findIndex((c) => c.name.toLowerCase() === name.toLowerCase());
@@ -577,7 +627,6 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
     if (!updateConflict(env, table, w, action, ix.index, other)) return false;
   }
   w.checkParents(nr, env, assigned);
-  w.parentUpdated(old, nr, env);
   // Index entries change only where the indexed values (or the rowid) did.
   for (const ix of rt.indexes) {
     const before = indexEntry(ix, old, oldRowid, env);
@@ -588,6 +637,8 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
   }
   if (rid !== oldRowid) env.tx.del(rowKey(table.prefix, oldRowid));
   env.tx.put(rowKey(table.prefix, rid), encodeRow(table, nr));
+  // After the write, as SQLite runs its actions: a self-referencing row's own key cascades too.
+  w.parentUpdated(old, nr, env);
   return true;
 }
 

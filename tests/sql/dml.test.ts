@@ -274,4 +274,28 @@ test('a UNIQUE constraint sharing the PRIMARY KEY index fails with the primary k
   assert.is(fails(s, 'INSERT INTO u VALUES (1, 2)', 'UNIQUE constraint failed: u.c0').code, 'SQLITE_CONSTRAINT_UNIQUE');
 });
 
+test('foreign keys: parent changes find children with SQLite affinity rules; a row may be its own parent', () => {
+  const { s } = fresh();
+  s.execute('PRAGMA foreign_keys = ON');
+  s.execute('CREATE TABLE p(id INTEGER PRIMARY KEY); CREATE TABLE q(id INT UNIQUE)');
+  s.execute('CREATE TABLE c(x TEXT REFERENCES p ON DELETE CASCADE ON UPDATE CASCADE)');
+  s.execute('CREATE TABLE d(x TEXT REFERENCES q(id) ON DELETE CASCADE)');
+  s.execute('CREATE TABLE r(x TEXT REFERENCES p ON DELETE RESTRICT)');
+  s.execute('INSERT INTO p VALUES (3), (4), (5); INSERT INTO q VALUES (3), (5)');
+  s.execute("INSERT INTO c VALUES ('3.0'), (' 4'); INSERT INTO d VALUES ('3.0'), ('5'); INSERT INTO r VALUES ('5.0')");
+  // The INTEGER PRIMARY KEY parent keeps its affinity in the action: '3.0' cascades.
+  s.execute('DELETE FROM p WHERE id = 3');
+  s.execute('UPDATE p SET id = 8 WHERE id = 4');
+  assert.equal(rows(s, 'SELECT x, typeof(x) FROM c'), [['8', 'text']]);
+  // Another parent key does not: the action misses '3.0', which still counts as a child.
+  assert.is(fails(s, 'DELETE FROM q WHERE id = 3', 'FOREIGN KEY constraint failed').code, 'SQLITE_CONSTRAINT_FOREIGNKEY');
+  s.execute('DELETE FROM q WHERE id = 5');
+  assert.equal(rows(s, 'SELECT x FROM d'), [['3.0']]);
+  assert.is(fails(s, 'DELETE FROM p WHERE id = 5', 'FOREIGN KEY constraint failed').code, 'SQLITE_CONSTRAINT_TRIGGER');
+  s.execute('CREATE TABLE t(n INTEGER PRIMARY KEY, m REFERENCES t(n) ON UPDATE CASCADE)');
+  s.execute('INSERT INTO t VALUES (1, 1), (2, 1)');
+  s.execute('UPDATE t SET n = 10 WHERE n = 1');
+  assert.equal(rows(s, 'SELECT * FROM t'), [[2, 10], [10, 10]]);
+});
+
 test.run();
