@@ -252,7 +252,7 @@ export class Session {
       case 'createTable': case 'createIndex': case 'createView': case 'drop': case 'alter': {
         const qc = this.compiler(schema);
         env.rows = new Array(64).fill(null);
-        const cx = { tx, schema, env, qc };
+        const cx = { tx, schema, env, qc, foreignKeys: this.fkOn };
         if (s.type === 'createTable') createTable(s, cx);
         else if (s.type === 'createIndex') createIndex(s, cx);
         else if (s.type === 'createView') createView(s, cx);
