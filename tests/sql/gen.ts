@@ -101,9 +101,7 @@ export class Gen {
     }
     let alias = ipk;
     if (!ipk && this.chance(0.2)) {
-      // SQLite folds a UNIQUE on the primary key's column into the key (the error code is then
-      // SQLITE_CONSTRAINT_PRIMARYKEY), Trine keeps both (SQLITE_CONSTRAINT_UNIQUE): a Trine bug.
-      const two = this.chance(0.5) || keys.some((k) => k[0] === cols[0]!.name);
+      const two = this.chance(0.5);
       defs.push(`PRIMARY KEY (${cols[0]!.name}${two ? `, ${cols[1]!.name}` : ''})`);
       keys.push(two ? [cols[0]!.name, cols[1]!.name] : [cols[0]!.name]);
       // A one-column INTEGER primary key declared this way is the rowid too.
