@@ -282,9 +282,7 @@ export class Gen {
       const tc = `${t.name}.${this.pick(t.cols).name}`;
       const v = this.pick([`o.${this.pick(s.cols).name}`, `${tc} || o.${this.pick(s.cols).name}`, this.expr(s, 1, 'o.'), this.expr(t, 1, `${t.name}.`)]);
       const where = this.chance(0.5) ? ` AND ${this.expr(t, 1, `${t.name}.`)}` : '';
-      // Trine bug: RETURNING of UPDATE ... FROM resolves unqualified names against the FROM tables
-      // too ("ambiguous column name"); SQLite reads the target only. So no RETURNING here.
-      return { sql: `UPDATE ${t.name} SET ${c} = ${v} FROM ${s.name} AS o WHERE o.${s.cols[0]!.name} = ${tc}${where}`, ordered: false };
+      return { sql: `UPDATE ${t.name} SET ${c} = ${v} FROM ${s.name} AS o WHERE o.${s.cols[0]!.name} = ${tc}${where}${this.returning(t)}`, ordered: false };
     }
     return { sql: `UPDATE ${t.name} SET ${set}${this.chance(0.8) ? ` WHERE ${this.expr(t)}` : ''}${this.returning(t)}`, ordered: false };
   }
