@@ -87,7 +87,7 @@ export class Gen {
         continue;
       }
       const ref = i > 0 && this.chance(0.3) ? this.parentKey(undefined) : undefined;
-      const type = ref ? ref[1].type : this.pick(TYPES);
+      const type = ref && this.chance(0.5) ? ref[1].type : this.pick(TYPES);
       const nocase = ref ? ref[1].nocase : this.chance(0.15);
       let d = `${cname} ${type}`;
       if (nocase) d += ' COLLATE NOCASE';
@@ -130,10 +130,8 @@ export class Gen {
   }
 
   /**
-   * The REFERENCES clause for `ref`. The child column takes the parent's type and collation:
-   * Trine bug: a child value that matches its parent only after the parent's affinity ('3.0' for
-   * INTEGER 3) is accepted on insert but not found when the parent row is deleted, so RESTRICT and
-   * CASCADE miss it.
+   * The REFERENCES clause for `ref`. The child column takes the parent's collation and half the
+   * time its type, so child values often match the parent only after one side's affinity.
    */
   private references([table, col]: [string, Col], deps: string[], notNull: boolean): string {
     deps.push(table);
@@ -266,7 +264,13 @@ export class Gen {
 
   private updateStmt(): Stmt {
     const t = this.pick(this.tables);
-    const or = this.pick(['', '', 'OR IGNORE ', 'OR REPLACE ']);
+    // Trine bug: UPDATE OR REPLACE of a parent key that an ON UPDATE RESTRICT foreign key names fails
+    // in SQLite on the row's own entries in the other UNIQUE indexes (`CREATE TABLE p (a TEXT UNIQUE,
+    // b UNIQUE); CREATE TABLE c (x REFERENCES p(a) ON UPDATE RESTRICT); INSERT INTO p VALUES ('0', 0),
+    // ('k', 'z'); UPDATE OR REPLACE p SET a = '0' WHERE rowid = 2` is "UNIQUE constraint failed:
+    // p.b"); Trine replaces. So a table other tables reference is not updated OR REPLACE.
+    const parent = this.tables.some((x) => x.deps?.includes(t.name));
+    const or = this.pick(parent ? ['', '', 'OR IGNORE '] : ['', '', 'OR IGNORE ', 'OR REPLACE ']);
     const cols = t.ipk ? t.cols.slice(1) : t.cols;
     const c = this.pick(cols).name;
     const others = cols.filter((x) => x.name !== c);
@@ -407,7 +411,7 @@ export class Gen {
       };
     }
     const ref = this.chance(0.2) ? this.parentKey(t) : undefined;
-    const col: Col = { name: `c${10 + this.nextName++}`, type: ref ? ref[1].type : this.pick(TYPES), nocase: ref ? ref[1].nocase : this.chance(0.15) };
+    const col: Col = { name: `c${10 + this.nextName++}`, type: ref && this.chance(0.5) ? ref[1].type : this.pick(TYPES), nocase: ref ? ref[1].nocase : this.chance(0.15) };
     let d = `${col.name} ${col.type}`;
     if (col.nocase) d += ' COLLATE NOCASE';
     // Trine bugs: SQLite refuses NOT NULL without a default and a non-constant default (CURRENT_TIME,
