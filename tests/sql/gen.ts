@@ -95,7 +95,7 @@ export class Gen {
       if (this.chance(0.15)) { d += ' UNIQUE'; keys.push([cname]); }
       if (this.chance(0.25)) d += ` DEFAULT ${this.pick(["0", "'d'", '1.5', 'NULL', '-3'])}`;
       if (this.chance(0.1)) d += ` CHECK (${cname} IS NULL OR ${cname} <> 13)`;
-      if (ref) d += this.references(ref, deps, d.includes('NOT NULL'));
+      if (ref) d += this.references(ref, deps);
       cols.push({ name: cname, type, nocase });
       defs.push(d);
     }
@@ -133,12 +133,9 @@ export class Gen {
    * The REFERENCES clause for `ref`. The child column takes the parent's collation and half the
    * time its type, so child values often match the parent only after one side's affinity.
    */
-  private references([table, col]: [string, Col], deps: string[], notNull: boolean): string {
+  private references([table, col]: [string, Col], deps: string[]): string {
     deps.push(table);
-    // Trine bug: SET NULL writes NULL into a NOT NULL child column (SQLite: "NOT NULL constraint
-    // failed: c.x"), so NOT NULL columns get the other actions.
-    const actions = notNull ? FK_ACTIONS.filter((a) => a !== 'SET NULL') : FK_ACTIONS;
-    return ` REFERENCES ${table}(${col.name}) ON DELETE ${this.pick(actions)} ON UPDATE ${this.pick(actions)}`;
+    return ` REFERENCES ${table}(${col.name}) ON DELETE ${this.pick(FK_ACTIONS)} ON UPDATE ${this.pick(FK_ACTIONS)}`;
   }
 
   /** Whether a view or another table's foreign key names `t`. */
@@ -424,7 +421,7 @@ export class Gen {
     // Trine bug: SQLite refuses a REFERENCES column with a non-NULL default only with foreign keys
     // on and rows in the table; Trine refuses it always, so that case is not asked.
     const deps: string[] = [];
-    if (ref && (!dflt || dflt === 'NULL')) d += this.references(ref, deps, d.includes('NOT NULL'));
+    if (ref && (!dflt || dflt === 'NULL')) d += this.references(ref, deps);
     if (this.chance(0.03)) d += this.pick([' UNIQUE', ' PRIMARY KEY']);
     return { sql: `ALTER TABLE ${t.name} ADD ${this.chance(0.5) ? 'COLUMN ' : ''}${d}`, ordered: true, apply: () => { t.cols.push(col); t.deps = [...t.deps ?? [], ...deps]; } };
   }
