@@ -218,10 +218,11 @@ export class Gen {
       upsert = this.chance(0.5) ? ' ON CONFLICT DO NOTHING' : ` ON CONFLICT DO UPDATE SET ${this.pick(t.cols.slice(1)).name} = excluded.${this.pick(t.cols.slice(1)).name}`;
       if (upsert.includes('DO UPDATE') && !t.ipk && !this.chance(0.3)) upsert = ' ON CONFLICT DO NOTHING';
     } else if (!or && (t.uniques ?? 0) <= 1 && this.chance(0.12)) {
-      // Trine bug: a row that conflicts both on the ON CONFLICT target and on another UNIQUE or the
-      // INTEGER PRIMARY KEY takes the upsert path in SQLite (the target is checked first) and fails
-      // here ("UNIQUE constraint failed" on the other). So targets are named only where one
-      // constraint besides the rowid exists, and rows then get a fresh rowid.
+      // Trine bug: a row that conflicts both on the ON CONFLICT target and on the INTEGER PRIMARY
+      // KEY takes the upsert path in SQLite (`CREATE TABLE t (a INTEGER PRIMARY KEY, b UNIQUE);
+      // INSERT INTO t VALUES (2, ''); INSERT INTO t VALUES (2, '') ON CONFLICT (b) DO NOTHING`
+      // succeeds) and fails here ("UNIQUE constraint failed: t.a"). So targets are named only where
+      // one constraint besides the rowid exists, and rows then get a fresh rowid.
       [upsert, target] = this.upsertTarget(t);
       if (t.ipk && target === t.cols[0]!.name && t.uniques) upsert = '';
     }
@@ -241,9 +242,7 @@ export class Gen {
    * constraint, an error.
    */
   private upsertTarget(t: Tbl): [string, string] {
-    // Trine bug: SQLite does not match a target to a multi-column UNIQUE that includes the INTEGER
-    // PRIMARY KEY ("ON CONFLICT clause does not match ..."); Trine does.
-    const keys = (t.keys ?? []).filter((key) => !(t.ipk && key.length > 1 && key.includes(t.cols[0]!.name)));
+    const keys = t.keys ?? [];
     const target = keys.length && !this.chance(0.1) ? [...this.pick(keys)] : [this.pick(t.cols).name];
     if (target.length > 1 && this.chance(0.5)) target.reverse();
     const named = target.join(', ');
