@@ -479,9 +479,11 @@ export class Gen {
     if (d < 4) return this.alterStmt();
     if (d < 8) return this.viewStmt();
     if (d < 9) return this.createIndexStmt();
-    // PRAGMA foreign_keys is a no-op inside a transaction. Trine bug: an UPDATE or upsert of a row
-    // that already breaks a foreign key (written while they were off) fails here even when it leaves
-    // the key columns alone; SQLite checks only changed keys. So the setting is only ever turned off.
+    // PRAGMA foreign_keys is a no-op inside a transaction. Trine bug: SQLite counts violations over
+    // the statement, so an UPDATE that moves a row orphaned while they were off to another missing
+    // parent passes (`CREATE TABLE p (a INTEGER PRIMARY KEY); CREATE TABLE c (x INT REFERENCES p(a),
+    // y INT); INSERT INTO c VALUES (5, 6); PRAGMA foreign_keys = ON; UPDATE c SET x = y`); Trine
+    // fails it. So the setting is only ever turned off.
     if (this.inTx || !this.fk) return this.select();
     return { sql: 'PRAGMA foreign_keys = OFF', ordered: true, apply: () => { this.fk = false; } };
   }
