@@ -181,13 +181,12 @@ export function toInteger(v: Value): bigint | null {
   const s = typeof v === 'string' ? v : fromUtf8(v);
   const r = parseNumericPrefix(s);
   if (typeof r.v === 'bigint') return r.v;
-  // A REAL-looking prefix: SQLite takes its integer part, saturating at the 64-bit limits.
+  // A REAL-looking prefix: SQLite takes the digits before its point or exponent, saturating at
+  // the 64-bit limits; none ('.5e1') is 0.
   const m = /^\s*[+-]?\d+/.exec(s);
-  if (m) {
-    const b = BigInt(m[0].trim());
-    return b > INT64_MAX ? INT64_MAX : b < INT64_MIN ? INT64_MIN : b;
-  }
-  return realToInt64(r.v);
+  if (!m) return 0n;
+  const b = BigInt(m[0].trim());
+  return b > INT64_MAX ? INT64_MAX : b < INT64_MIN ? INT64_MIN : b;
 }
 
 /** Truncation toward zero with saturation, as SQLite's doubleToInt64. */

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodeRecord, encodeRecord, groupKey, indexKey, treePrefix } from '../../src/sql/codec.ts';
 import {
-  add, affinityOf, applyAffinity, compareValues, div, mul, realToText, rem, sub, textToNumeric, type Value,
+  add, affinityOf, applyAffinity, compareValues, div, mul, realToText, rem, sub, textToNumeric, toInteger, type Value,
 } from '../../src/sql/value.ts';
 import { compareBytes } from '../../src/storage/kv.ts';
 import { mulberry32 } from './gen.ts';
@@ -55,6 +55,11 @@ test('integer arithmetic is exact in 64 bits and overflows to REAL', () => {
   assert.is(rem(5.5, 2n), 1);
   assert.is(add('12abc', 1n), 13n);
   assert.is(add('1e3x', 0n), 1000);
+  // The integer value of text is the digits before its point or exponent, none being 0 (SQLite's
+  // CAST AS INTEGER, and what % takes of a text operand that is not an integer).
+  for (const [t, i] of [['1e3', 1n], ['12.7e1', 12n], ['.5e1', 0n], ['-.5e1', 0n], ['.5e1x', 0n], [' 9e18', 9n]] as const) assert.is(toInteger(t), i, t);
+  assert.is(rem(1n, '.5e1'), null);
+  assert.is(rem(7n, '1e1'), 0);
 });
 
 test('REAL renders as SQLite renders it', () => {
