@@ -19,12 +19,11 @@ interface Col { name: string; type: string; nocase: boolean }
  * valid ON CONFLICT targets and foreign key parents. `deps`: the tables a view reads or a table's
  * foreign keys name. `exprIndex`: the table has a partial or expression index; `constrained`: table
  * constraints (PRIMARY KEY or UNIQUE after the columns); `uniques`: how many unique indexes it has,
- * besides the rowid. Views are tables without rowid or keys; `bare`: a view's columns are
- * expressions, without affinity.
+ * besides the rowid. Views are tables without rowid or keys.
  */
 interface Tbl {
   name: string; cols: Col[]; ipk: boolean; keys?: string[][]; deps?: string[]; exprIndex?: boolean; constrained?: boolean; uniques?: number;
-  view?: boolean; bare?: boolean;
+  view?: boolean;
 }
 
 interface Model { tables: Tbl[]; views: Tbl[]; fk: boolean }
@@ -180,9 +179,7 @@ export class Gen {
       case 5: return `${this.pick(FUNCS1)}(${this.expr(t, depth + 1, prefix)})`;
       case 6: return `${this.pick(FUNCS2)}(${this.expr(t, depth + 1, prefix)}, ${this.expr(t, depth + 1, prefix)})`;
       case 7: return `CASE WHEN ${this.expr(t, depth + 1, prefix)} THEN ${this.expr(t, depth + 1, prefix)} ELSE ${this.expr(t, depth + 1, prefix)} END`;
-      // A CAST carries affinity, which Trine does not pass to a view's expression column (the bug
-      // described at select()), so expressions over such views do without.
-      case 8: if (t?.bare) return col(); return `CAST(${this.expr(t, depth + 1, prefix)} AS ${this.pick(['INTEGER', 'TEXT', 'REAL', 'NUMERIC', 'BLOB'])})`;
+      case 8: return `CAST(${this.expr(t, depth + 1, prefix)} AS ${this.pick(['INTEGER', 'TEXT', 'REAL', 'NUMERIC', 'BLOB'])})`;
       case 9: return `${this.expr(t, depth + 1, prefix)} ${this.chance(0.3) ? 'NOT ' : ''}IN (${this.lit()}, ${this.lit()}, ${col()})`;
       case 10: return `${this.expr(t, depth + 1, prefix)} ${this.chance(0.3) ? 'NOT ' : ''}BETWEEN ${this.lit()} AND ${this.expr(t, depth + 1, prefix)}`;
       case 11: return `${col()} ${this.chance(0.3) ? 'NOT ' : ''}${this.pick(['LIKE', 'GLOB'])} ${this.pick(["'a%'", "'%b%'", "'_'", "'A*'", "'[a-c]*'", "'1%'", "'%'"])}`;
@@ -322,11 +319,7 @@ export class Gen {
       const agg = this.pick(['count(*)', `sum(${this.pick(t.cols).name})`, `avg(${this.pick(t.cols).name})`, `max(${this.pick(t.cols).name})`]);
       return { sql: `SELECT ${agg} FROM ${t.name} WHERE ${this.expr(t)}`, ordered: true, fold: true };
     }
-    // Trine bug: a view or subquery column without affinity (an expression) compared with a TEXT
-    // column or CAST does not take the text affinity: `SELECT * FROM (SELECT 1 AS x) JOIN s ON
-    // x = c` with s.c = '1' is empty (also by IN (SELECT c ...), and `WHERE CAST(0 AS TEXT) >= x`
-    // holds). So such views are not joined.
-    if (kind === 3 && this.tables.length > 1 && !t.bare) {
+    if (kind === 3 && this.tables.length > 1) {
       const u = this.pick(this.tables);
       const join = this.pick(['JOIN', 'LEFT JOIN', ',']);
       const on = join === ',' ? '' : ` ON a.${this.pick(t.cols).name} = b.${this.pick(u.cols).name}`;
@@ -349,7 +342,7 @@ export class Gen {
       const c = this.pick(t.cols).name;
       return { sql: `SELECT ${c} FROM ${t.name} WHERE ${c} ${this.pick(['>', '<', '>=', '<='])} ${this.lit()} ORDER BY ${c}, rowid`, ordered: true };
     }
-    if (kind === 8 && !t.bare) {
+    if (kind === 8) {
       const u = this.pick(this.tables);
       return { sql: `SELECT ${this.pick(t.cols).name} FROM ${t.name} WHERE ${this.pick(t.cols).name} IN (SELECT ${this.pick(u.cols).name} FROM ${u.name})`, ordered: false };
     }
@@ -368,7 +361,7 @@ export class Gen {
     const cols: Col[] = Array.from({ length: n }, (_, i) => ({ name: `c${i}`, type: '', nocase: false }));
     const kind = this.int(3);
     const u = this.pick(this.tables);
-    const apply = (): void => { this.views.push({ name, cols, ipk: false, view: true, bare: kind === 1, deps: kind === 2 ? [t.name, u.name] : [t.name] }); };
+    const apply = (): void => { this.views.push({ name, cols, ipk: false, view: true, deps: kind === 2 ? [t.name, u.name] : [t.name] }); };
     if (kind === 0) {
       const items = cols.map((c) => `${this.pick(t.cols).name} AS ${c.name}`).join(', ');
       return { sql: `CREATE VIEW ${name} AS SELECT ${items} FROM ${t.name}${this.chance(0.6) ? ` WHERE ${this.expr(t)}` : ''}`, ordered: true, apply };
