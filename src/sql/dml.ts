@@ -112,14 +112,20 @@ export class RowWriter {
   }
 
   /** Rowid of another row with the same unique-index values, if any. */
-  findConflict(ix: TableRtIndex, row: Value[], rowid: bigint, env: Env): bigint | undefined {
+  /**
+   * The rowid of another row holding `row`'s values in unique index `ix`. An UPDATE's row is its
+   * own index entry (`rowid` is skipped); a row being inserted has none yet, so a row already
+   * stored under the same rowid counts (an upsert targeting the index then sees that conflict
+   * before the rowid's, as in SQLite).
+   */
+  findConflict(ix: TableRtIndex, row: Value[], rowid: bigint, env: Env, inserting = false): bigint | undefined {
     const ent = indexEntry(ix, row, rowid, env);
     if (!ent) return undefined;
     if (ent.values.some((v) => v === null)) return undefined;
     const prefix = indexKeyPrefix(ix.index.prefix, ent.values, ix.colls, ix.descs);
     for (const { key } of env.tx.scan({ gte: prefix, lt: prefixEnd(prefix), limit: 2 })) {
       const other = readRowid(key, key.length - 8);
-      if (other !== rowid) return other;
+      if (inserting || other !== rowid) return other;
     }
     return undefined;
   }
@@ -502,7 +508,7 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
         if (!env.tx.get(key)) continue;
         r = handle(st, 'rowid', rowid, row, raw);
       } else {
-        const other = w.findConflict(ix, row, rowid, env);
+        const other = w.findConflict(ix, row, rowid, env, true);
         if (other === undefined) continue;
         r = handle(st, ix.index, other, row, raw);
       }

@@ -298,4 +298,15 @@ test('foreign keys: parent changes find children with SQLite affinity rules; a r
   assert.equal(rows(s, 'SELECT * FROM t'), [[2, 10], [10, 10]]);
 });
 
+test('an upsert targeting a unique index sees a row with the same rowid there first, as SQLite does', () => {
+  const { s } = fresh();
+  s.execute("CREATE TABLE t (a INTEGER PRIMARY KEY, b UNIQUE); INSERT INTO t VALUES (2, 'x')");
+  assert.is(s.execute("INSERT INTO t VALUES (2, 'x') ON CONFLICT (b) DO NOTHING").changes, 0);
+  assert.is(s.execute("INSERT INTO t VALUES (2, 'x') ON CONFLICT (b) DO UPDATE SET b = 'y'").changes, 1);
+  assert.equal(rows(s, 'SELECT * FROM t'), [[2, 'y']]);
+  // Without a target on the index, the rowid is checked first.
+  fails(s, "INSERT INTO t VALUES (2, 'y')", 'UNIQUE constraint failed: t.a');
+  fails(s, "INSERT INTO t VALUES (2, 'z') ON CONFLICT (b) DO NOTHING", 'UNIQUE constraint failed: t.a');
+});
+
 test.run();
