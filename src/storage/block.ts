@@ -213,7 +213,7 @@ export class Block {
   }
 }
 
-/** Read position of `readVarint` (module state, not an object per call: reads are synchronous). */
+/** Read position of `readVarint` (module state, not an object per call: block reads and decodes are synchronous). */
 let vpos = 0;
 
 function readVarint(p: Uint8Array, end: number, what: string): number {
@@ -235,18 +235,6 @@ function readVarint(p: Uint8Array, end: number, what: string): number {
 const BLOCK_OVERHEAD = 200;
 const DECODED_OVERHEAD = 400;
 
-function varintAt(p: Uint8Array, at: { pos: number }, end: number, what: string): number {
-  let v = 0, mul = 1;
-  for (let i = 0; i < 8; i++) {
-    if (at.pos >= end) throw corrupt(`${what} ends inside an entry`);
-    const b = p[at.pos++]!;
-    v += (b & 0x7f) * mul;
-    if (b < 0x80) return v;
-    mul *= 0x80;
-  }
-  throw corrupt(`${what} holds an overlong varint`);
-}
-
 export function decodeBlock(p: Uint8Array, what: string): DecodedBlock {
   if (p.length < 4) throw corrupt(`${what} is too short`);
   const dv = new DataView(p.buffer, p.byteOffset, p.byteLength);
@@ -254,13 +242,13 @@ export function decodeBlock(p: Uint8Array, what: string): DecodedBlock {
   const end = p.length - 4 - 4 * nr;
   if (end < 0) throw corrupt(`${what} has a bad restart count`);
   // Pass 1 sizes everything, so pass 2 fills one allocation (typed arrays are costly to allocate).
-  const at = { pos: 0 };
+  vpos = 0;
   let n = 0, keyBytes = 0;
-  while (at.pos < end) {
-    const shared = varintAt(p, at, end, what), unshared = varintAt(p, at, end, what), vlen = varintAt(p, at, end, what);
-    varintAt(p, at, end, what);
-    at.pos += 1 + unshared + vlen;
-    if (at.pos > end) throw corrupt(`${what} ends inside an entry`);
+  while (vpos < end) {
+    const shared = readVarint(p, end, what), unshared = readVarint(p, end, what), vlen = readVarint(p, end, what);
+    readVarint(p, end, what);
+    vpos += 1 + unshared + vlen;
+    if (vpos > end) throw corrupt(`${what} ends inside an entry`);
     keyBytes += shared + unshared;
     n++;
   }
@@ -273,19 +261,19 @@ export function decodeBlock(p: Uint8Array, what: string): DecodedBlock {
   const dels = new Uint8Array(buf, o, n); o += n;
   const arena = new Uint8Array(buf, o, keyBytes);
   let alen = 0, prevStart = 0, prevLen = 0, ri = 0;
-  at.pos = 0;
+  vpos = 0;
   for (let i = 0; i < n; i++) {
-    const start = at.pos;
-    const shared = varintAt(p, at, end, what), unshared = varintAt(p, at, end, what), vlen = varintAt(p, at, end, what);
-    const seq = varintAt(p, at, end, what);
-    const del = p[at.pos++]!;
+    const start = vpos;
+    const shared = readVarint(p, end, what), unshared = readVarint(p, end, what), vlen = readVarint(p, end, what);
+    const seq = readVarint(p, end, what);
+    const del = p[vpos++]!;
     const isRestart = ri < nr && dv.getUint32(end + 4 * ri, true) === start;
     if (isRestart) ri++;
     if (shared > prevLen || (isRestart && shared !== 0) || (i === 0 && !isRestart) || del > 1) throw corrupt(`${what} has a bad entry at ${start}`);
     const klen = shared + unshared;
     arena.copyWithin(alen, prevStart, prevStart + shared);
-    arena.set(p.subarray(at.pos, at.pos + unshared), alen + shared);
-    at.pos += unshared;
+    arena.set(p.subarray(vpos, vpos + unshared), alen + shared);
+    vpos += unshared;
     // Entries must ascend by key, and by descending sequence within a key.
     if (i > 0) {
       let c = 0;
@@ -297,9 +285,9 @@ export function decodeBlock(p: Uint8Array, what: string): DecodedBlock {
     keyOff[i] = alen;
     seqs[i] = seq;
     dels[i] = del;
-    valOff[i] = at.pos;
+    valOff[i] = vpos;
     valLen[i] = vlen;
-    at.pos += vlen;
+    vpos += vlen;
     prevStart = alen; prevLen = klen;
     alen += klen;
   }

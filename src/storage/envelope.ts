@@ -222,8 +222,7 @@ function unwrapHeader(ring: Keyring, header: Uint8Array, kind: FileKind, fileId:
  * the current key does not use and fsyncs, so a crash at any point leaves one readable slot.
  */
 export function addWrap(f: FileHandle, oldRing: Keyring, newRing: Keyring, kind: FileKind, what: string): void {
-  const header = new Uint8Array(HEADER_BYTES);
-  f.read(header, 0);
+  const header = readHeader(f);
   // Done already, by a rekey that was cut afterwards: only if the wrap opens (a torn write can
   // leave the new key's id in front of garbage).
   if (slotOpening(header, newRing) >= 0) return;
