@@ -193,8 +193,11 @@ export function buildTable(ct: A.CreateTable, rootpage: number, autoRoots: numbe
     }
   }
   const colUniques: typeof uniques = [];
+  // The parser records a column UNIQUE without ON CONFLICT as ABORT; taken as no clause, so that
+  // it gives way to the clause of a constraint it shares an index with (an explicit ABORT then does
+  // too, where SQLite would call the two conflicting).
   ct.cols.forEach((c) => {
-    for (const conflict of c.unique) colUniques.push({ cols: [{ e: { k: 'col', table: undefined, name: c.name }, coll: undefined, desc: false }], conflict, origin: 'u' });
+    for (const conflict of c.unique) colUniques.push({ cols: [{ e: { k: 'col', table: undefined, name: c.name }, coll: undefined, desc: false }], conflict: conflict === 'ABORT' ? undefined : conflict, origin: 'u' });
   });
   const ordered: typeof uniques = [];
   // Column-level PRIMARY KEY comes in column order together with UNIQUE column constraints.
@@ -219,23 +222,31 @@ export function buildTable(ct: A.CreateTable, rootpage: number, autoRoots: numbe
     else if (tc.k === 'fk') table.fks.push(tc.fk);
   }
   let n = 0;
-  const seen: string[] = [];
+  const seen = new Map<string, Index>();
   for (const u of ordered) {
     const icols: IndexColumn[] = u.cols.map((ic) => {
       if (ic.e.k !== 'col' || ic.e.table !== undefined) throw sqlError('expressions prohibited in PRIMARY KEY and UNIQUE constraints');
       const ci = colIndex(ic.e.name);
       return { col: ci, e: undefined, coll: ic.coll ? checkCollation(ic.coll) : cols[ci]!.collate, desc: ic.desc, name: cols[ci]!.name };
     });
-    // Identical constraints share one index, as in SQLite.
+    // Identical constraints share one index, as in SQLite: it is the primary key's if either is,
+    // and takes the ON CONFLICT clause of whichever names one.
     const sig = icols.map((c) => `${c.col}/${c.coll}`).join(',');
-    if (seen.includes(sig)) continue;
-    seen.push(sig);
+    const same = seen.get(sig);
+    if (same) {
+      if (u.origin === 'pk') same.origin = 'pk';
+      if (same.conflict !== undefined && u.conflict !== undefined && same.conflict !== u.conflict) throw sqlError('conflicting ON CONFLICT clauses specified');
+      same.conflict ??= u.conflict;
+      continue;
+    }
     const root = autoRoots[n] ?? 0;
     n++;
-    table.indexes.push({
+    const ix: Index = {
       name: `sqlite_autoindex_${ct.name}_${n}`, table: ct.name, rootpage: root, prefix: treePrefix(root), unique: true,
       origin: u.origin, cols: icols, where: undefined, conflict: u.conflict, sql: null,
-    });
+    };
+    seen.set(sig, ix);
+    table.indexes.push(ix);
   }
   return table;
 }

@@ -39,6 +39,20 @@ test('PRAGMA table_info, index_list, index_info answer as SQLite does', () => {
   assert.equal(rows(s, 'PRAGMA table_info(nosuch)'), []);
 });
 
+test('a UNIQUE constraint sharing the primary key\'s index makes it the primary key\'s, with either ON CONFLICT clause, as in SQLite', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE w (a UNIQUE, b, PRIMARY KEY (a) ON CONFLICT REPLACE); CREATE TABLE y (a, b, UNIQUE (a, b), PRIMARY KEY (a, b))');
+  assert.equal(rows(s, 'PRAGMA index_list(w)'), [[0, 'sqlite_autoindex_w_1', 1, 'pk', 0]]);
+  assert.equal(rows(s, 'PRAGMA index_list(y)'), [[0, 'sqlite_autoindex_y_1', 1, 'pk', 0]]);
+  s.execute('INSERT INTO w VALUES (1, 1); INSERT INTO w VALUES (1, 2)');
+  assert.equal(rows(s, 'SELECT * FROM w'), [[1, 2]]);
+  s.execute('CREATE TABLE x (a PRIMARY KEY, b, UNIQUE (a) ON CONFLICT IGNORE); INSERT INTO x VALUES (1, 1); INSERT INTO x VALUES (1, 2)');
+  assert.equal(rows(s, 'SELECT * FROM x'), [[1, 1]]);
+  fails(s, 'CREATE TABLE z (a, UNIQUE (a) ON CONFLICT IGNORE, UNIQUE (a) ON CONFLICT REPLACE)', 'conflicting ON CONFLICT clauses specified');
+  s.execute('CREATE INDEX wi ON w(b) WHERE b > 0');
+  assert.equal(rows(s, 'PRAGMA index_list(w)'), [[0, 'wi', 0, 'c', 1], [1, 'sqlite_autoindex_w_1', 1, 'pk', 0]]);
+});
+
 test("Kysely's introspection query (CTE joined with pragma_table_info) works", () => {
   const { s } = fresh();
   s.execute('CREATE TABLE person (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, age INT DEFAULT 0)');
