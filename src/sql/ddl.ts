@@ -339,11 +339,13 @@ function renameColumnInView(sql: string, table: string, from: string, to: string
   });
   let out = '';
   let last = 0;
-  for (let i = 0; i < toks.length; i++) {
+  // The view's own column list, before the first AS, names the view's columns, not the table's.
+  for (let i = toks.findIndex((t) => t.kw === 'AS') + 1; i < toks.length; i++) {
     const t = toks[i]!;
     const prev = toks[i - 1], next = toks[i + 1];
     if (t.kind !== 'id' || t.text.toLowerCase() !== lfrom) continue;
-    if (prev?.kw === 'AS' || prev?.kw === 'COLLATE' || prev?.kw === 'FROM' || prev?.kw === 'JOIN') continue;
+    if (prev?.kw === 'AS' || prev?.kw === 'COLLATE' || prev?.kw === 'JOIN') continue;
+    if (prev?.kw === 'FROM' && toks[i - 2]?.kw !== 'DISTINCT') continue;
     if (next?.kind === 'op' && (next.text === '(' || next.text === '.')) continue;
     if (prev?.kind === 'op' && prev.text === '.' && !quals.has(toks[i - 2]?.text.toLowerCase() ?? '')) continue;
     const bare = !toQuoted && t.kw !== '';

@@ -302,4 +302,19 @@ test('RENAME TO and RENAME COLUMN rewrite the views that use the table, as SQLit
   assert.equal(rows(s, 'SELECT * FROM u'), [[1]]);
 });
 
+test("RENAME COLUMN leaves a view's own column list and renames both operands of IS [NOT] DISTINCT FROM, as SQLite does", () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE t (a, b); INSERT INTO t VALUES (1, 2)');
+  s.execute('CREATE VIEW v (a) AS SELECT b FROM t; CREATE VIEW w (a, x) AS SELECT a, b FROM t');
+  s.execute('CREATE VIEW d AS SELECT b FROM t WHERE 1 IS NOT DISTINCT FROM a AND a IS DISTINCT FROM 2');
+  s.execute('ALTER TABLE t RENAME COLUMN a TO z');
+  assert.equal(rows(s, "SELECT sql FROM sqlite_master WHERE type = 'view'"), [
+    ['CREATE VIEW v (a) AS SELECT b FROM t'], ['CREATE VIEW w (a, x) AS SELECT z, b FROM t'],
+    ['CREATE VIEW d AS SELECT b FROM t WHERE 1 IS NOT DISTINCT FROM z AND z IS DISTINCT FROM 2'],
+  ]);
+  assert.equal(rows(s, 'SELECT * FROM v'), [[2]]);
+  assert.equal(rows(s, 'SELECT a, x FROM w'), [[1, 2]]);
+  assert.equal(rows(s, 'SELECT * FROM d'), [[2]]);
+});
+
 test.run();
