@@ -572,7 +572,8 @@ export function alter(a: A.Alter, cx: DdlContext): void {
         for (const r of scanRows(tx, t, undefined, undefined, false)) {
           const row = [...r.slice(0, t.cols.length), value, r[t.cols.length]!];
           const e: Env = { ...cx.env, rows: [row], agg: null };
-          if (rt.checks.some((ch) => truth(ch.e.fn(e)) === false)) throw constraintError('CHECK', 'CHECK constraint failed');
+          // SQLite reports this as a schema error (SQLITE_ERROR), not a constraint failure of a write.
+          if (rt.checks.some((ch) => truth(ch.e.fn(e)) === false)) throw sqlError('CHECK constraint failed');
         }
       }
       put(tableRow.rowid, [...tableRow.row.slice(0, 4), added]);
