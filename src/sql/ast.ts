@@ -137,6 +137,8 @@ export interface ForeignKey {
   refCols: string[] | undefined;
   onDelete: string;
   onUpdate: string;
+  /** DEFERRABLE INITIALLY DEFERRED: violations are counted until COMMIT. */
+  deferred?: boolean;
 }
 
 export interface ColumnDef {

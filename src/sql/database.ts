@@ -7,8 +7,8 @@ import type { KvStore } from '../storage/kv.ts';
 import type * as A from './ast.ts';
 import { Schema } from './catalog.ts';
 import { alter, createIndex, createTable, createView, drop, loadSchema, readCookie, readUserVersion, writeUserVersion } from './ddl.ts';
-import { compileDelete, compileInsert, compileUpdate, type CompiledDml, type DmlHost } from './dml.ts';
-import { SqlError, sqlError } from './errors.ts';
+import { compileDelete, compileInsert, compileUpdate, type CompiledDml, type DmlHost, type FkCounters } from './dml.ts';
+import { constraintError, SqlError, sqlError } from './errors.ts';
 import { Scope, type Env } from './expr.ts';
 import type { FnContext } from './functions.ts';
 import { STATEMENT_CACHE_SIZE } from './limits.ts';
@@ -95,7 +95,8 @@ export class Database {
   }
 }
 
-interface SavepointEntry { name: string; mark: number }
+/** `deferred`: the deferred foreign key violations when the savepoint was opened, for ROLLBACK TO. */
+interface SavepointEntry { name: string; mark: number; deferred: number }
 
 export class Session {
   private tx: Tx | undefined;
@@ -109,6 +110,7 @@ export class Session {
   private lastChanges = 0n;
   private total = 0n;
   /** @internal */ fkOn = false;
+  /** @internal */ readonly fkc: FkCounters = { stmt: 0, deferred: 0 };
   private stmtTime = 0;
   private readonly fnCtx: FnContext;
 
@@ -167,6 +169,7 @@ export class Session {
     this.explicit = false;
     this.startedBySavepoint = false;
     this.savepoints = [];
+    this.fkc.deferred = 0;
     try {
       if (commit && tx.dirty) this.db.committer(tx.batch(), tx.reads);
     } finally {
@@ -186,6 +189,7 @@ export class Session {
         return empty();
       case 'commit':
         if (!this.explicit) throw sqlError('cannot commit - no transaction is active');
+        this.checkDeferred();
         this.finish(true);
         return empty();
       case 'rollback':
@@ -193,6 +197,7 @@ export class Session {
           // Outside a transaction there are no savepoints, and SQLite reports the name.
           const i = this.findSavepoint(s.to);
           this.tx!.rollbackTo(this.savepoints[i]!.mark);
+          this.fkc.deferred = this.savepoints[i]!.deferred;
           this.savepoints.length = i + 1;
           this.schema = undefined;
           return empty();
@@ -202,10 +207,11 @@ export class Session {
         return empty();
       case 'savepoint':
         if (!this.explicit) { this.begin(); this.explicit = true; this.startedBySavepoint = true; }
-        this.savepoints.push({ name: s.name, mark: this.tx!.mark() });
+        this.savepoints.push({ name: s.name, mark: this.tx!.mark(), deferred: this.fkc.deferred });
         return empty();
       case 'release': {
         const i = this.findSavepoint(s.name);
+        if (i === 0 && this.startedBySavepoint) this.checkDeferred();
         this.savepoints.length = i;
         if (i === 0 && this.startedBySavepoint) this.finish(true);
         return empty();
@@ -216,10 +222,11 @@ export class Session {
     const auto = !this.explicit;
     const tx = auto ? this.begin(true) : this.tx!;
     const mark = tx.mark();
+    const deferred = this.fkc.deferred;
     this.stmtTime = 0; // read lazily: most statements never ask for the time
     try {
       const r = this.runInTx(p, params, tx);
-      if (auto) this.finish(true);
+      if (auto) { this.checkDeferred(); this.finish(true); }
       // The statement succeeded: its undo entries matter only to an enclosing savepoint.
       else if (this.savepoints.length === 0) tx.forgetUndo();
       return r;
@@ -231,10 +238,16 @@ export class Session {
         this.finish(false);
       } else if (!(e instanceof SqlError && e.resolution === 'FAIL')) {
         tx.rollbackTo(mark);
+        this.fkc.deferred = deferred;
         if (txSchemaDirty.has(tx)) this.schema = undefined;
       }
       throw e;
     }
+  }
+
+  /** A commit with deferred foreign key violations outstanding fails, and the transaction stays open. */
+  private checkDeferred(): void {
+    if (this.fkc.deferred > 0) throw constraintError('FOREIGNKEY', 'FOREIGN KEY constraint failed');
   }
 
   private findSavepoint(name: string): number {
@@ -318,6 +331,7 @@ export class Session {
     const db = this.db;
     return {
       foreignKeys: () => db.running!.fkOn,
+      fkCounters: () => db.running!.fkc,
       setLastInsertRowid: (id) => { db.running!.lastRowid = id; },
       table: (n) => schema.table(n),
       allTables: () => [...schema.tables.values()],

@@ -9,7 +9,7 @@ import type { Index, Table } from './catalog.ts';
 import { encodeRecord, indexKeyPrefix, prefixEnd, readRowid, rowKey } from './codec.ts';
 import { SqlError, sqlError } from './errors.ts';
 import { Scope, type CExpr, type Env, type Source } from './expr.ts';
-import { deleteIndexEntries, deleteRowRaw, encodeRow, indexEntry, insertRowRaw, maxRowid, readRow, scanRows, tableRt, tableSource, TABLE_SLOT, writeIndexEntries } from './rows.ts';
+import { deleteRowRaw, encodeRow, indexEntry, insertRowRaw, maxRowid, readRow, scanRows, tableRt, tableSource, TABLE_SLOT, writeIndexEntries } from './rows.ts';
 import { compareBytes } from '../storage/kv.ts';
 import type { PlanRow, QueryCompiler } from './select.ts';
 import { INT64_MAX, applyAffinity, compareValues, truth, type Affinity, type Collation, type Value } from './value.ts';
@@ -17,6 +17,8 @@ import { INT64_MAX, applyAffinity, compareValues, truth, type Affinity, type Col
 /** What DML needs from the session. */
 export interface DmlHost {
   foreignKeys(): boolean;
+  /** The running session's foreign key counters. */
+  fkCounters(): FkCounters;
   setLastInsertRowid(id: bigint): void;
   /** Schema lookups for foreign keys and sqlite_sequence. */
   table(name: string): Table | undefined;
@@ -130,93 +132,154 @@ export class RowWriter {
     return undefined;
   }
 
+  fkOn(): boolean { return this.host.foreignKeys(); }
+
   deleteRow(row: Value[], env: Env, depth = 0): void {
-    if (this.host.foreignKeys()) this.parentDeleted(row, env, depth);
+    const fk = this.host.foreignKeys();
+    if (fk) { this.childKeys(row, env, -1); this.parentKeys(row, env, 1); }
     deleteRowRaw(env.tx, this.table, row, env);
+    if (fk) this.parentActions(row, undefined, env, depth);
+  }
+
+  /** Adds `n` violations to the counter of `fk`: the transaction's when it is deferred, else the statement's. */
+  private count(fk: A.ForeignKey, n: number): void {
+    const c = this.host.fkCounters();
+    if (fk.deferred) c.deferred += n; else c.stmt += n;
+  }
+
+  /** Whether `fk`'s counter holds violations: only then can a removed child or added parent resolve one. */
+  private pending(fk: A.ForeignKey): boolean {
+    const c = this.host.fkCounters();
+    return (fk.deferred ? c.deferred : c.stmt) !== 0;
   }
 
   /**
-   * Foreign keys: the row's parent keys must exist. An UPDATE passes the columns it assigns: as in
-   * SQLite, only keys with an assigned column are checked (rows that were orphans stay writable).
+   * Foreign keys, child side, counted as SQLite counts them: a row entering the table (`dir` 1)
+   * whose parent key is missing adds a violation; a row leaving it (-1) whose parent is missing
+   * takes one away. An UPDATE passes the columns it assigns: only keys with an assigned column
+   * count (rows that were orphans stay writable).
    */
-  checkParents(row: Value[], env: Env, assigned?: ReadonlySet<number>): void {
-    if (!this.host.foreignKeys()) return;
+  childKeys(row: Value[], env: Env, dir: 1 | -1, assigned?: ReadonlySet<number>): void {
     const t = this.table;
     for (const fk of t.fks) {
       const cols = fk.cols.map((c) => colIndex(t, c));
       if (assigned && !cols.some((c) => assigned.has(c) || (c === t.rowidAlias && assigned.has(t.cols.length)))) continue;
       const vals = cols.map((c) => row[c]!);
       if (vals.some((v) => v === null)) continue;
+      if (dir < 0 && !this.pending(fk)) continue;
       const parent = this.host.table(fk.table);
-      if (!parent) throw fail('FOREIGNKEY', 'FOREIGN KEY constraint failed', 'ABORT');
+      if (!parent) { this.count(fk, dir); continue; }
       const pcols = parentCols(parent, fk);
-      // A row may be its own parent (SQLite accepts it before the row exists).
-      const own = parent === t && pcols.every((c, i) => compareValues(applyAffinity(vals[i]!, t.cols[c]?.affinity ?? 'INTEGER'), row[c]!, t.cols[c]?.collate ?? 'BINARY') === 0);
-      if (!own && !findRowsByValues(parent, pcols, vals, env, true).length) {
-        throw fail('FOREIGNKEY', 'FOREIGN KEY constraint failed', 'ABORT');
-      }
+      // A row entering the table may be its own parent (SQLite accepts it before the row exists).
+      const own = dir > 0 && parent === t && pcols.every((c, i) => compareValues(applyAffinity(vals[i]!, probeAffinity(t.cols[c]?.affinity ?? 'INTEGER')), row[c]!, t.cols[c]?.collate ?? 'BINARY') === 0);
+      if (!own && !findRowsByValues(parent, pcols, vals, env, true).length) this.count(fk, dir);
     }
   }
 
-  /** Foreign keys: children of a deleted parent row get their ON DELETE action. */
-  private parentDeleted(row: Value[], env: Env, depth: number): void {
+  /**
+   * Foreign keys, parent side: a key leaving the table (`dir` 1, before the row is deleted) adds a
+   * violation per child row it had, a key entering it (-1, before the row is written) takes one
+   * away per child row it now has.
+   */
+  parentKeys(row: Value[], env: Env, dir: 1 | -1, assigned?: ReadonlySet<number>): void {
+    const t = this.table;
     for (const child of this.host.allTables()) {
       for (const fk of child.fks) {
-        if (fk.table.toLowerCase() !== this.table.name.toLowerCase()) continue;
-        const pcols = parentCols(this.table, fk);
+        if (fk.table.toLowerCase() !== t.name.toLowerCase()) continue;
+        const pcols = parentCols(t, fk);
+        if (assigned && !pcols.some((c) => assigned.has(c) || (c === t.rowidAlias && assigned.has(t.cols.length)))) continue;
         const key = pcols.map((c) => row[c]!);
         if (key.some((v) => v === null)) continue;
+        if (dir < 0 && !this.pending(fk)) continue;
         const ccols = fk.cols.map((c) => colIndex(child, c));
-        const self = child === this.table ? row[this.table.cols.length]! : null;
-        const { counted, matched: kids } = childRows(this.table, pcols, child, ccols, key, env, self);
-        if (!counted.length) continue;
-        const w = new RowWriter(child, this.host);
-        if (fk.onDelete === 'CASCADE') {
-          if (depth > 1000) throw sqlError('too many levels of foreign key cascades');
-          for (const k of kids) if (readRow(env.tx, child, k[child.cols.length] as bigint)) w.deleteRow(k, env, depth + 1);
-        } else if (fk.onDelete === 'SET NULL' || fk.onDelete === 'SET DEFAULT') {
-          for (const k of kids) {
-            const nr = k.slice();
-            const rt = tableRt(child);
-            for (const c of ccols) nr[c] = fk.onDelete === 'SET NULL' ? null : rt.defaults[c] ? applyAffinity(rt.defaults[c]!.fn(env), child.cols[c]!.affinity) : null;
-            // The action is an UPDATE of the child in SQLite, so the child's NOT NULL and CHECK hold.
-            if (!w.checkRow(nr, undefined, env, true)) continue;
-            deleteIndexEntries(env.tx, child, k, k[child.cols.length] as bigint, env);
-            insertRowRaw(env.tx, child, nr, env);
-          }
-        }
-        fkUnresolved(fk.onDelete, counted, kids);
+        // A self-referencing row that is leaving is not its own child.
+        const self = dir > 0 && child === t ? row[t.cols.length]! : null;
+        const n = childRows(t, pcols, child, ccols, key, env, self).counted.length;
+        if (n) this.count(fk, dir * n);
       }
     }
   }
 
-  /** Foreign keys: a parent key changed; apply ON UPDATE to children. */
-  parentUpdated(oldRow: Value[], newRow: Value[], env: Env): void {
-    if (!this.host.foreignKeys()) return;
+  /**
+   * Foreign keys: the ON DELETE (`nr` undefined) or ON UPDATE action for the children of a parent
+   * row just deleted or rewritten. SQLite runs them as triggers, which act only when the key
+   * changed and see the children the trigger's comparison finds (`matched`).
+   */
+  parentActions(old: Value[], nr: Value[] | undefined, env: Env, depth: number, assigned?: ReadonlySet<number>): void {
+    const t = this.table;
     for (const child of this.host.allTables()) {
       for (const fk of child.fks) {
-        if (fk.table.toLowerCase() !== this.table.name.toLowerCase()) continue;
-        const pcols = parentCols(this.table, fk);
-        const oldKey = pcols.map((c) => oldRow[c]!);
-        const newKey = pcols.map((c) => newRow[c]!);
-        if (oldKey.some((v) => v === null) || oldKey.every((v, i) => compareValues(v, newKey[i]!) === 0)) continue;
+        if (fk.table.toLowerCase() !== t.name.toLowerCase()) continue;
+        const action = nr ? fk.onUpdate : fk.onDelete;
+        if (action !== 'CASCADE' && action !== 'SET NULL' && action !== 'SET DEFAULT' && action !== 'RESTRICT') continue;
+        const pcols = parentCols(t, fk);
+        if (assigned && !pcols.some((c) => assigned.has(c) || (c === t.rowidAlias && assigned.has(t.cols.length)))) continue;
+        const oldKey = pcols.map((c) => old[c]!);
+        if (oldKey.some((v) => v === null)) continue;
+        if (nr && oldKey.every((v, i) => compareValues(v, nr[pcols[i]!]!) === 0)) continue;
         const ccols = fk.cols.map((c) => colIndex(child, c));
-        const { counted, matched: kids } = childRows(this.table, pcols, child, ccols, oldKey, env, null);
-        if (!counted.length) continue;
-        if (fk.onUpdate === 'CASCADE' || fk.onUpdate === 'SET NULL') {
-          const w = new RowWriter(child, this.host);
-          for (const k of kids) {
-            const nr = k.slice();
-            ccols.forEach((c, i) => { nr[c] = fk.onUpdate === 'CASCADE' ? applyAffinity(newKey[i]!, child.cols[c]!.affinity) : null; });
-            if (!w.checkRow(nr, undefined, env, true)) continue;
-            deleteIndexEntries(env.tx, child, k, k[child.cols.length] as bigint, env);
-            insertRowRaw(env.tx, child, nr, env);
-          }
-          fkUnresolved(fk.onUpdate, counted, kids);
-        } else fkUnresolved(fk.onUpdate === 'RESTRICT' ? 'RESTRICT' : 'NO ACTION', counted, kids);
+        const kids = childRows(t, pcols, child, ccols, oldKey, env, null).matched;
+        if (!kids.length) continue;
+        // RESTRICT fails at once, through its trigger (SQLITE_CONSTRAINT_TRIGGER).
+        if (action === 'RESTRICT') throw fail('TRIGGER', 'FOREIGN KEY constraint failed', 'ABORT');
+        if (depth > 1000) throw sqlError('too many levels of foreign key cascades');
+        const w = new RowWriter(child, this.host);
+        const rt = tableRt(child);
+        const set = new Set(ccols);
+        for (const k of kids) {
+          const cur = readRow(env.tx, child, k[child.cols.length] as bigint);
+          if (!cur) continue;
+          if (action === 'CASCADE' && !nr) { w.deleteRow(cur, env, depth + 1); continue; }
+          const row = cur.slice();
+          ccols.forEach((c, i) => {
+            const d = rt.defaults[c];
+            row[c] = action === 'CASCADE' ? applyAffinity(nr![pcols[i]!]!, child.cols[c]!.affinity) : action === 'SET DEFAULT' && d ? applyAffinity(d.fn(env), child.cols[c]!.affinity) : null;
+          });
+          w.actionUpdate(cur, row, set, env, depth + 1);
+        }
       }
     }
   }
+
+  /**
+   * The UPDATE of a child row that an action makes: NOT NULL and CHECK hold and the foreign keys
+   * count as in any UPDATE, so a SET DEFAULT whose default has no parent fails the statement.
+   */
+  private actionUpdate(old: Value[], nr: Value[], assigned: ReadonlySet<number>, env: Env, depth: number): void {
+    if (!this.checkRow(nr, undefined, env, true)) return;
+    this.rewrite(old, nr, env, assigned);
+    this.parentActions(old, nr, env, depth, assigned);
+  }
+
+  /** Replaces row `old` by `nr` with foreign keys on, in SQLite's order: old keys out, row out, new keys in, row in. */
+  rewrite(old: Value[], nr: Value[], env: Env, assigned: ReadonlySet<number>): void {
+    this.childKeys(old, env, -1, assigned);
+    this.parentKeys(old, env, 1, assigned);
+    deleteRowRaw(env.tx, this.table, old, env);
+    this.childKeys(nr, env, 1, assigned);
+    this.parentKeys(nr, env, -1, assigned);
+    insertRowRaw(env.tx, this.table, nr, env);
+  }
+}
+
+/** SQLite's constraint counters: immediate violations of the running statement, deferred ones of the transaction. */
+export interface FkCounters { stmt: number; deferred: number }
+
+/**
+ * The end of a statement with foreign keys on: outstanding immediate violations fail it (ABORT, so
+ * it leaves no trace). Checked when it succeeded or failed under OR FAIL, as SQLite does, so a
+ * statement that broke another constraint too reports that one.
+ */
+function fkStart(host: DmlHost): FkCounters | undefined {
+  if (!host.foreignKeys()) return undefined;
+  const c = host.fkCounters();
+  c.stmt = 0;
+  return c;
+}
+
+function fkStatementEnd(fc: FkCounters | undefined, e?: unknown): void {
+  if (!fc || fc.stmt <= 0) return;
+  if (e === undefined || (e instanceof SqlError && e.resolution === 'FAIL')) throw fail('FOREIGNKEY', 'FOREIGN KEY constraint failed', 'ABORT');
 }
 
 type TableRtIndex = ReturnType<typeof tableRt>['indexes'][number];
@@ -256,17 +319,6 @@ function childRows(parent: Table, pcols: number[], child: Table, ccols: number[]
   return { counted, matched };
 }
 
-/**
- * After a parent key's action: children it did not reach fail the statement. RESTRICT fails through
- * its trigger (SQLITE_CONSTRAINT_TRIGGER) when it matches a child; what only the counter sees fails
- * as SQLITE_CONSTRAINT_FOREIGNKEY.
- */
-function fkUnresolved(action: string | undefined, counted: Value[][], matched: Value[][]): void {
-  const acted = action === 'CASCADE' || action === 'SET NULL' || action === 'SET DEFAULT';
-  if (action === 'RESTRICT' && matched.length) throw fail('TRIGGER', 'FOREIGN KEY constraint failed', 'ABORT');
-  if (counted.length > (acted ? matched.length : 0)) throw fail('FOREIGNKEY', 'FOREIGN KEY constraint failed', 'ABORT');
-}
-
 function colIndex(t: Table, name: string): number {
   const i = t.cols.findIndex((c) => c.name.toLowerCase() === name.toLowerCase());
   if (i < 0) throw sqlError(`foreign key mismatch - "${t.name}" has no column "${name}"`);
@@ -280,6 +332,15 @@ function parentCols(parent: Table, fk: A.ForeignKey): number[] {
   return pk;
 }
 
+/**
+ * The affinity SQLite gives a child value before it looks for the parent: the parent column's,
+ * except that REAL affinity leaves an integer an integer, which then equals a REAL parent only
+ * exactly (9007199254740993 finds no 9007199254740992.0).
+ */
+function probeAffinity(a: Affinity): Affinity {
+  return a === 'REAL' ? 'NUMERIC' : a;
+}
+
 /** Rows of `t` whose columns `cols` equal `vals` (scan; foreign-key paths are not hot). */
 function findRowsByValues(t: Table, cols: number[], vals: Value[], env: Env, firstOnly: boolean): Value[][] {
   const ridCol = t.cols.length;
@@ -291,7 +352,7 @@ function findRowsByValues(t: Table, cols: number[], vals: Value[], env: Env, fir
   }
   const out: Value[][] = [];
   for (const r of scanRows(env.tx, t, undefined, undefined, false)) {
-    if (cols.every((c, i) => r[c] !== null && compareValues(applyAffinity(vals[i]!, t.cols[c]?.affinity ?? 'INTEGER'), r[c]!, t.cols[c]?.collate ?? 'BINARY') === 0)) {
+    if (cols.every((c, i) => r[c] !== null && compareValues(applyAffinity(vals[i]!, probeAffinity(t.cols[c]?.affinity ?? 'INTEGER')), r[c]!, t.cols[c]?.collate ?? 'BINARY') === 0)) {
       out.push(r);
       if (firstOnly) break;
     }
@@ -514,7 +575,7 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
       }
       if (r === 'skip' || r === 'done') return;
     }
-    w.checkParents(row, env);
+    if (host.foreignKeys()) { w.childKeys(row, env, 1); w.parentKeys(row, env, -1); }
     insertRowRaw(env.tx, table, row, env, key);
     st.changes++;
     host.setLastInsertRowid(rowid);
@@ -522,12 +583,15 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
   };
   const run = (env: Env): { rows: Value[][]; changes: number } => {
     const st: RunState = { env, out: [], changes: 0, seqMax: undefined };
+    const fc = fkStart(host);
     try {
       if (source) source.run(env, (vals) => insertOne(st, vals));
       else insertOne(st, []);
     } catch (e) {
+      fkStatementEnd(fc, e);
       throw withChanges(e, st.changes);
     }
+    fkStatementEnd(fc);
     // Like SQLite, a successful INSERT into an AUTOINCREMENT table always leaves its counter row.
     if (autoinc) writeSequence(env, host, table.name, st.seqMax ?? readSequence(env, host, table.name));
     return { rows: st.out, changes: st.changes };
@@ -632,7 +696,12 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
     if (other === undefined) continue;
     if (!updateConflict(env, table, w, action, ix.index, other)) return false;
   }
-  w.checkParents(nr, env, assigned);
+  if (w.fkOn()) {
+    w.rewrite(old, nr, env, assigned);
+    // After the write, as SQLite runs its actions: a self-referencing row's own key cascades too.
+    w.parentActions(old, nr, env, 0, assigned);
+    return true;
+  }
   // Index entries change only where the indexed values (or the rowid) did.
   for (const ix of rt.indexes) {
     const before = indexEntry(ix, old, oldRowid, env);
@@ -643,8 +712,6 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
   }
   if (rid !== oldRowid) env.tx.del(rowKey(table.prefix, oldRowid));
   env.tx.put(rowKey(table.prefix, rid), encodeRow(table, nr));
-  // After the write, as SQLite runs its actions: a self-referencing row's own key cascades too.
-  w.parentUpdated(old, nr, env);
   return true;
 }
 
@@ -712,6 +779,7 @@ export function compileUpdate(stmt: A.Update, qc: QueryCompiler, host: DmlHost):
         // Until this statement writes, the rows the loop found are the stored rows: the first
         // update needs no second read (for an update by key, that read was a fifth of the cost).
         let wrote = false;
+        const fc = fkStart(host);
         try {
           for (const rid of order) {
             const nr = matches.get(rid)!;
@@ -723,8 +791,10 @@ export function compileUpdate(stmt: A.Update, qc: QueryCompiler, host: DmlHost):
             if (ret) { env.rows[slot] = nr; out.push(ret.fns.map((f) => f.fn(env))); }
           }
         } catch (e) {
+          fkStatementEnd(fc, e);
           throw withChanges(e, changes);
         }
+        fkStatementEnd(fc);
         return { rows: out, changes };
       },
     };
@@ -755,6 +825,7 @@ export function compileDelete(stmt: A.Delete, qc: QueryCompiler, host: DmlHost):
         loop.run(env, () => { rows.push(env.rows[slot]!); });
         const out: Value[][] = [];
         let changes = 0;
+        const fc = fkStart(host);
         try {
           for (const r of rows) {
             const cur = readRow(env.tx, table, r[ncols] as bigint);
@@ -764,8 +835,10 @@ export function compileDelete(stmt: A.Delete, qc: QueryCompiler, host: DmlHost):
             changes++;
           }
         } catch (e) {
+          fkStatementEnd(fc, e);
           throw withChanges(e, changes);
         }
+        fkStatementEnd(fc);
         return { rows: out, changes };
       },
     };

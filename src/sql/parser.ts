@@ -663,6 +663,7 @@ export class Parser {
     let refCols: string[] | undefined;
     if (this.acceptOp('(')) { refCols = this.nameList(); this.expectOp(')'); }
     let onDelete = 'NO ACTION', onUpdate = 'NO ACTION';
+    let deferred = false;
     for (;;) {
       if (this.acceptKw('ON')) {
         const which = this.next();
@@ -679,12 +680,14 @@ export class Parser {
       } else if (this.acceptKw('MATCH')) {
         this.name();
       } else if (this.isKw('DEFERRABLE') || (this.isKw('NOT') && this.isKw('DEFERRABLE', this.peek()))) {
-        this.acceptKw('NOT');
+        const not = this.acceptKw('NOT');
         this.p++;
-        if (this.acceptKw('INITIALLY')) { if (!this.acceptKw('DEFERRED')) this.expectKw('IMMEDIATE'); }
+        let initially = false;
+        if (this.acceptKw('INITIALLY')) { initially = this.acceptKw('DEFERRED'); if (!initially) this.expectKw('IMMEDIATE'); }
+        deferred = !not && initially;
       } else break;
     }
-    return { cols, table, refCols, onDelete, onUpdate };
+    return { cols, table, refCols, onDelete, onUpdate, ...(deferred ? { deferred } : {}) };
   }
 
   private tableConstraint(): A.TableConstraint {

@@ -1,0 +1,139 @@
+/**
+ * Foreign keys as SQLite enforces them: violations are counted and fail the statement at its end
+ * (deferred ones at COMMIT), actions run as SQLite's triggers do. Each script runs on Trine and on
+ * SQLite (better-sqlite3), and every statement's outcome, error message and code must agree; each
+ * test also states the outcome it expects, so it fails when both engines change together.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import Sqlite from 'better-sqlite3';
+import { SqlError } from '../../src/sql/index.ts';
+import { fresh } from './helpers.ts';
+
+type Outcome = string;
+
+function show(v: unknown): string {
+  return typeof v === 'bigint' ? `${v}` : JSON.stringify(v);
+}
+
+/** Runs `script` (foreign keys on) on both engines; returns Trine's outcomes after asserting SQLite's are the same. */
+function both(script: string[]): Outcome[] {
+  const { s } = fresh();
+  const lite = new Sqlite(':memory:');
+  lite.defaultSafeIntegers(true);
+  const ours: Outcome[] = [];
+  const theirs: Outcome[] = [];
+  for (const sql of ['PRAGMA foreign_keys = ON', ...script]) {
+    try {
+      const r = s.execute(sql, [], { safeIntegers: true });
+      ours.push(`ok ${r.rows.map((row) => row.map(show).join('|')).join(' ')}`);
+    } catch (e) {
+      if (!(e instanceof SqlError)) throw e;
+      ours.push(`${e.code}: ${e.message}`);
+    }
+    try {
+      const st = lite.prepare(sql);
+      const rows = st.reader ? (st.raw(true).all() as unknown[][]) : (st.run(), []);
+      theirs.push(`ok ${rows.map((row) => row.map(show).join('|')).join(' ')}`);
+    } catch (e) {
+      theirs.push(`${(e as { code: string }).code}: ${(e as Error).message}`);
+    }
+  }
+  lite.close();
+  assert.equal(ours, theirs);
+  return ours.slice(1);
+}
+
+const FK = 'SQLITE_CONSTRAINT_FOREIGNKEY: FOREIGN KEY constraint failed';
+
+test('a multi-row INSERT whose later row supplies an earlier row\'s parent passes; the counter fails what stays broken', () => {
+  const out = both([
+    'CREATE TABLE t (a INTEGER PRIMARY KEY, b REFERENCES t(a))',
+    'INSERT INTO t VALUES (1, 2), (2, NULL)',
+    'INSERT INTO t VALUES (3, 4), (5, 3)',
+    'SELECT * FROM t',
+  ]);
+  assert.equal(out, ['ok ', 'ok ', FK, 'ok 1|2 2|null']);
+});
+
+test('NO ACTION is checked at statement end: a DELETE and re-INSERT of the parent key in one statement passes', () => {
+  const out = both([
+    'CREATE TABLE p (a TEXT PRIMARY KEY)',
+    'CREATE TABLE c (x REFERENCES p(a))',
+    "INSERT INTO p VALUES ('k')",
+    "INSERT INTO c VALUES ('k')",
+    "INSERT OR REPLACE INTO p VALUES ('k')",
+    "UPDATE p SET a = 'j'",
+    'DELETE FROM p',
+    'SELECT * FROM p, c',
+  ]);
+  assert.equal(out, ['ok ', 'ok ', 'ok ', 'ok ', 'ok ', FK, FK, 'ok "k"|"k"']);
+});
+
+test('a statement that breaks a foreign key and another constraint reports the other one; OR FAIL keeps nothing then', () => {
+  const out = both([
+    'CREATE TABLE p (a INTEGER PRIMARY KEY)',
+    'CREATE TABLE c (x REFERENCES p(a), y UNIQUE)',
+    'INSERT INTO p VALUES (1)',
+    'INSERT INTO c VALUES (1, 1)',
+    'INSERT INTO c VALUES (5, 2), (1, 1)',
+    'INSERT OR FAIL INTO c VALUES (5, 3), (1, 1)',
+    'INSERT OR FAIL INTO c VALUES (1, 7), (1, 1)',
+    'SELECT * FROM c',
+  ]);
+  assert.equal(out.slice(4), ['SQLITE_CONSTRAINT_UNIQUE: UNIQUE constraint failed: c.y', FK, 'SQLITE_CONSTRAINT_UNIQUE: UNIQUE constraint failed: c.y', 'ok 1|1 1|7']);
+});
+
+test('ON UPDATE and ON DELETE SET DEFAULT: the default must itself have a parent', () => {
+  const out = both([
+    'CREATE TABLE p (a INTEGER PRIMARY KEY)',
+    'CREATE TABLE c (x DEFAULT 7 REFERENCES p(a) ON UPDATE SET DEFAULT ON DELETE SET DEFAULT)',
+    'INSERT INTO p VALUES (1), (2)',
+    'INSERT INTO c VALUES (1), (2)',
+    'UPDATE p SET a = 3 WHERE a = 1',
+    'DELETE FROM p WHERE a = 2',
+    'INSERT INTO p VALUES (7)',
+    'UPDATE p SET a = 3 WHERE a = 1',
+    'DELETE FROM p WHERE a = 2',
+    'SELECT * FROM c',
+  ]);
+  assert.equal(out.slice(4), [FK, FK, 'ok ', 'ok ', 'ok ', 'ok 7 7']);
+});
+
+test('an integer child equals a REAL parent key only exactly', () => {
+  const out = both([
+    'CREATE TABLE p (a REAL UNIQUE)',
+    'CREATE TABLE c (x INT REFERENCES p(a))',
+    'INSERT INTO p VALUES (9007199254740993), (3)',
+    'INSERT INTO c VALUES (9007199254740993)',
+    'INSERT INTO c VALUES (9007199254740992), (3), (\'3.0\')',
+    'SELECT * FROM c',
+  ]);
+  assert.equal(out.slice(3), [FK, 'ok ', 'ok 9007199254740992 3 3']);
+});
+
+test('DEFERRABLE INITIALLY DEFERRED: counted until COMMIT, which fails and leaves the transaction open', () => {
+  const out = both([
+    'CREATE TABLE p (a INTEGER PRIMARY KEY)',
+    'CREATE TABLE c (x REFERENCES p(a) DEFERRABLE INITIALLY DEFERRED, y REFERENCES p(a) NOT DEFERRABLE INITIALLY DEFERRED)',
+    'INSERT INTO c VALUES (1, NULL)',
+    'INSERT INTO c VALUES (NULL, 1)',
+    'BEGIN',
+    'INSERT INTO c VALUES (1, NULL)',
+    'COMMIT',
+    'SAVEPOINT s',
+    'INSERT INTO c VALUES (2, NULL)',
+    'ROLLBACK TO s',
+    'INSERT INTO p VALUES (1)',
+    'COMMIT',
+    'SAVEPOINT s2',
+    'DELETE FROM p',
+    'RELEASE s2',
+    'DELETE FROM c',
+    'RELEASE s2',
+    'SELECT count(*) FROM p',
+  ]);
+  assert.equal(out.slice(2), [FK, FK, 'ok ', 'ok ', FK, 'ok ', 'ok ', 'ok ', 'ok ', 'ok ', 'ok ', 'ok ', FK, 'ok ', 'ok ', 'ok 0']);
+});
+
+test.run();
