@@ -12,10 +12,15 @@
  * A record that fails to read ends the log there: that is a torn write, and it is reported in
  * `recovery` with the bytes dropped; unless a later record of the same segment reads, which a
  * crash cannot cause (files grow front to back), so open refuses with STORAGE_CORRUPT.
+ *
+ * Every segment opens with a link record naming the segment before it, that segment's length and
+ * the tag that ends it; the previous segment is made durable before the link is written. So only
+ * the last segment can have a torn tail, and an older copy of a closed segment, a segment deleted
+ * from the middle or one put in another's place fails open instead of reading as a shorter log.
  */
 import { join } from 'node:path';
 import { TrineError } from '../crypto/index.ts';
-import { ByteReader, ByteWriter, corrupt } from './codec.ts';
+import { ByteReader, ByteWriter, corrupt, readU64, sameBytes, writeU64 } from './codec.ts';
 import {
   type FileCipher, FileKind, type MasterKey, KEY_FILE, Keyring, finishRekey, newFileHeader, openFileHeader, rekeyFiles,
 } from './envelope.ts';
@@ -67,6 +72,66 @@ const META_FILE = 'LOGMETA';
 const RECORD_TYPE = 1;
 const META_TYPE = 2;
 const segName = (id: number) => `log-${String(id).padStart(16, '0')}.seg`;
+const LINK_TYPE = 3;
+/** Link plaintext: previous segment id u64 | its length u64 | its last 16 bytes | u8 cut flag. */
+const LINK_PLAIN = 33;
+const LINK_END = HEADER_BYTES + 4 + LINK_PLAIN + 16;
+
+interface Link {
+  prevId: number;
+  prevLen: number;
+  tag: Uint8Array;
+  /** Written by a suffix truncation: the previous segment is being cut to prevLen. */
+  cut: boolean;
+}
+
+function readLink(s: Segment): Link | undefined {
+  const buf = new Uint8Array(LINK_END - HEADER_BYTES);
+  if (s.end < 0 || s.file.read(buf, HEADER_BYTES) < buf.length) return undefined;
+  if (new DataView(buf.buffer).getUint32(0, true) !== LINK_PLAIN + 16) return undefined;
+  try {
+    const p = s.cipher.open(HEADER_BYTES + 4, LINK_TYPE, buf.subarray(4), s.name);
+    return { prevId: readU64(p, 0), prevLen: readU64(p, 8), tag: p.slice(16, 32), cut: p[32] === 1 };
+  } catch {
+    return undefined;
+  }
+}
+
+function endTag(s: Segment, length: number): Uint8Array {
+  const tag = new Uint8Array(16);
+  s.file.read(tag, length - 16);
+  return tag;
+}
+
+/**
+ * Checks every segment against the link of the one after it, before anything is changed. A
+ * segment is complete and durable before its successor's link is written, so a mismatch is not a
+ * crash. A link may name a segment older than every file present (prefix truncation deleted it);
+ * a truncation's link also accepts its segment still uncut and segments between still present
+ * (a crash before the cut finished: their entries are then still the log's).
+ */
+function checkChain(segs: Segment[], links: (Link | undefined)[]): void {
+  const pos = new Map(segs.map((s, i) => [s.id, i]));
+  for (let j = 0; j < segs.length; j++) {
+    const s = segs[j]!, l = links[j];
+    if (!l) {
+      if (j < segs.length - 1) throw corrupt(`${s.name} has no readable link record but later segments exist, so it was damaged or altered on disk`);
+      continue;
+    }
+    const i = pos.get(l.prevId);
+    if (i === undefined) {
+      if (j > 0) throw corrupt(`${segName(l.prevId)}, which ${s.name} follows, is missing while older segments remain: a log segment was deleted or renamed`);
+      continue;
+    }
+    const p = segs[i]!;
+    if (i >= j || (!l.cut && i !== j - 1)) throw corrupt(`${s.name} was started after ${p.name}, but the segment before it is ${segs[j - 1]?.name ?? 'none'}: log segments were renamed, swapped or deleted`);
+    const size = p.file.size();
+    if (size < l.prevLen) throw corrupt(`${p.name} is ${size} bytes long but was ${l.prevLen} when ${s.name} was started: it is an older copy or was cut short`);
+    if ((!l.cut && size !== l.prevLen) || !sameBytes(endTag(p, l.prevLen), l.tag)) {
+      throw corrupt(`${p.name} does not end as it did when ${s.name} was started (${size} bytes, linked at ${l.prevLen}): it was replaced by another copy or altered`);
+    }
+  }
+}
 /**
  * Whether a sealed record starts anywhere in `s` from `from` on and opens: records are sealed with
  * their offset as associated data, so only a real record boundary opens. Run only when recovery
@@ -163,6 +228,8 @@ export class LogStore {
       if (file.read(header, 0) < HEADER_BYTES) return { id, name, file, cipher: undefined as unknown as FileCipher, records: [], end: -1 };
       return { id, name, file, cipher: openFileHeader(this.ring, header, FileKind.LogSegment, id, name), records: [], end: HEADER_BYTES };
     });
+    const links = opened.map(readLink);
+    checkChain(opened, links);
     if (this.ring.prev) {
       finishRekey(fs, this.dir, this.ring, this.keyedFiles(opened.filter((s) => s.end >= 0)));
     }
@@ -171,19 +238,32 @@ export class LogStore {
     for (let si = 0; si < opened.length && !cut; si++) {
       const s = opened[si]!;
       this.nextId = Math.max(this.nextId, s.id + 1);
+      // checkChain let only the last segment lack its link: torn while being started, so it goes whole.
       if (s.end < 0) { cut = { seg: si, at: 0, why: `${s.name} has a torn header` }; break; }
       const size = s.file.size();
-      let pos = HEADER_BYTES;
+      if (!links[si]) {
+        if (readableRecordAfter(s, HEADER_BYTES + 1, size)) {
+          throw corrupt(`${s.name}: its link record fails authentication but later records are intact, so it was damaged or altered on disk (a crash tears only the tail); restore this node's data directory from a backup, or remove it and re-join the node to its cluster`);
+        }
+        cut = { seg: si, at: 0, why: `${s.name} has a torn link record` };
+        break;
+      }
+      // Segments before the last were durable before the next one started: nothing in them is torn.
+      const tornOr = (why: string) => {
+        if (si < opened.length - 1) throw corrupt(`${why}, but ${opened[si + 1]!.name} was started after it was complete, so it was damaged or altered on disk`);
+        return why;
+      };
+      let pos = LINK_END;
       const lenBuf = new Uint8Array(4);
       while (pos < size) {
-        if (pos + 4 > size) { cut = { seg: si, at: pos, why: `${s.name} ends inside a record length` }; break; }
+        if (pos + 4 > size) { cut = { seg: si, at: pos, why: tornOr(`${s.name} ends inside a record length`) }; break; }
         s.file.read(lenBuf, pos);
         const len = new DataView(lenBuf.buffer).getUint32(0, true);
         if (len < 17 || len > LOG_RECORD_MAX || pos + 4 + len > size) {
           if (readableRecordAfter(s, pos + 1, size)) {
             throw corrupt(`${s.name}: the record length at offset ${pos} is damaged but later records are intact, so it was damaged or altered on disk (a crash tears only the tail); restore this node's data directory from a backup, or remove it and re-join the node to its cluster`);
           }
-          cut = { seg: si, at: pos, why: `${s.name} has a torn record at offset ${pos}` };
+          cut = { seg: si, at: pos, why: tornOr(`${s.name} has a torn record at offset ${pos}`) };
           break;
         }
         const sealed = new Uint8Array(len);
@@ -197,7 +277,7 @@ export class LogStore {
           if (readableRecordAfter(s, pos + 1, size)) {
             throw corrupt(`${s.name}: the record at offset ${pos} fails authentication but later records are intact, so it was damaged or altered on disk (a crash tears only the tail); restore this node's data directory from a backup, or remove it and re-join the node to its cluster`);
           }
-          cut = { seg: si, at: pos, why: `${s.name} has an unreadable record at offset ${pos}` };
+          cut = { seg: si, at: pos, why: tornOr(`${s.name} has an unreadable record at offset ${pos}`) };
           break;
         }
         if (entries.length === 0) throw corrupt(`${s.name} holds an empty record at offset ${pos}`);
@@ -206,8 +286,8 @@ export class LogStore {
         const l = f + entries.length - 1;
         // Wholly below the snapshot point: nothing in it is part of the log any more.
         if (l < this.first) { pos += 4 + len; continue; }
-        // Unsynced writes to an earlier segment can be lost while later ones survive: a gap is a torn tail.
-        if (f > Math.max(last + 1, this.first)) { cut = { seg: si, at: pos, why: `${s.name} skips from index ${last} to ${f} (unsynced writes lost)` }; break; }
+        // Records are written in index order and each segment is durable before the next starts.
+        if (f > Math.max(last + 1, this.first)) throw corrupt(`${s.name} skips from index ${Math.max(last, this.first - 1)} to ${f} at offset ${pos}: entries were removed from the log on disk`);
         if (f <= last) this.supersede(f);
         this.addRecord(s, { offset: pos, size: len + 4, first: f, last: l }, entries);
         last = l;
@@ -216,23 +296,19 @@ export class LogStore {
       s.end = pos;
       this.segs.push(s);
     }
-    let droppedBytes = 0, droppedSegments = 0;
     if (cut) {
+      // Only the last segment is ever cut (tornOr refuses the others).
       const s = opened[cut.seg]!;
-      droppedBytes += s.file.size() - cut.at;
-      if (cut.at === 0) { s.file.close(); fs.remove(join(this.dir, s.name)); droppedSegments++; this.segs = this.segs.filter((x) => x !== s); }
+      const droppedBytes = s.file.size() - cut.at;
+      if (cut.at === 0) { s.file.close(); fs.remove(join(this.dir, s.name)); this.segs = this.segs.filter((x) => x !== s); }
       else { s.file.truncate(cut.at); s.file.sync(); s.end = cut.at; }
-      for (const later of opened.slice(cut.seg + 1)) {
-        droppedBytes += later.file.size();
-        droppedSegments++;
-        later.file.close();
-        fs.remove(join(this.dir, later.name));
-        this.nextId = Math.max(this.nextId, later.id + 1);
-      }
       fs.syncDir(this.dir);
-      (this as { recovery: LogRecovery }).recovery = { droppedBytes, droppedSegments, detail: cut.why };
+      (this as { recovery: LogRecovery }).recovery = { droppedBytes, droppedSegments: cut.at === 0 ? 1 : 0, detail: cut.why };
     }
     this.dropBelow(this.first);
+    // The new segment's link vouches for the last one, whose bytes a crashed process may have
+    // left in the page cache only: startSegment syncs a dirty previous segment first.
+    if (this.segs.length) this.dirty.add(this.active);
     this.startSegment();
     this.fs.syncDir(this.dir);
     this.dirDirty = false;
@@ -274,13 +350,33 @@ export class LogStore {
     if (this.cache.size > LOG_CACHE_RECORDS) this.cache.delete(this.cache.keys().next().value!);
   }
 
-  private startSegment(): void {
+  /**
+   * Starts a segment linked to the active one, or, for a suffix truncation, to `cutTo.seg` as it
+   * will be once cut at `cutTo.at`.
+   */
+  private startSegment(cutTo?: { seg: Segment; at: number }): void {
+    const prev = cutTo?.seg ?? (this.segs.length ? this.active : undefined);
+    const link = new Uint8Array(LINK_PLAIN);
+    if (prev) {
+      // The link vouches for prev's bytes: they must be on disk before the link can be.
+      if (this.dirty.has(prev)) { prev.file.sync(); this.dirty.delete(prev); }
+      const at = cutTo?.at ?? prev.end;
+      writeU64(link, 0, prev.id);
+      writeU64(link, 8, at);
+      link.set(endTag(prev, at), 16);
+      link[32] = cutTo ? 1 : 0;
+    }
     const id = this.nextId++;
     const name = segName(id);
     const file = this.fs.open(join(this.dir, name), 'create');
     const { header, cipher } = newFileHeader(this.ring, FileKind.LogSegment, id);
-    file.write(header, 0);
-    const s: Segment = { id, name, file, cipher, records: [], end: HEADER_BYTES };
+    const sealed = cipher.seal(HEADER_BYTES + 4, LINK_TYPE, link);
+    const head = new Uint8Array(LINK_END);
+    head.set(header, 0);
+    new DataView(head.buffer).setUint32(HEADER_BYTES, sealed.length, true);
+    head.set(sealed, HEADER_BYTES + 4);
+    file.write(head, 0);
+    const s: Segment = { id, name, file, cipher, records: [], end: LINK_END };
     this.segs.push(s);
     this.dirty.add(s);
     this.dirDirty = true;
@@ -478,34 +574,29 @@ export class LogStore {
       const f = this.findRecord(index)!;
       const keptFrom = Math.max(f.r.first, this.first);
       const kept = this.entries(keptFrom, index);
-      if (kept.length) {
-        // The new record supersedes the old one from its first index on (see recovery).
-        this.startSegment();
-        this.supersede(keptFrom);
-        this.writeRecord(kept);
-        this.active.file.sync();
-        this.fs.syncDir(this.dir);
-        this.dirDirty = false;
-        this.dirty.delete(this.active);
-        this.cut(f.s, f.r.offset, this.active);
-      } else {
-        this.supersede(index);
-        this.cut(f.s, f.r.offset, undefined);
-        this.startSegment();
-        this.fs.syncDir(this.dir);
-        this.dirDirty = false;
-      }
+      // The new segment's link names f.s as cut at f.r.offset; the kept entries rewritten into it
+      // supersede the old record from its first index on (see recovery). A crash before the cut
+      // is done leaves the removed entries readable: the truncation did not happen.
+      this.startSegment({ seg: f.s, at: f.r.offset });
+      this.supersede(keptFrom);
+      if (kept.length) this.writeRecord(kept);
+      this.active.file.sync();
+      this.fs.syncDir(this.dir);
+      this.dirDirty = false;
+      this.dirty.delete(this.active);
+      this.cut(f.s, f.r.offset, this.active);
     });
   }
 
   /** Physically drops bytes from `seg` at `offset` and every later segment except `keep`. */
-  private cut(seg: Segment, offset: number, keep: Segment | undefined): void {
+  private cut(seg: Segment, offset: number, keep: Segment): void {
     const si = this.segs.indexOf(seg);
     // Later segments go first, and durably: were `seg` shortened on disk while a later segment
     // survived a crash, recovery would read a gap there and drop everything after it, `keep`
     // (the rewritten entries below the cut) included. The other order leaves at worst entries
     // that this truncation was removing anyway.
-    for (const s of this.segs.slice(si + 1)) {
+    // Newest first: a crash leaves the ones after `seg` that remain each still after its linked predecessor.
+    for (const s of this.segs.slice(si + 1).reverse()) {
       if (s === keep) continue;
       s.file.close();
       this.fs.remove(join(this.dir, s.name));
@@ -515,8 +606,7 @@ export class LogStore {
     seg.file.truncate(offset);
     seg.file.sync();
     seg.end = offset;
-    this.segs = this.segs.slice(0, si + 1);
-    if (keep) this.segs.push(keep);
+    this.segs = [...this.segs.slice(0, si + 1), keep];
   }
 
   /** Discards entries below `index` (after a snapshot covers them); durable on return. */

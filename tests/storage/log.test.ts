@@ -118,15 +118,33 @@ test('wrong master key: clear error, nothing on disk changed; passphrase keys an
   assert.equal(all(LogStore.open(DIR, { masterKey: KEY, fs })), [text(entry(1, 1))]);
 });
 
+test('unsynced appends across full segments: any crash reopens to a prefix (a segment is durable before the next links it)', async () => {
+  for (let seed = FIRST_SEED; seed < FIRST_SEED + SEEDS; seed++) {
+    const fs = new SimFs();
+    const log = LogStore.open(DIR, { masterKey: KEY, fs, segmentBytes: 400 });
+    const es = Array.from({ length: 30 }, (_, i) => entry(i + 1, 1, seed));
+    for (const e of es) await log.append([e], { sync: false });
+    assert.ok(fs.list(DIR).filter((n) => n.endsWith('.seg')).length >= 4, 'several segments started');
+    for (let k = 0; k < 10; k++) {
+      let re: LogStore;
+      try { re = LogStore.open(DIR, { masterKey: KEY, fs: fs.afterCrash(prng(seed * 100 + k)) }); } catch (e) { assert.unreachable(`seed ${seed} crash ${k}: ${e}`); return; }
+      const got = all(re);
+      assert.equal(got, es.slice(0, got.length).map(text), `seed ${seed} crash ${k}`);
+    }
+    await log.close();
+  }
+});
+
 test('crash at every point: reopen holds exactly the durable prefix, from the acknowledged first index', async () => {
   for (let seed = FIRST_SEED; seed < FIRST_SEED + SEEDS; seed++) {
     const replay = `STORAGE_SEED=${seed} STORAGE_SEEDS=1 node --import tsx tests/storage/log.test.ts`;
     // Count the operations of a clean run, then crash at each of them.
     const script = (rng: () => number) => {
-      const ops: ({ t: 'append'; n: number } | { t: 'suffix'; back: number } | { t: 'prefix'; fwd: number })[] = [];
+      const ops: ({ t: 'append'; n: number } | { t: 'suffix'; back: number } | { t: 'prefix'; fwd: number } | { t: 'reopen' })[] = [];
       for (let i = 0; i < 25; i++) {
         const r = rng();
-        ops.push(r < 0.75 ? { t: 'append', n: 1 + Math.floor(rng() * 4) } : r < 0.9 ? { t: 'suffix', back: Math.floor(rng() * 5) } : { t: 'prefix', fwd: Math.floor(rng() * 4) });
+        // Reopening starts a segment linked to the last one, as a full segment and a suffix truncation do.
+        ops.push(r < 0.7 ? { t: 'append', n: 1 + Math.floor(rng() * 4) } : r < 0.85 ? { t: 'suffix', back: Math.floor(rng() * 5) } : r < 0.93 ? { t: 'prefix', fwd: Math.floor(rng() * 4) } : { t: 'reopen' });
       }
       return ops;
     };
@@ -166,6 +184,9 @@ test('crash at every point: reopen holds exactly the durable prefix, from the ac
             first = Math.max(first, at);
             cut = 'prefix';
             log.truncatePrefix(at);
+          } else if (op.t === 'reopen') {
+            await log.close();
+            log = LogStore.open(DIR, { masterKey: KEY, fs, segmentBytes: 500 });
           }
           acked = model; ackFirst = first; cut = undefined;
         }
