@@ -71,10 +71,33 @@ export function loadSchema(tx: Tx, cookie: number): Schema {
       schema.indexes.set(ix.name.toLowerCase(), ix);
     } else if (r[0] === 'view') {
       const cv = parseOne(String(r[4])) as A.CreateView;
+      pinToMain(cv.select);
       schema.views.set(cv.name.toLowerCase(), { name: cv.name, cols: cv.cols, select: cv.select, sql: cv.sql });
     }
   }
   return schema;
+}
+
+/** Every object of an AST (an object or array), depth first. */
+function* nodes(node: unknown): Generator<Record<string, unknown>> {
+  if (Array.isArray(node)) for (const x of node) yield* nodes(x);
+  else if (node !== null && typeof node === 'object') {
+    yield node as Record<string, unknown>;
+    for (const v of Object.values(node)) yield* nodes(v);
+  }
+}
+
+/**
+ * Qualifies a view's tables with `main`, as SQLite fixes a view to its database: a table missing
+ * when the view is used is then reported as `main.<name>`. Names of the view's own common table
+ * expressions stay bare, so they still resolve to those.
+ */
+function pinToMain(select: A.Select): void {
+  const ctes = new Set<string>();
+  for (const o of nodes(select)) if (o.type === 'select') for (const c of o.with as A.Cte[]) ctes.add(c.name.toLowerCase());
+  for (const o of nodes(select)) {
+    if (o.k === 'table' && 'indexed' in o && o.schema === undefined && !ctes.has(String(o.name).toLowerCase())) o.schema = 'main';
+  }
 }
 
 export interface DdlContext {
@@ -200,10 +223,9 @@ export function createView(cv: A.CreateView, cx: DdlContext): void {
     nameTaken(schema, cv.name);
   }
   reserved(cv.name);
-  const q = cx.qc.compileSelect(cv.select, undefined);
-  if (cv.cols && cv.cols.length !== q.columns.length) {
-    throw sqlError(`expected ${cv.cols.length} columns for '${cv.name}' but got ${q.columns.length}`);
-  }
+  // Like SQLite, the query is not resolved here: a view may name tables and columns that do not
+  // exist yet, and fails when it is used until they do.
+  for (const o of nodes(cv.select)) if (o.k === 'param') throw sqlError('parameters are not allowed in views');
   addSchemaRow(tx, 'view', cv.name, cv.name, 0, cv.sql);
   bumpCookie(tx);
 }

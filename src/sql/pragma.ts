@@ -2,7 +2,7 @@
  * PRAGMA statements and their table-valued forms (pragma_table_info(...) and friends), answering
  * with SQLite's columns and row order, which Kysely's introspector relies on.
  */
-import type { Schema } from './catalog.ts';
+import type { Schema, View } from './catalog.ts';
 import type { Query } from './select.ts';
 import { toText, type Value } from './value.ts';
 
@@ -36,6 +36,8 @@ export function pragmaRows(name: string, arg: Value, schema: Schema, viewQuery: 
       if (v) {
         const q = viewQuery(v.name);
         if (!q) return [];
+        // SQLite answers from the view's column list even when the query gives another number of columns.
+        if (v.cols && v.cols.length !== q.columns.length) return v.cols.map((c, i) => (xinfo ? [BigInt(i), c, '', 0n, null, 0n, 0n] : [BigInt(i), c, '', 0n, null, 0n]));
         return q.columns.map((c, i) => {
           const r: Value[] = [BigInt(i), v.cols ? v.cols[i]! : c, q.declTypes[i] ?? '', 0n, null, 0n];
           if (xinfo) r.push(0n);
@@ -82,11 +84,21 @@ export function pragmaRows(name: string, arg: Value, schema: Schema, viewQuery: 
       }
       for (const v of schema.views.values()) {
         if (a && v.name.toLowerCase() !== a.toLowerCase()) continue;
-        out.push(['main', v.name, 'view', BigInt(viewQuery(v.name)?.columns.length ?? 0), 0n, 0n]);
+        out.push(['main', v.name, 'view', BigInt(viewColumnCount(v, viewQuery)), 0n, 0n]);
       }
       return out;
     }
     case 'database_list': return [[0n, 'main', '']];
     default: return [];
+  }
+}
+
+/** A view's column count: its column list's length, or 0 (as SQLite shows) when its query does not compile. */
+function viewColumnCount(v: View, viewQuery: (name: string) => Query | undefined): number {
+  try {
+    const n = viewQuery(v.name)?.columns.length ?? 0;
+    return v.cols?.length ?? n;
+  } catch {
+    return 0;
   }
 }

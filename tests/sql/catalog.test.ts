@@ -205,9 +205,23 @@ test('views: select through them, column lists, errors', () => {
   s.execute('CREATE VIEW v(x, y) AS SELECT a, a + b FROM t');
   assert.equal(rows(s, 'SELECT y FROM v WHERE x = 3'), [[7]]);
   fails(s, 'INSERT INTO v VALUES (1, 2)', 'cannot modify v because it is a view');
-  fails(s, 'CREATE VIEW w AS SELECT nosuch FROM t', 'no such column: nosuch');
   fails(s, 'CREATE VIEW v AS SELECT 1', 'view v already exists');
-  fails(s, 'CREATE VIEW w(a) AS SELECT 1, 2', "expected 1 columns for 'w' but got 2");
+  fails(s, 'CREATE VIEW p AS SELECT a FROM t WHERE b = ?', 'parameters are not allowed in views');
+  // Like SQLite, CREATE VIEW does not resolve the query: it fails when the view is used.
+  s.execute('CREATE VIEW w AS SELECT nosuch FROM t; CREATE VIEW w2(a) AS SELECT 1, 2; CREATE VIEW m AS SELECT * FROM later');
+  fails(s, 'SELECT * FROM w', 'no such column: nosuch');
+  fails(s, 'SELECT * FROM w2', "expected 1 columns for 'w2' but got 2");
+  assert.equal(rows(s, 'PRAGMA table_info(w2)'), [[0, 'a', '', 0, null, 0]]);
+  // A view's tables are those of the main database, so SQLite names them main.<table>.
+  fails(s, 'SELECT * FROM m', 'no such table: main.later');
+  fails(s, 'PRAGMA table_info(m)', 'no such table: main.later');
+  assert.equal(rows(s, "PRAGMA table_list(m)"), [['main', 'm', 'view', 0, 0, 0]]);
+  fails(s, 'ALTER TABLE t RENAME TO t2', 'error in view w: no such column: nosuch');
+  s.execute('CREATE TABLE later (z); INSERT INTO later VALUES (5)');
+  assert.equal(rows(s, 'SELECT * FROM m'), [[5]]);
+  s.execute('CREATE VIEW c AS WITH later AS (SELECT 6) SELECT * FROM later; DROP TABLE later');
+  assert.equal(rows(s, 'SELECT * FROM c'), [[6]]);
+  fails(s, 'SELECT * FROM m', 'no such table: main.later');
 });
 
 test('schema changes are seen by other sessions after commit, not before', () => {
