@@ -157,11 +157,13 @@ export class RowWriter {
    * Foreign keys, child side, counted as SQLite counts them: a row entering the table (`dir` 1)
    * whose parent key is missing adds a violation; a row leaving it (-1) whose parent is missing
    * takes one away. An UPDATE passes the columns it assigns: only keys with an assigned column
-   * count (rows that were orphans stay writable).
+   * count (rows that were orphans stay writable). `unchecked`: a key SQLite leaves unchecked (see
+   * `setNullUnchecked`).
    */
-  childKeys(row: Value[], env: Env, dir: 1 | -1, assigned?: ReadonlySet<number>): void {
+  childKeys(row: Value[], env: Env, dir: 1 | -1, assigned?: ReadonlySet<number>, unchecked?: A.ForeignKey): void {
     const t = this.table;
     for (const fk of t.fks) {
+      if (fk === unchecked && dir > 0) continue;
       const cols = fk.cols.map((c) => colIndex(t, c));
       if (assigned && !cols.some((c) => assigned.has(c) || (c === t.rowidAlias && assigned.has(t.cols.length)))) continue;
       const vals = cols.map((c) => row[c]!);
@@ -252,11 +254,11 @@ export class RowWriter {
   }
 
   /** Replaces row `old` by `nr` with foreign keys on, in SQLite's order: old keys out, row out, new keys in, row in. */
-  rewrite(old: Value[], nr: Value[], env: Env, assigned: ReadonlySet<number>): void {
+  rewrite(old: Value[], nr: Value[], env: Env, assigned: ReadonlySet<number>, unchecked?: A.ForeignKey): void {
     this.childKeys(old, env, -1, assigned);
     this.parentKeys(old, env, 1, assigned);
     deleteRowRaw(env.tx, this.table, old, env);
-    this.childKeys(nr, env, 1, assigned);
+    this.childKeys(nr, env, 1, assigned, unchecked);
     this.parentKeys(nr, env, -1, assigned);
     insertRowRaw(env.tx, this.table, nr, env);
   }
@@ -270,6 +272,65 @@ export interface FkCounters { stmt: number; deferred: number }
  * it leaves no trace). Checked when it succeeded or failed under OR FAIL, as SQLite does, so a
  * statement that broke another constraint too reports that one.
  */
+const ACTIONS = new Set(['CASCADE', 'SET NULL', 'SET DEFAULT', 'RESTRICT']);
+
+/** The foreign keys that reference `t`, newest first, as SQLite lists them. */
+function referencing(host: DmlHost, t: Table): { child: Table; fk: A.ForeignKey }[] {
+  const out: { child: Table; fk: A.ForeignKey }[] = [];
+  for (const child of host.allTables()) for (const fk of child.fks) if (fk.table.toLowerCase() === t.name.toLowerCase()) out.push({ child, fk });
+  return out.reverse();
+}
+
+const touches = (t: Table, cols: number[], assigned: ReadonlySet<number>): boolean =>
+  cols.some((c) => assigned.has(c) || (c === t.rowidAlias && assigned.has(t.cols.length)));
+
+/**
+ * SQLite's quirk, reproduced: it compiles each foreign key action into a trigger program, and skips
+ * the child check of a row written while the newest compiled program is the SET NULL action of
+ * that row's foreign key (meant for the program's own UPDATE, which writes NULLs). A statement whose
+ * REPLACE deletions (`del`) or upsert updates (`upd`, the assigned columns) compile actions before
+ * its own row check can end with such a program newest, so that row's key goes unchecked (two
+ * tables that reference each other with ON DELETE and ON UPDATE SET NULL: INSERT OR REPLACE writes
+ * an orphan). Returns that foreign key, if any.
+ */
+function setNullUnchecked(host: DmlHost, t: Table, del: boolean, upd: ReadonlySet<number>[]): A.ForeignKey | undefined {
+  const coded = new Set<string>();
+  const ids = new Map<A.ForeignKey, number>();
+  let newest: { fk: A.ForeignKey; del: boolean } | undefined;
+  const push = (fk: A.ForeignKey, isDel: boolean): boolean => {
+    if (!ids.has(fk)) ids.set(fk, ids.size);
+    const key = `${ids.get(fk)}${isDel ? 'd' : 'u'}`;
+    if (coded.has(key)) return false;
+    coded.add(key);
+    newest = { fk, del: isDel };
+    return true;
+  };
+  const childCols = (child: Table, fk: A.ForeignKey): Set<number> => new Set(fk.cols.map((c) => colIndex(child, c)));
+  const codeDelete = (p: Table): void => {
+    for (const { child, fk } of referencing(host, p)) {
+      if (!ACTIONS.has(fk.onDelete) || !push(fk, true)) continue;
+      if (fk.onDelete === 'CASCADE') codeDelete(child);
+      else if (fk.onDelete !== 'RESTRICT') codeUpdate(child, childCols(child, fk));
+    }
+  };
+  const codeUpdate = (p: Table, assigned: ReadonlySet<number>): void => {
+    for (const { child, fk } of referencing(host, p)) {
+      if (!ACTIONS.has(fk.onUpdate) || !touches(p, parentCols(p, fk), assigned) || !push(fk, false)) continue;
+      if (fk.onUpdate !== 'RESTRICT') codeUpdate(child, childCols(child, fk));
+    }
+  };
+  try {
+    if (del) codeDelete(t);
+    for (const a of upd) codeUpdate(t, a);
+  } catch {
+    // A foreign key naming a missing column fails where the rows are checked.
+    return undefined;
+  }
+  const n = newest as { fk: A.ForeignKey; del: boolean } | undefined;
+  if (!n || !t.fks.includes(n.fk) || (n.del ? n.fk.onDelete : n.fk.onUpdate) !== 'SET NULL') return undefined;
+  return n.fk;
+}
+
 function fkStart(host: DmlHost): FkCounters | undefined {
   if (!host.foreignKeys()) return undefined;
   const c = host.fkCounters();
@@ -479,12 +540,16 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
   const w = new RowWriter(table, host);
   const action = stmt.or;
   const tslot = target.src.slot, xslot = excluded.slot;
+  // What REPLACE may delete: the rowid when it is given, any unique index.
+  const replaces = (): boolean => (action ?? table.rowidConflict) === 'REPLACE' || table.indexes.some((ix) => ix.unique && (action ?? ix.conflict) === 'REPLACE');
+  const insertUnchecked = (): A.ForeignKey | undefined =>
+    setNullUnchecked(host, table, replaces() && (table.rowidAlias >= 0 || targets.includes(ridIdx) || table.indexes.some((ix) => ix.unique)), upserts.filter((u) => u.set).map((u) => u.assigned));
   const alias = table.rowidAlias;
   const autoinc = table.autoincrement;
 
   // The per-row functions are made once per compiled statement, not per execution: a closure per
   // run was a measurable share of a one-row INSERT. Per-execution state lives in `st`.
-  interface RunState { env: Env; out: Value[][]; changes: number; seqMax: bigint | undefined }
+  interface RunState { env: Env; out: Value[][]; changes: number; seqMax: bigint | undefined; unchecked: A.ForeignKey | undefined }
   const findUpsert = (ix: Index | 'rowid'): (typeof upserts)[number] | undefined => {
     for (const u of upserts) if (u.index === undefined || u.index === ix) return u;
     return undefined;
@@ -575,15 +640,15 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
       }
       if (r === 'skip' || r === 'done') return;
     }
-    if (host.foreignKeys()) { w.childKeys(row, env, 1); w.parentKeys(row, env, -1); }
+    if (host.foreignKeys()) { w.childKeys(row, env, 1, undefined, st.unchecked); w.parentKeys(row, env, -1); }
     insertRowRaw(env.tx, table, row, env, key);
     st.changes++;
     host.setLastInsertRowid(rowid);
     if (ret) { env.rows[tslot] = row; st.out.push(ret.fns.map((f) => f.fn(env))); }
   };
   const run = (env: Env): { rows: Value[][]; changes: number } => {
-    const st: RunState = { env, out: [], changes: 0, seqMax: undefined };
     const fc = fkStart(host);
+    const st: RunState = { env, out: [], changes: 0, seqMax: undefined, unchecked: fc && insertUnchecked() };
     try {
       if (source) source.run(env, (vals) => insertOne(st, vals));
       else insertOne(st, []);
@@ -668,7 +733,7 @@ function updateConflict(env: Env, table: Table, w: RowWriter, action: Action | u
 }
 
 /** Writes `nr` over `old` with every constraint (used by UPDATE and DO UPDATE). Returns false when skipped. */
-function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Value[], action: Action | undefined, assigned: ReadonlySet<number>): boolean {
+function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Value[], action: Action | undefined, assigned: ReadonlySet<number>, unchecked?: A.ForeignKey): boolean {
   const ncols = table.cols.length;
   const alias = table.rowidAlias;
   for (let i = 0; i < ncols; i++) if (i !== alias) nr[i] = applyAffinity(nr[i]!, table.cols[i]!.affinity);
@@ -697,7 +762,7 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
     if (!updateConflict(env, table, w, action, ix.index, other)) return false;
   }
   if (w.fkOn()) {
-    w.rewrite(old, nr, env, assigned);
+    w.rewrite(old, nr, env, assigned, unchecked);
     // After the write, as SQLite runs its actions: a self-referencing row's own key cascades too.
     w.parentActions(old, nr, env, 0, assigned);
     return true;
@@ -780,13 +845,15 @@ export function compileUpdate(stmt: A.Update, qc: QueryCompiler, host: DmlHost):
         // update needs no second read (for an update by key, that read was a fifth of the cost).
         let wrote = false;
         const fc = fkStart(host);
+        // An UPDATE OR REPLACE compiles the deletions of the rows it may replace before its checks.
+        const unchecked = fc && action === 'REPLACE' ? setNullUnchecked(host, table, true, []) : undefined;
         try {
           for (const rid of order) {
             const nr = matches.get(rid)!;
             const old = wrote ? readRow(env.tx, table, rid) : found.get(rid)!;
             if (!old) continue; // removed by an earlier REPLACE in this statement
             wrote = true;
-            if (!applyUpdate(env, table, w, old, nr, action, assigned)) continue;
+            if (!applyUpdate(env, table, w, old, nr, action, assigned, unchecked)) continue;
             changes++;
             if (ret) { env.rows[slot] = nr; out.push(ret.fns.map((f) => f.fn(env))); }
           }

@@ -136,4 +136,34 @@ test('DEFERRABLE INITIALLY DEFERRED: counted until COMMIT, which fails and leave
   assert.equal(out.slice(2), [FK, FK, 'ok ', 'ok ', FK, 'ok ', 'ok ', 'ok ', 'ok ', 'ok ', 'ok ', 'ok ', FK, 'ok ', 'ok ', 'ok 0']);
 });
 
+test('rows orphaned while foreign keys were off: an UPDATE that moves one passes when the statement nets no violation', () => {
+  const out = both([
+    'PRAGMA foreign_keys = OFF',
+    'CREATE TABLE p (a INTEGER PRIMARY KEY)',
+    'CREATE TABLE c (x INT REFERENCES p(a), y INT)',
+    'INSERT INTO p VALUES (1)',
+    'INSERT INTO c VALUES (5, 6), (7, 1), (8, 9)',
+    'PRAGMA foreign_keys = ON',
+    'UPDATE c SET x = y WHERE rowid < 3',
+    'UPDATE c SET x = y WHERE rowid = 3',
+    'DELETE FROM c WHERE rowid = 3',
+    'SELECT * FROM c',
+  ]);
+  assert.equal(out.slice(6), ['ok ', FK, 'ok ', 'ok 6|6 1|1']);
+});
+
+test('INSERT OR REPLACE into tables that reference each other: SQLite leaves the key unchecked after a SET NULL pair of actions', () => {
+  const script = (del: string, upd: string): string[] => [
+    `CREATE TABLE a (x INTEGER PRIMARY KEY, y REFERENCES b(z) ON UPDATE ${upd})`,
+    `CREATE TABLE b (k INTEGER PRIMARY KEY, z UNIQUE REFERENCES a(x) ON DELETE ${del})`,
+    'INSERT INTO a VALUES (1, NULL)',
+    'INSERT INTO b VALUES (1, 1)',
+    'INSERT OR REPLACE INTO a VALUES (1, 99)',
+    'SELECT * FROM a, b',
+  ];
+  assert.equal(both(script('SET NULL', 'SET NULL')).slice(4), ['ok ', 'ok 1|99|1|null']);
+  assert.equal(both(script('SET NULL', 'CASCADE')).slice(4), [FK, 'ok 1|null|1|1']);
+  assert.equal(both(script('CASCADE', 'SET NULL')).slice(4), [FK, 'ok 1|null|1|1']);
+});
+
 test.run();

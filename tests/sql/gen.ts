@@ -36,9 +36,8 @@ const LITS = [
 const FUNCS1 = ['abs', 'length', 'lower', 'upper', 'typeof', 'hex', 'quote', 'trim', 'ltrim', 'rtrim', 'round', 'unicode', 'sign'];
 const FUNCS2 = ['coalesce', 'ifnull', 'nullif', 'instr', 'max', 'min', 'substr', 'round', 'trim'];
 const BINOPS = ['+', '-', '*', '/', '%', '||', '=', '!=', '<', '<=', '>', '>=', 'AND', 'OR', 'IS', 'IS NOT', '&', '|', '<<', '>>', 'IS DISTINCT FROM', 'IS NOT DISTINCT FROM'];
-// NO ACTION (also the default) is checked at statement end in SQLite and per row here (a documented
-// difference), so every generated foreign key names its actions.
-const FK_ACTIONS = ['CASCADE', 'SET NULL', 'RESTRICT'];
+/** Foreign key actions; '' leaves the action out (NO ACTION). */
+const FK_ACTIONS = ['CASCADE', 'SET NULL', 'SET DEFAULT', 'RESTRICT', 'NO ACTION', ''];
 
 export class Gen {
   readonly r: () => number;
@@ -111,15 +110,14 @@ export class Gen {
   }
 
   /**
-   * A one-column key of a table created before the child, for a foreign key to reference, or
-   * nothing when the few tables tried have none. Cycles stay out: SQLite skips the child check of
-   * INSERT OR REPLACE when two tables reference each other with ON UPDATE SET NULL, where Trine
-   * reports "FOREIGN KEY constraint failed".
+   * A one-column key for a foreign key to reference, or nothing when the few tables tried have
+   * none. A column added to an existing table may reference any table, itself or a later one, so
+   * tables reference each other.
    */
   private parentKey(child: Tbl | undefined): [string, Col] | undefined {
-    const before = child ? this.tables.indexOf(child) : this.tables.length;
-    for (let i = 0; i < 3 && before > 0; i++) {
-      const p = this.tables[this.int(before)]!;
+    const n = this.tables.length;
+    for (let i = 0; i < 3 && n > 0; i++) {
+      const p = this.tables[this.int(n)]!;
       const keys = (p.keys ?? []).filter((k) => k.length === 1);
       const col = keys.length ? p.cols.find((c) => c.name === this.pick(keys)[0]) : undefined;
       if (col) return [p.name, col];
@@ -132,18 +130,17 @@ export class Gen {
    */
   private references([table, col]: [string, Col], deps: string[]): string {
     deps.push(table);
-    return ` REFERENCES ${table}(${col.name}) ON DELETE ${this.pick(FK_ACTIONS)} ON UPDATE ${this.pick(FK_ACTIONS)}`;
+    const del = this.pick(FK_ACTIONS), upd = this.pick(FK_ACTIONS);
+    const deferred = this.chance(0.15) ? this.pick([' DEFERRABLE INITIALLY DEFERRED', ' DEFERRABLE', ' NOT DEFERRABLE INITIALLY DEFERRED']) : '';
+    return ` REFERENCES ${table}(${col.name})${del && ` ON DELETE ${del}`}${upd && ` ON UPDATE ${upd}`}${deferred}`;
   }
 
   /**
    * A foreign key column's type: the parent's half the time, so child values often match the parent
-   * only after one side's affinity. Trine bug: under a REAL parent key an integer child finds a
-   * parent that equals it only as a double (`CREATE TABLE p (a REAL UNIQUE); CREATE TABLE c (x INT
-   * REFERENCES p(a)); INSERT INTO p VALUES (9007199254740993); INSERT INTO c VALUES
-   * (9007199254740993)` succeeds; SQLite: "FOREIGN KEY constraint failed"), so REAL keys keep theirs.
+   * only after one side's affinity.
    */
   private childType(parent: Col): string {
-    return parent.type === 'REAL' || this.chance(0.5) ? parent.type : this.pick(TYPES);
+    return this.chance(0.5) ? parent.type : this.pick(TYPES);
   }
 
   private createIndexStmt(): Stmt {
@@ -200,11 +197,7 @@ export class Gen {
   private insertStmt(): Stmt {
     const t = this.pick(this.tables);
     const or = this.pick(['', '', '', 'OR IGNORE ', 'OR REPLACE ', 'OR ABORT ', 'OR FAIL ']);
-    // SQLite checks foreign keys at the end of the statement, Trine per row (docs/SQL.md): a row
-    // that breaks one and is replaced or upserted by a later row of the same statement passes
-    // there only. So a table with foreign keys gets one row at a time while they are on.
-    const child = this.fk && (t.deps?.length ?? 0) > 0;
-    const rows = child ? 1 : 1 + this.int(3);
+    const rows = 1 + this.int(3);
     const ncols = t.cols.length;
     const useCols = this.chance(0.5);
     const k = useCols ? 1 + this.int(ncols) : ncols;
@@ -230,7 +223,7 @@ export class Gen {
     const fresh = t.ipk && target !== '' && target !== t.cols[0]!.name;
     const vals = Array.from({ length: rows }, () => `(${t.cols.slice(0, k).map((_, i) => (i === 0 && fresh ? 'NULL' : val(i))).join(', ')})`).join(', ');
     if (this.chance(0.05)) return { sql: `INSERT ${or}INTO ${t.name} DEFAULT VALUES${this.returning(t)}`, ordered: true };
-    if (this.chance(0.08) && !child) {
+    if (this.chance(0.08)) {
       const s = this.pick(this.tables);
       return { sql: `INSERT ${or}INTO ${t.name}${cols} SELECT ${t.cols.slice(0, k).map((_, i) => (i === 0 && t.ipk ? 'NULL' : this.pick(s.cols).name)).join(', ')} FROM ${s.name} WHERE ${this.expr(s, 1)} ORDER BY rowid`, ordered: true };
     }
@@ -471,13 +464,10 @@ export class Gen {
     if (d < 4) return this.alterStmt();
     if (d < 8) return this.viewStmt();
     if (d < 9) return this.createIndexStmt();
-    // PRAGMA foreign_keys is a no-op inside a transaction. Trine bug: SQLite counts violations over
-    // the statement, so an UPDATE that moves a row orphaned while they were off to another missing
-    // parent passes (`CREATE TABLE p (a INTEGER PRIMARY KEY); CREATE TABLE c (x INT REFERENCES p(a),
-    // y INT); INSERT INTO c VALUES (5, 6); PRAGMA foreign_keys = ON; UPDATE c SET x = y`); Trine
-    // fails it. So the setting is only ever turned off.
-    if (this.inTx || !this.fk) return this.select();
-    return { sql: 'PRAGMA foreign_keys = OFF', ordered: true, apply: () => { this.fk = false; } };
+    // PRAGMA foreign_keys is a no-op inside a transaction.
+    if (this.inTx) return this.select();
+    const on = !this.fk;
+    return { sql: `PRAGMA foreign_keys = ${on ? 'ON' : 'OFF'}`, ordered: true, apply: () => { this.fk = on; } };
   }
 
   /** Statements that end the script: an open transaction is committed. */
