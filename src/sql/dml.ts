@@ -77,7 +77,7 @@ function checkWritable(table: Table | undefined, name: string, host: DmlHost, is
 
 /** The engine that applies row changes with every constraint: shared by INSERT, UPDATE, DELETE. */
 export class RowWriter {
-  constructor(readonly table: Table, private readonly host: DmlHost) {}
+  constructor(readonly table: Table, readonly host: DmlHost) {}
 
   /** NOT NULL and CHECK. Returns false when the row is to be skipped (IGNORE). */
   checkRow(row: Value[], action: Action | undefined, env: Env, useDefaults: boolean): boolean {
@@ -261,6 +261,20 @@ export class RowWriter {
     this.childKeys(nr, env, 1, assigned, unchecked);
     this.parentKeys(nr, env, -1, assigned);
     insertRowRaw(env.tx, this.table, nr, env);
+  }
+}
+
+/**
+ * Whether foreign keys make SQLite treat an UPDATE assigning `assigned` as one that may rewrite
+ * every index: it assigns the child columns of a self-referencing key, or a parent key that has an
+ * ON UPDATE action.
+ */
+function fkRewritesIndexes(host: DmlHost, t: Table, assigned: ReadonlySet<number>): boolean {
+  try {
+    if (t.fks.some((fk) => fk.table.toLowerCase() === t.name.toLowerCase() && touches(t, fk.cols.map((c) => colIndex(t, c)), assigned))) return true;
+    return referencing(host, t).some(({ fk }) => fk.onUpdate !== 'NO ACTION' && touches(t, parentCols(t, fk), assigned));
+  } catch {
+    return false;
   }
 }
 
@@ -753,13 +767,22 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
   if (rid !== oldRowid && env.tx.get(rowKey(table.prefix, rid))) {
     if (!updateConflict(env, table, w, action, 'rowid', rid)) return false;
   }
+  const recheck = action === 'REPLACE' && w.fkOn() && fkRewritesIndexes(w.host, table, assigned);
+  const checked: TableRtIndex[] = [];
   for (let k = rt.indexes.length - 1; k >= 0; k--) {
     const ix = rt.indexes[k]!;
     if (!ix.index.unique) continue;
     let other = w.findConflict(ix, nr, rid, env);
     if (other === oldRowid) other = undefined;
-    if (other === undefined) continue;
-    if (!updateConflict(env, table, w, action, ix.index, other)) return false;
+    if (other !== undefined) {
+      if (!updateConflict(env, table, w, action, ix.index, other)) return false;
+      // SQLite's quirk, reproduced: when foreign keys make it check every index of an UPDATE OR
+      // REPLACE, a replacement makes the indexes checked before it conflict with the row's own
+      // entries.
+      const own = recheck ? checked.find((c) => indexEntry(c, nr, rid, env)?.values.every((v) => v !== null)) : undefined;
+      if (own) throw fail(uniqueKind(table, own.index), uniqueMessage(table, own.index), 'ABORT');
+    }
+    checked.push(ix);
   }
   if (w.fkOn()) {
     w.rewrite(old, nr, env, assigned, unchecked);

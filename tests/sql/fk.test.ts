@@ -166,4 +166,17 @@ test('INSERT OR REPLACE into tables that reference each other: SQLite leaves the
   assert.equal(both(script('CASCADE', 'SET NULL')).slice(4), [FK, 'ok 1|null|1|1']);
 });
 
+test('UPDATE OR REPLACE of a parent key with an ON UPDATE action: a replacement fails on the row\'s own entries in the indexes checked before', () => {
+  const script = (action: string, b: string): string[] => [
+    'CREATE TABLE p (a TEXT UNIQUE, b UNIQUE)',
+    `CREATE TABLE c (x REFERENCES p(a) ON UPDATE ${action})`,
+    `INSERT INTO p VALUES ('0', 0), ('k', ${b})`,
+    "UPDATE OR REPLACE p SET a = '0' WHERE rowid = 2",
+    'SELECT rowid, * FROM p',
+  ];
+  assert.equal(both(script('RESTRICT', "'z'")).slice(3), ['SQLITE_CONSTRAINT_UNIQUE: UNIQUE constraint failed: p.b', 'ok 1|"0"|0 2|"k"|"z"']);
+  assert.equal(both(script('NO ACTION', "'z'")).slice(3), ['ok ', 'ok 2|"0"|"z"']);
+  assert.equal(both(script('CASCADE', 'NULL')).slice(3), ['ok ', 'ok 2|"0"|null']);
+});
+
 test.run();

@@ -254,13 +254,7 @@ export class Gen {
 
   private updateStmt(): Stmt {
     const t = this.pick(this.tables);
-    // Trine bug: UPDATE OR REPLACE of a parent key that an ON UPDATE RESTRICT foreign key names fails
-    // in SQLite on the row's own entries in the other UNIQUE indexes (`CREATE TABLE p (a TEXT UNIQUE,
-    // b UNIQUE); CREATE TABLE c (x REFERENCES p(a) ON UPDATE RESTRICT); INSERT INTO p VALUES ('0', 0),
-    // ('k', 'z'); UPDATE OR REPLACE p SET a = '0' WHERE rowid = 2` is "UNIQUE constraint failed:
-    // p.b"); Trine replaces. So a table other tables reference is not updated OR REPLACE.
-    const parent = this.tables.some((x) => x.deps?.includes(t.name));
-    const or = this.pick(parent ? ['', '', 'OR IGNORE '] : ['', '', 'OR IGNORE ', 'OR REPLACE ']);
+    const or = this.pick(['', '', 'OR IGNORE ', 'OR REPLACE ']);
     const cols = t.ipk ? t.cols.slice(1) : t.cols;
     const c = this.pick(cols).name;
     const others = cols.filter((x) => x.name !== c);
