@@ -13,7 +13,7 @@ import {
   ExprCompiler, Scope, comparisonAffinity, comparisonCollation, makeAccumulators, stepAccumulators,
   type AggCall, type CExpr, type Env, type Source, type SubqueryHost,
 } from './expr.ts';
-import { MinMaxAcc } from './functions.ts';
+import { MinMaxAcc, SCALARS } from './functions.ts';
 import { MAX_VIEW_DEPTH } from './limits.ts';
 import { decodeRow, scanRows, tableRt, tableSource } from './rows.ts';
 import {
@@ -36,6 +36,11 @@ export interface Query {
   arms?: { aff: (Affinity | null)[]; kinds: number[] }[];
   /** The affinity the value of `(SELECT ...)` or `IN (SELECT ...)` has when it differs from `aff`. */
   exprAff?: (Affinity | null)[];
+  /**
+   * Per arm of a compound without LIMIT: its own column affinities and the outer WHERE terms pushed
+   * into it (see pushIntoCompound), which keep only the arm rows they accept.
+   */
+  pushdown?: { aff: (Affinity | null)[]; filters: ((env: Env, row: Value[]) => boolean)[] }[];
   correlated: boolean;
   run(env: Env, emit: (row: Value[]) => boolean | void): void;
   explain(out: PlanRow[], parent: number): void;
@@ -73,7 +78,12 @@ interface Level {
   filters: CExpr[];
   access: Access;
   indexed: string | null | undefined;
+  /** When set, WHERE terms pushed into the compound subquery apply only while this holds. */
+  pushIf?: () => boolean;
 }
+
+/** A CTE in scope, with the FROM items that name it. */
+interface CteEntry { cte: A.Cte; busy: boolean; refs: Set<A.FromItem> }
 
 const NUMERIC = new Set(['INTEGER', 'REAL', 'NUMERIC']);
 
@@ -86,9 +96,11 @@ function conjuncts(e: A.Expr | undefined, out: A.Expr[] = []): A.Expr[] {
 export class QueryCompiler implements SubqueryHost {
   private slots = 0;
   readonly ex: ExprCompiler;
-  private readonly ctes: Map<string, { cte: A.Cte; busy: boolean }>[] = [];
+  private readonly ctes: Map<string, CteEntry>[] = [];
   private viewDepth = 0;
   private subqueryCount = 0;
+  /** Expression subqueries compiled so far that read an enclosing query's columns. */
+  private correlatedSubqueries = 0;
 
   constructor(readonly schema: Schema, private readonly tvf: TableFunctions) {
     this.ex = new ExprCompiler(this);
@@ -99,18 +111,19 @@ export class QueryCompiler implements SubqueryHost {
 
   compileSubquery(select: A.Select, scope: Scope): ReturnType<SubqueryHost['compileSubquery']> {
     const q = this.compileSelect(select, scope.parent);
+    if (q.correlated) this.correlatedSubqueries++;
     return { run: q.run, aff: q.exprAff ?? q.aff, colls: q.colls, ncols: q.columns.length, correlated: q.correlated };
   }
 
   pushCtes(ctes: A.Cte[]): void {
     if (ctes.length === 0) return;
-    const m = new Map<string, { cte: A.Cte; busy: boolean }>();
-    for (const c of ctes) m.set(c.name.toLowerCase(), { cte: c, busy: false });
+    const m = new Map<string, CteEntry>();
+    for (const c of ctes) m.set(c.name.toLowerCase(), { cte: c, busy: false, refs: new Set() });
     this.ctes.push(m);
   }
   popCtes(ctes: A.Cte[]): void { if (ctes.length) this.ctes.pop(); }
 
-  private findCte(name: string): { cte: A.Cte; busy: boolean } | undefined {
+  private findCte(name: string): CteEntry | undefined {
     for (let i = this.ctes.length - 1; i >= 0; i--) {
       const c = this.ctes[i]!.get(name.toLowerCase());
       if (c) return c;
@@ -160,18 +173,23 @@ export class QueryCompiler implements SubqueryHost {
     const limit = sel.limit ? this.ex.compile(sel.limit, scope) : undefined;
     const offset = sel.offset ? this.ex.compile(sel.offset, scope) : undefined;
     const ops = sel.ops;
+    const pushdown = sel.limit ? undefined : parts.map((p) => ({ aff: p.aff, filters: [] as ((env: Env, row: Value[]) => boolean)[] }));
+    const armRows = (i: number, env: Env, out: Value[][]): void => {
+      const filters = pushdown?.[i]!.filters ?? [];
+      parts[i]!.run(env, (r) => { if (filters.every((f) => f(env, r))) out.push(r); });
+    };
     return {
       columns: first.columns, aff: first.aff.map((_, i) => compoundAffinity(arms, i)), colls: first.colls, declTypes: first.declTypes,
       // An expression subquery takes its affinity from the rightmost arm, as SQLite does.
-      arms, exprAff: last.exprAff ?? last.aff,
+      arms, exprAff: last.exprAff ?? last.aff, pushdown,
       correlated: parts.some((p) => p.correlated) || scope.correlated,
       run: (env, emit) => {
         let rows: Value[][] = [];
-        parts[0]!.run(env, (r) => { rows.push(r); });
+        armRows(0, env, rows);
         for (let i = 1; i < parts.length; i++) {
           const op = ops[i - 1]!;
           const right: Value[][] = [];
-          parts[i]!.run(env, (r) => { right.push(r); });
+          armRows(i, env, right);
           if (op === 'UNION ALL') { rows = rows.concat(right); continue; }
           const key = (r: Value[]): string => groupKey(r, colls);
           if (op === 'UNION') rows = distinctRows(rows.concat(right), key);
@@ -263,7 +281,9 @@ export class QueryCompiler implements SubqueryHost {
           if (cte.cte.cols && cte.cte.cols.length !== q.columns.length) {
             throw sqlError(`table ${cte.cte.name} has ${q.columns.length} values for ${cte.cte.cols.length} columns`);
           }
-          return this.materialized(q, item.alias ?? item.name, names, base, item.alias ?? item.name);
+          cte.refs.add(item);
+          // SQLite materialises a CTE named more than once and pushes no WHERE term into it.
+          return { ...this.materialized(q, item.alias ?? item.name, names, base, item.alias ?? item.name), pushIf: () => cte.refs.size === 1 };
         } finally { cte.busy = false; }
       }
       const lname = item.name.toLowerCase();
@@ -425,6 +445,7 @@ export class QueryCompiler implements SubqueryHost {
       }
     }
     const constFilters: CExpr[] = levels.length === 0 ? whereTerms.map((c) => c.ce) : [];
+    this.pushIntoCompounds(levels, whereTerms, onCompiled, scope);
 
     // Access paths.
     levels.forEach((l, i) => {
@@ -1066,6 +1087,7 @@ export class QueryCompiler implements SubqueryHost {
         for (let k = 0; k < levels.length; k++) if (!levels[k]!.left && c.slots.has(levels[k]!.src.slot)) cands[k]!.push(c);
       }
     }
+    this.pushIntoCompounds(levels, whereTerms, onCompiled, scope);
     let loop: ((env: Env, ctl: { stop: boolean }, inner: () => void) => void) | undefined;
     // Access paths are chosen on first use, after every expression of the statement has marked
     // the columns it reads (covering decisions depend on that).
@@ -1084,6 +1106,47 @@ export class QueryCompiler implements SubqueryHost {
       },
       explain: (out) => { plan(); for (const l of levels) out.push({ id: out.length + 2, parent: 0, detail: describeLevel(l) }); },
     };
+  }
+
+  /**
+   * SQLite pushes a WHERE term over one compound subquery's columns down into each arm, where a
+   * column has that arm's affinity rather than the compound's; the term also stays in the outer
+   * query. So an arm keeps only the rows the term accepts with the arm's affinities. Terms SQLite
+   * keeps out (correlated subqueries, non-deterministic functions) stay out here too; CTEs, which
+   * SQLite may materialise instead, take terms only while named once (see fromItem).
+   */
+  private pushIntoCompounds(levels: Level[], whereTerms: Conjunct[], onCompiled: { level: number; c: Conjunct }[], scope: Scope): void {
+    // Slots a term reads that belong to no level are its subqueries' own sources.
+    const own = (c: Conjunct, l: Level): boolean => levels.every((m) => m === l || !c.slots.has(m.src.slot)) && c.slots.has(l.src.slot);
+    levels.forEach((l, i) => {
+      if (!l.subQuery?.pushdown) return;
+      // Over the right side of a LEFT JOIN only its own ON terms, and WHERE terms that make it inner.
+      for (const c of whereTerms) if (own(c, l) && (!l.left || nullRejecting(c.ast, l.src))) this.pushIntoCompound(l, c, scope);
+      for (const { level, c } of onCompiled) if (own(c, l) && (level === i || !l.left || nullRejecting(c.ast, l.src))) this.pushIntoCompound(l, c, scope);
+    });
+  }
+
+  private pushIntoCompound(l: Level, c: Conjunct, scope: Scope): void {
+    if (!pushable(c.ast, l.src)) return;
+    const correlated = this.correlatedSubqueries;
+    // The copies' subqueries never show in EXPLAIN, so they take no labels from the ones that do.
+    const labels = this.subqueryCount;
+    const filters = l.subQuery!.pushdown!.map((arm) => {
+      const src: Source = { ...l.src, slot: this.newSlot(), cols: l.src.cols.map((col, i) => ({ ...col, aff: arm.aff[i] ?? null })), used: new Set() };
+      const sc = new Scope(scope.parent);
+      sc.sources.push(src);
+      sc.noAgg = 'WHERE';
+      const ce = this.ex.compileCond(c.ast, sc);
+      return (env: Env, row: Value[]): boolean => { env.rows[src.slot] = row; return truth(ce.fn(env)) === true; };
+    });
+    this.subqueryCount = labels;
+    // SQLite keeps out a term with a correlated subquery.
+    if (this.correlatedSubqueries !== correlated) return;
+    const when = l.pushIf;
+    l.subQuery!.pushdown!.forEach((arm, i) => {
+      const f = filters[i]!;
+      arm.filters.push(when ? (env, row) => !when() || f(env, row) : f);
+    });
   }
 
   /** A level over a table (for DML targets), with the table as a source at a fresh slot. */
@@ -1244,6 +1307,47 @@ function bigintJson(_k: string, v: unknown): unknown {
 
 function stripTable(e: A.Expr): A.Expr {
   return JSON.parse(JSON.stringify(e, (k, v) => (k === 'table' ? undefined : typeof v === 'bigint' ? `${v}n` : v)), (_k, v) => v) as A.Expr;
+}
+
+/**
+ * Whether SQLite would push `e` into subquery `src`, bar correlated subqueries: no non-deterministic
+ * function in it, and every name outside its subqueries one of `src`'s columns (not a result alias,
+ * which WHERE may also name).
+ */
+function pushable(e: A.Expr, src: Source): boolean {
+  const ok = (x: A.Expr): boolean => pushable(x, src);
+  switch (e.k) {
+    case 'lit': case 'param': return true;
+    case 'col': return (e.table === undefined || e.table.toLowerCase() === src.name.toLowerCase()) && src.cols.some((c) => c.name.toLowerCase() === e.name.toLowerCase());
+    case 'unary': case 'isnull': case 'cast': case 'collate': return ok(e.e);
+    case 'bin': return ok(e.l) && ok(e.r);
+    case 'like': return ok(e.l) && ok(e.r) && (!e.esc || ok(e.esc));
+    case 'between': return ok(e.e) && ok(e.lo) && ok(e.hi);
+    case 'in': return !e.table && ok(e.e) && (e.list ?? []).every(ok);
+    case 'subq': case 'exists': return true;
+    case 'case': return [e.base, e.else, ...e.whens.flat()].every((x) => !x || ok(x));
+    case 'fn': return SCALARS[e.name]?.deterministic === true && e.args.every(ok);
+    default: return false;
+  }
+}
+
+/**
+ * Whether `e` is false or NULL whenever `src`'s row is all NULL, so that a WHERE term over the right
+ * side of a LEFT JOIN drops its NULL-extended rows (SQLite then treats the join as inner); a
+ * conservative subset of SQLite's sqlite3ExprImpliesNonNullRow.
+ */
+function nullRejecting(e: A.Expr, src: Source): boolean {
+  const isCol = (x: A.Expr): boolean => {
+    while (x.k === 'collate' || (x.k === 'unary' && x.op !== 'NOT')) x = x.e;
+    return x.k === 'col' && (x.table === undefined || x.table.toLowerCase() === src.name.toLowerCase());
+  };
+  switch (e.k) {
+    case 'bin': return ['=', '==', '<', '>', '<=', '>=', '!=', '<>'].includes(e.op) && (isCol(e.l) || isCol(e.r));
+    case 'like': return isCol(e.l);
+    case 'between': case 'in': return isCol(e.e);
+    case 'isnull': return e.not && isCol(e.e);
+    default: return false;
+  }
 }
 
 const KIND_NUM = 1, KIND_TEXT = 2, KIND_BLOB = 4;

@@ -175,6 +175,27 @@ test('subquery and view columns: plain column references keep their affinity, ex
   ], "CREATE TABLE s (c TEXT, b, i INT); INSERT INTO s VALUES ('1', '1', 1); CREATE VIEW v AS SELECT 1 AS e, b FROM s;");
 });
 
+test('WHERE terms over a compound subquery judge each arm by its own affinity, as SQLite pushes them down', () => {
+  const q = (from: string, where: string): string => `(SELECT group_concat(quote(v), ' ') FROM ${from} WHERE ${where})`;
+  const ab = '(SELECT y AS v FROM b UNION ALL SELECT x FROM a)';
+  agree([
+    // The TEXT arm compares '1' > '1' as text, the INTEGER arm 2 > 1 as numbers; the outer copy of
+    // the term (no affinity) keeps its say, so '1' = 1 holds in neither.
+    q(ab, 'v > 1'), q(ab, "v = '1'"), q(ab, 'v <> 1'), q(ab, 'v NOT IN (1)'), q(ab, 'v IS NOT 1'), q(ab, 'v NOT BETWEEN 0 AND 1'),
+    q('(SELECT x AS v FROM a UNION ALL SELECT y FROM b)', "v < '2'"), q('(SELECT y AS v FROM b UNION SELECT x FROM a)', 'v > 1'),
+    q('(SELECT y AS v FROM b EXCEPT SELECT x FROM a)', 'v > 1'), q('(SELECT y AS v FROM b UNION ALL VALUES (\'1\'), (2))', 'v > 1'),
+    q('(SELECT y AS v FROM b GROUP BY y UNION ALL SELECT max(x) FROM a)', 'v > 1'), q('w', 'v > 1'),
+    q(ab, 'v > (SELECT 1)'), q(ab, 'v > 1 AND abs(random()) >= 0'),
+    q(`a JOIN ${ab} t`, 't.v > 1 AND a.x = 1'), q(`a LEFT JOIN ${ab} t ON t.v > 1`, 'a.x = 1'), q(`a LEFT JOIN ${ab} t ON 1`, 't.v > 1 AND a.x = 1'),
+    // Kept out: a LIMIT on the compound, non-deterministic functions, correlated subqueries, a
+    // LEFT JOIN's WHERE term that NULL rows pass, and CTEs named more than once.
+    q(`(SELECT y AS v FROM b UNION ALL SELECT x FROM a LIMIT 9)`, 'v > 1'), q(ab, 'v > 1 + (random() & 0)'), q(ab, 'EXISTS (SELECT 1 WHERE v > 1)'),
+    q(`a LEFT JOIN ${ab} t ON 1`, '(t.v > 1 OR t.v IS NULL) AND a.x = 1'),
+    `(WITH c AS ${ab} SELECT group_concat(quote(v), ' ') FROM c WHERE v > 1)`,
+    `(WITH c AS ${ab} SELECT count(*) FROM c WHERE v > 1) + (WITH c AS ${ab} SELECT count(*) FROM c, c AS d WHERE c.v > 1)`,
+  ], "CREATE TABLE a (x INTEGER); CREATE TABLE b (y TEXT); INSERT INTO a VALUES (1), (2); INSERT INTO b VALUES ('1'), ('2'); CREATE VIEW w AS SELECT y AS v FROM b UNION ALL SELECT x FROM a;");
+});
+
 test('result column names follow SQLite', () => {
   const { s } = fresh();
   s.execute('CREATE TABLE t(a INTEGER PRIMARY KEY, b TEXT)');
