@@ -66,11 +66,27 @@ interface Segment {
   cipher: FileCipher;
   records: Rec[];
   end: number;
+  /** Bytes known to be on disk: synced by this process, or found at open. */
+  synced: number;
 }
 
 const META_FILE = 'LOGMETA';
 const RECORD_TYPE = 1;
 const META_TYPE = 2;
+/**
+ * Checks the end `LOGMETA` recorded (segment `id`, its first `len` bytes ending in `tag`): unless a
+ * later segment's link vouches for that segment, it must still be there and reach at least that far.
+ */
+function checkAnchor(segs: Segment[], links: (Link | undefined)[], a: Anchor): void {
+  if (a.id === 0 || segs.some((s, j) => s.id > a.id && links[j])) return;
+  const x = segs.find((s) => s.id === a.id);
+  if (!x) throw corrupt(`${segName(a.id)} is missing: ${META_FILE} recorded it as the newest log segment, holding ${a.len} bytes on disk`);
+  const size = x.file.size();
+  if (size < a.len || !sameBytes(endTag(x, a.len), a.tag)) {
+    throw corrupt(`${x.name} is ${size} bytes long and does not hold the ${a.len} bytes ${META_FILE} recorded as on disk: it is an older copy or was altered`);
+  }
+}
+
 const segName = (id: number) => `log-${String(id).padStart(16, '0')}.seg`;
 const LINK_TYPE = 3;
 /** Link plaintext: previous segment id u64 | its length u64 | its last 16 bytes | u8 cut flag. */
@@ -83,6 +99,12 @@ interface Link {
   tag: Uint8Array;
   /** Written by a suffix truncation: the previous segment is being cut to prevLen. */
   cut: boolean;
+}
+
+interface Anchor {
+  id: number;
+  len: number;
+  tag: Uint8Array;
 }
 
 function readLink(s: Segment): Link | undefined {
@@ -209,6 +231,7 @@ export class LogStore {
   private recover(): void {
     const fs = this.fs;
     const metaPath = join(this.dir, META_FILE);
+    let anchor: Anchor | undefined;
     if (fs.exists(metaPath)) {
       const b = fs.readFile(metaPath);
       const c = openFileHeader(this.ring, b.subarray(0, HEADER_BYTES), FileKind.LogMeta, 0, META_FILE);
@@ -218,6 +241,7 @@ export class LogStore {
       this.first = p.u64();
       const hs = p.blob();
       this.hard = p.u8() === 1 ? hs.slice() : undefined;
+      anchor = { id: p.u64(), len: p.u64(), tag: p.bytes(16).slice() };
     }
     const names = fs.list(this.dir).filter(isSegName).sort();
     // Open every header first, so a bad file is reported before anything is changed.
@@ -225,11 +249,12 @@ export class LogStore {
       const file = fs.open(join(this.dir, name), 'write');
       const header = new Uint8Array(HEADER_BYTES);
       const id = Number(name.slice(4, 20));
-      if (file.read(header, 0) < HEADER_BYTES) return { id, name, file, cipher: undefined as unknown as FileCipher, records: [], end: -1 };
-      return { id, name, file, cipher: openFileHeader(this.ring, header, FileKind.LogSegment, id, name), records: [], end: HEADER_BYTES };
+      if (file.read(header, 0) < HEADER_BYTES) return { id, name, file, cipher: undefined as unknown as FileCipher, records: [], end: -1, synced: 0 };
+      return { id, name, file, cipher: openFileHeader(this.ring, header, FileKind.LogSegment, id, name), records: [], end: HEADER_BYTES, synced: 0 };
     });
     const links = opened.map(readLink);
     checkChain(opened, links);
+    if (anchor) checkAnchor(opened, links, anchor);
     if (this.ring.prev) {
       finishRekey(fs, this.dir, this.ring, this.keyedFiles(opened.filter((s) => s.end >= 0)));
     }
@@ -293,7 +318,7 @@ export class LogStore {
         last = l;
         pos += 4 + len;
       }
-      s.end = pos;
+      s.end = s.synced = pos;
       this.segs.push(s);
     }
     if (cut) {
@@ -301,7 +326,7 @@ export class LogStore {
       const s = opened[cut.seg]!;
       const droppedBytes = s.file.size() - cut.at;
       if (cut.at === 0) { s.file.close(); fs.remove(join(this.dir, s.name)); this.segs = this.segs.filter((x) => x !== s); }
-      else { s.file.truncate(cut.at); s.file.sync(); s.end = cut.at; }
+      else { s.file.truncate(cut.at); s.file.sync(); s.end = s.synced = cut.at; }
       fs.syncDir(this.dir);
       (this as { recovery: LogRecovery }).recovery = { droppedBytes, droppedSegments: cut.at === 0 ? 1 : 0, detail: cut.why };
     }
@@ -359,7 +384,7 @@ export class LogStore {
     const link = new Uint8Array(LINK_PLAIN);
     if (prev) {
       // The link vouches for prev's bytes: they must be on disk before the link can be.
-      if (this.dirty.has(prev)) { prev.file.sync(); this.dirty.delete(prev); }
+      if (this.dirty.has(prev)) { prev.file.sync(); prev.synced = prev.end; this.dirty.delete(prev); }
       const at = cutTo?.at ?? prev.end;
       writeU64(link, 0, prev.id);
       writeU64(link, 8, at);
@@ -376,7 +401,7 @@ export class LogStore {
     new DataView(head.buffer).setUint32(HEADER_BYTES, sealed.length, true);
     head.set(sealed, HEADER_BYTES + 4);
     file.write(head, 0);
-    const s: Segment = { id, name, file, cipher, records: [], end: LINK_END };
+    const s: Segment = { id, name, file, cipher, records: [], end: LINK_END, synced: 0 };
     this.segs.push(s);
     this.dirty.add(s);
     this.dirDirty = true;
@@ -418,6 +443,12 @@ export class LogStore {
     p.u64(first);
     p.blob(hard ?? new Uint8Array(0));
     p.u8(hard ? 1 : 0);
+    // The newest segment with durable bytes past its link, and how far: open checks the log still
+    // reaches that far, which catches an older copy of the last segment that no link covers.
+    const a = [...this.segs].reverse().find((s) => s.synced >= LINK_END);
+    p.u64(a?.id ?? 0);
+    p.u64(a?.synced ?? 0);
+    p.bytes(a ? endTag(a, a.synced) : new Uint8Array(16));
     const { header, cipher } = newFileHeader(this.ring, FileKind.LogMeta, 0);
     const sealed = cipher.seal(HEADER_BYTES + 4, META_TYPE, p.view());
     const out = new Uint8Array(HEADER_BYTES + 4 + sealed.length);
@@ -487,6 +518,7 @@ export class LogStore {
       const batch = this.waiters;
       this.waiters = [];
       const files = [...this.dirty];
+      const ends = files.map((s) => s.end);
       this.dirty.clear();
       const dir = this.dirDirty;
       this.dirDirty = false;
@@ -495,6 +527,8 @@ export class LogStore {
         // Oldest first: a segment is durable only after every earlier one is.
         for (const s of files) await s.file.syncAsync();
         if (dir) this.fs.syncDir(this.dir);
+        // A suffix truncation may have cut a file while its fsync ran (cut records what it synced).
+        files.forEach((s, i) => { s.synced = Math.max(s.synced, Math.min(ends[i]!, s.end)); });
         for (const w of batch) w.resolve();
       } catch (e) {
         this.failed ??= e;
@@ -569,7 +603,7 @@ export class LogStore {
     if (index < this.first) index = this.first;
     this.guard(() => {
       // Unsynced appends before the cut must be durable first: the cut is durable on return.
-      for (const s of this.dirty) s.file.sync();
+      for (const s of this.dirty) { s.file.sync(); s.synced = s.end; }
       this.dirty.clear();
       const f = this.findRecord(index)!;
       const keptFrom = Math.max(f.r.first, this.first);
@@ -582,6 +616,7 @@ export class LogStore {
       if (kept.length) this.writeRecord(kept);
       this.active.file.sync();
       this.fs.syncDir(this.dir);
+      this.active.synced = this.active.end;
       this.dirDirty = false;
       this.dirty.delete(this.active);
       this.cut(f.s, f.r.offset, this.active);
@@ -605,7 +640,7 @@ export class LogStore {
     this.fs.syncDir(this.dir);
     seg.file.truncate(offset);
     seg.file.sync();
-    seg.end = offset;
+    seg.end = seg.synced = offset;
     this.segs = [...this.segs.slice(0, si + 1), keep];
   }
 

@@ -130,4 +130,27 @@ test('a segment cut by a suffix truncation and put back uncut reads as the trunc
   await re.close();
 });
 
+test('the last segment replaced by an older copy, or the newest segments deleted, is refused once LOGMETA recorded them', async () => {
+  const fs = new SimFs();
+  const log = LogStore.open('/log', { masterKey: KEY, fs });
+  for (let i = 1; i <= 3; i++) await log.append([{ index: i, term: 1, data: utf8(text(i)) }]);
+  const path = `/log/${fs.list('/log').filter((n) => n.endsWith('.seg')).pop()!}`;
+  const older = fs.files().get(path)!;
+  for (let i = 4; i <= 6; i++) await log.append([{ index: i, term: 1, data: utf8(text(i)) }]);
+  log.saveHardState(new Uint8Array([1]));
+  await log.close();
+  fs.tamper(path, older);
+  refused(fs, path, /older copy.*LOGMETA|LOGMETA.*older copy/);
+
+  const five = await fiveSegments();
+  const re = LogStore.open('/log', { masterKey: KEY, fs: five.fs });
+  re.saveHardState(new Uint8Array([2]));
+  await re.close();
+  const names = five.fs.list('/log').filter((n) => n.endsWith('.seg')).map((n) => `/log/${n}`);
+  assert.is(names.length, 6, 'the reopen started a sixth segment');
+  five.fs.remove(names[5]!);
+  five.fs.remove(names[4]!);
+  refused(five.fs, names[4]!, /is missing: LOGMETA recorded it/);
+});
+
 test.run();

@@ -123,7 +123,11 @@ test('unsynced appends across full segments: any crash reopens to a prefix (a se
     const fs = new SimFs();
     const log = LogStore.open(DIR, { masterKey: KEY, fs, segmentBytes: 400 });
     const es = Array.from({ length: 30 }, (_, i) => entry(i + 1, 1, seed));
-    for (const e of es) await log.append([e], { sync: false });
+    // Hard state saved among unsynced appends records how far the log is durable, not how far it is written.
+    for (const e of es) {
+      await log.append([e], { sync: false });
+      log.saveHardState(new Uint8Array([e.index]));
+    }
     assert.ok(fs.list(DIR).filter((n) => n.endsWith('.seg')).length >= 4, 'several segments started');
     for (let k = 0; k < 10; k++) {
       let re: LogStore;
@@ -185,6 +189,7 @@ test('crash at every point: reopen holds exactly the durable prefix, from the ac
             cut = 'prefix';
             log.truncatePrefix(at);
           } else if (op.t === 'reopen') {
+            log.saveHardState(new Uint8Array([term]));
             await log.close();
             log = LogStore.open(DIR, { masterKey: KEY, fs, segmentBytes: 500 });
           }
