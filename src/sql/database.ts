@@ -95,8 +95,8 @@ export class Database {
   }
 }
 
-/** `deferred`: the deferred foreign key violations when the savepoint was opened, for ROLLBACK TO. */
-interface SavepointEntry { name: string; mark: number; deferred: number }
+/** `deferred`, `deferredImm`: the foreign key counters when the savepoint was opened, for ROLLBACK TO. */
+interface SavepointEntry { name: string; mark: number; deferred: number; deferredImm: number }
 
 export class Session {
   private tx: Tx | undefined;
@@ -110,7 +110,7 @@ export class Session {
   private lastChanges = 0n;
   private total = 0n;
   /** @internal */ fkOn = false;
-  /** @internal */ readonly fkc: FkCounters = { stmt: 0, deferred: 0 };
+  /** @internal */ readonly fkc: FkCounters = { stmt: 0, deferred: 0, deferredImm: 0, deferAll: false };
   private stmtTime = 0;
   private readonly fnCtx: FnContext;
 
@@ -165,11 +165,14 @@ export class Session {
 
   private finish(commit: boolean): void {
     const tx = this.tx!;
+    // Like SQLite, the end of a transaction that wrote, or of an explicit one, ends defer_foreign_keys.
+    if (this.explicit || tx.dirty) this.fkc.deferAll = false;
     this.tx = undefined;
     this.explicit = false;
     this.startedBySavepoint = false;
     this.savepoints = [];
     this.fkc.deferred = 0;
+    this.fkc.deferredImm = 0;
     try {
       if (commit && tx.dirty) this.db.committer(tx.batch(), tx.reads);
     } finally {
@@ -198,6 +201,7 @@ export class Session {
           const i = this.findSavepoint(s.to);
           this.tx!.rollbackTo(this.savepoints[i]!.mark);
           this.fkc.deferred = this.savepoints[i]!.deferred;
+          this.fkc.deferredImm = this.savepoints[i]!.deferredImm;
           this.savepoints.length = i + 1;
           this.schema = undefined;
           return empty();
@@ -207,7 +211,7 @@ export class Session {
         return empty();
       case 'savepoint':
         if (!this.explicit) { this.begin(); this.explicit = true; this.startedBySavepoint = true; }
-        this.savepoints.push({ name: s.name, mark: this.tx!.mark(), deferred: this.fkc.deferred });
+        this.savepoints.push({ name: s.name, mark: this.tx!.mark(), deferred: this.fkc.deferred, deferredImm: this.fkc.deferredImm });
         return empty();
       case 'release': {
         const i = this.findSavepoint(s.name);
@@ -222,7 +226,7 @@ export class Session {
     const auto = !this.explicit;
     const tx = auto ? this.begin(true) : this.tx!;
     const mark = tx.mark();
-    const deferred = this.fkc.deferred;
+    const { deferred, deferredImm } = this.fkc;
     this.stmtTime = 0; // read lazily: most statements never ask for the time
     try {
       const r = this.runInTx(p, params, tx);
@@ -239,6 +243,7 @@ export class Session {
       } else if (!(e instanceof SqlError && e.resolution === 'FAIL')) {
         tx.rollbackTo(mark);
         this.fkc.deferred = deferred;
+        this.fkc.deferredImm = deferredImm;
         if (txSchemaDirty.has(tx)) this.schema = undefined;
       }
       throw e;
@@ -247,7 +252,7 @@ export class Session {
 
   /** A commit with deferred foreign key violations outstanding fails, and the transaction stays open. */
   private checkDeferred(): void {
-    if (this.fkc.deferred > 0) throw constraintError('FOREIGNKEY', 'FOREIGN KEY constraint failed');
+    if (this.fkc.deferred + this.fkc.deferredImm > 0) throw constraintError('FOREIGNKEY', 'FOREIGN KEY constraint failed');
   }
 
   private findSavepoint(name: string): number {
@@ -383,6 +388,14 @@ export class Session {
           return empty();
         }
         return { columns: ['foreign_keys'], rows: [[this.fkOn ? 1n : 0n]], changes: 0 };
+      case 'defer_foreign_keys':
+        if (s.value) {
+          this.fkc.deferAll = pragmaBool(arg);
+          // Turning it off forgets the immediate violations it deferred, as in SQLite.
+          if (!this.fkc.deferAll) this.fkc.deferredImm = 0;
+          return empty();
+        }
+        return { columns: ['defer_foreign_keys'], rows: [[this.fkc.deferAll ? 1n : 0n]], changes: 0 };
       case 'user_version':
         if (s.value) { writeUserVersion(tx, BigInt(toText(arg) ?? '0')); return empty(); }
         return { columns: ['user_version'], rows: [[readUserVersion(tx)]], changes: 0 };

@@ -141,16 +141,21 @@ export class RowWriter {
     if (fk) this.parentActions(row, undefined, env, depth);
   }
 
-  /** Adds `n` violations to the counter of `fk`: the transaction's when it is deferred, else the statement's. */
+  /**
+   * Adds `n` violations to the counter of `fk`: the transaction's when it is deferred, else the
+   * statement's; under PRAGMA defer_foreign_keys, the transaction's counter for immediate ones.
+   */
   private count(fk: A.ForeignKey, n: number): void {
     const c = this.host.fkCounters();
-    if (fk.deferred) c.deferred += n; else c.stmt += n;
+    if (c.deferAll) c.deferredImm += n;
+    else if (fk.deferred) c.deferred += n;
+    else c.stmt += n;
   }
 
-  /** Whether `fk`'s counter holds violations: only then can a removed child or added parent resolve one. */
+  /** Whether violations are outstanding where `fk` counts: only then can a removed child or added parent resolve one. */
   private pending(fk: A.ForeignKey): boolean {
     const c = this.host.fkCounters();
-    return (fk.deferred ? c.deferred : c.stmt) !== 0;
+    return (fk.deferred ? c.deferred : c.stmt) !== 0 || c.deferredImm !== 0;
   }
 
   /**
@@ -214,6 +219,8 @@ export class RowWriter {
         if (fk.table.toLowerCase() !== t.name.toLowerCase()) continue;
         const action = nr ? fk.onUpdate : fk.onDelete;
         if (action !== 'CASCADE' && action !== 'SET NULL' && action !== 'SET DEFAULT' && action !== 'RESTRICT') continue;
+        // PRAGMA defer_foreign_keys turns RESTRICT into a counted (deferred) violation.
+        if (action === 'RESTRICT' && this.host.fkCounters().deferAll) continue;
         const pcols = parentCols(t, fk);
         if (assigned && !pcols.some((c) => assigned.has(c) || (c === t.rowidAlias && assigned.has(t.cols.length)))) continue;
         const oldKey = pcols.map((c) => old[c]!);
@@ -278,8 +285,12 @@ function fkRewritesIndexes(host: DmlHost, t: Table, assigned: ReadonlySet<number
   }
 }
 
-/** SQLite's constraint counters: immediate violations of the running statement, deferred ones of the transaction. */
-export interface FkCounters { stmt: number; deferred: number }
+/**
+ * SQLite's constraint counters: immediate violations of the running statement, deferred ones of the
+ * transaction, and immediate ones counted for the transaction under PRAGMA defer_foreign_keys
+ * (`deferAll`).
+ */
+export interface FkCounters { stmt: number; deferred: number; deferredImm: number; deferAll: boolean }
 
 /**
  * The end of a statement with foreign keys on: outstanding immediate violations fail it (ABORT, so

@@ -179,4 +179,36 @@ test('UPDATE OR REPLACE of a parent key with an ON UPDATE action: a replacement 
   assert.equal(both(script('CASCADE', 'NULL')).slice(3), ['ok ', 'ok 2|"0"|null']);
 });
 
+test('PRAGMA defer_foreign_keys counts immediate violations until COMMIT, skips RESTRICT, and ends with the transaction', () => {
+  const out = both([
+    'CREATE TABLE p (a INTEGER PRIMARY KEY)',
+    'CREATE TABLE c (x REFERENCES p(a) ON DELETE RESTRICT)',
+    'INSERT INTO p VALUES (1)',
+    'INSERT INTO c VALUES (1)',
+    'PRAGMA defer_foreign_keys = ON',
+    'PRAGMA defer_foreign_keys',
+    'INSERT INTO c VALUES (2)',
+    'BEGIN',
+    'PRAGMA defer_foreign_keys = ON',
+    'INSERT INTO c VALUES (2)',
+    'DELETE FROM p',
+    'SAVEPOINT s',
+    'INSERT INTO c VALUES (3)',
+    'ROLLBACK TO s',
+    'COMMIT',
+    'DELETE FROM c WHERE x = 2',
+    'INSERT INTO p VALUES (1)',
+    'COMMIT',
+    'PRAGMA defer_foreign_keys',
+    'BEGIN',
+    'PRAGMA defer_foreign_keys = ON',
+    'INSERT INTO c VALUES (4)',
+    'PRAGMA defer_foreign_keys = OFF',
+    'INSERT INTO c VALUES (5)',
+    'COMMIT',
+    'SELECT * FROM c',
+  ]);
+  assert.equal(out.slice(5), ['ok 1', FK, 'ok ', 'ok ', 'ok ', 'ok ', 'ok ', 'ok ', 'ok ', FK, 'ok ', 'ok ', 'ok ', 'ok 0', 'ok ', 'ok ', 'ok ', 'ok ', FK, 'ok ', 'ok 1 4']);
+});
+
 test.run();
