@@ -458,8 +458,8 @@ export class Gen {
     if (d < 4) return this.alterStmt();
     if (d < 8) return this.viewStmt();
     if (d < 9) return this.createIndexStmt();
-    // PRAGMA foreign_keys is a no-op inside a transaction.
-    if (this.inTx) return this.select();
+    // PRAGMA foreign_keys is a no-op inside a transaction; defer_foreign_keys is not.
+    if (this.inTx || this.chance(0.3)) return { sql: `PRAGMA defer_foreign_keys = ${this.pick(['ON', 'OFF'])}`, ordered: true };
     const on = !this.fk;
     return { sql: `PRAGMA foreign_keys = ${on ? 'ON' : 'OFF'}`, ordered: true, apply: () => { this.fk = on; } };
   }
