@@ -673,6 +673,15 @@ export class LogStore {
       const s = this.segs[0]!;
       const lastRec = s.records[s.records.length - 1];
       if (lastRec && lastRec.last >= index) break;
+      // LOGMETA may name this segment as the log's end: a later link must be on disk to take over
+      // before it goes (see checkAnchor). Only a segment started since the last sync needs this.
+      if (!removed && this.active.synced < LINK_END) {
+        this.active.file.sync();
+        this.fs.syncDir(this.dir);
+        this.active.synced = this.active.end;
+        this.dirty.delete(this.active);
+        this.dirDirty = false;
+      }
       s.file.close();
       this.fs.remove(join(this.dir, s.name));
       this.dirty.delete(s);

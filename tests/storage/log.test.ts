@@ -139,6 +139,23 @@ test('unsynced appends across full segments: any crash reopens to a prefix (a se
   }
 });
 
+test('a prefix truncation past the end deletes the segment LOGMETA named only once a newer link is durable', async () => {
+  for (let seed = FIRST_SEED; seed < FIRST_SEED + SEEDS; seed++) {
+    const fs = new SimFs();
+    const log = LogStore.open(DIR, { masterKey: KEY, fs });
+    for (let i = 1; i <= 5; i++) await log.append([entry(i, 1, seed)]);
+    log.saveHardState(new Uint8Array([1]));
+    log.truncatePrefix(100);
+    for (let k = 0; k < 10; k++) {
+      let re: LogStore;
+      try { re = LogStore.open(DIR, { masterKey: KEY, fs: fs.afterCrash(prng(seed * 100 + k)) }); } catch (e) { assert.unreachable(`seed ${seed} crash ${k}: ${e}`); return; }
+      assert.is(re.firstIndex(), 100);
+      assert.equal(all(re), []);
+    }
+    await log.close();
+  }
+});
+
 test('crash at every point: reopen holds exactly the durable prefix, from the acknowledged first index', async () => {
   for (let seed = FIRST_SEED; seed < FIRST_SEED + SEEDS; seed++) {
     const replay = `STORAGE_SEED=${seed} STORAGE_SEEDS=1 node --import tsx tests/storage/log.test.ts`;
