@@ -9,5 +9,7 @@ if [ ! -x "$BUN" ]; then
   exit 1
 fi
 mkdir -p dist
-"$BUN" build --compile --minify --sourcemap=none src/cli/main.ts --outfile dist/trine
+# The storage worker is a second entry point: a compiled binary finds it under its virtual root
+# (src/storage/thread.ts).
+"$BUN" build --compile --minify --sourcemap=none src/cli/main.ts src/storage/worker.ts --outfile dist/trine
 ls -l dist/trine

@@ -151,7 +151,7 @@ export class TrineNode {
   private constructor(readonly loaded: LoadedNode, opts: NodeOpenOptions) {
     this.id = loaded.config.id;
     this.log = opts.log ?? (() => undefined);
-    this.engine = LsmEngine.open(loaded.paths.data, { masterKey: loaded.masterKey, ...(opts.cacheBytes ? { cacheBytes: opts.cacheBytes } : {}) });
+    this.engine = LsmEngine.open(loaded.paths.data, { masterKey: loaded.masterKey, onWarning: (m) => this.log(m), ...(opts.cacheBytes ? { cacheBytes: opts.cacheBytes } : {}) });
     this.sm = new EngineStateMachine(this.engine);
     this.system = new SystemView(this.engine);
     this.view = new OverlayStore(this.engine);

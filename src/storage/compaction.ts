@@ -1,8 +1,8 @@
 /**
  * The merge at the heart of flushes and compactions: entry groups (all versions of one user key,
  * newest first) in key order, pruned to the versions some reader can still see, written into
- * new tables cut near a size limit. Runs on the engine's thread (flushes, simulated disks) or in
- * the compaction worker (`compaction-worker.ts`) when the engine sits on the real disk.
+ * new tables cut near a size limit. Runs on the engine's background threads (`worker.ts`) when the
+ * engine sits on the real disk, else on the engine's own thread.
  */
 import { join } from 'node:path';
 import { sameBytes } from './codec.ts';
@@ -11,6 +11,7 @@ import { FileCipher, FileKind, Keyring } from './envelope.ts';
 import type { FileHandle, FileSystem } from './fs.ts';
 import { compareBytes, type Bytes } from './kv.ts';
 import { SLICE_ENTRIES } from './limits.ts';
+import { unpackGroups } from './memtable.ts';
 import { type Cursor, Table, TableBuilder, type TableMeta, tableName } from './table.ts';
 
 export interface Entry { key: Bytes; seq: number; del: boolean; value: Bytes }
@@ -214,6 +215,15 @@ export async function writeTables(next: GroupSource, o: WriteTablesOptions): Pro
   return out;
 }
 
+/** File ids the engine set aside for a job on its background thread. */
+function reservedIds(first: number, count: number): () => number {
+  let id = first;
+  return () => {
+    if (id >= first + count) throw new Error('a background job wrote more tables than the engine reserved ids for');
+    return id++;
+  };
+}
+
 /** A compaction as the worker receives it: everything needed to read inputs and seal outputs. */
 export interface CompactionJob {
   readonly dir: string;
@@ -233,15 +243,34 @@ export async function runCompactionJob(fs: FileSystem, job: CompactionJob): Prom
   const counters = { blockReads: 0 };
   const tables = job.inputs.map((i) => new Table(i.meta, fs.open(join(job.dir, tableName(i.meta.id)), 'read'), new FileCipher(i.meta.id, FileKind.Table, i.dataKey), cache, counters));
   try {
-    let id = job.firstId;
     const cursors = inputCursors(tables.map((t, i) => ({ table: t, level: job.inputs[i]!.level })));
     const written = await writeTables(fromIterator(mergeGroups(cursors)), {
       fs, dir: job.dir, ring, pins: job.pins, bottom: job.bottom, maxBytes: job.maxBytes,
-      allocId: () => { if (id >= job.firstId + job.maxOutputs) throw new Error('compaction produced more tables than ids reserved'); return id++; },
+      allocId: reservedIds(job.firstId, job.maxOutputs),
     });
     for (const w of written) w.file.close();
     return written.map((w) => w.meta);
   } finally {
     for (const t of tables) t.close();
   }
+}
+
+/** A flush as the flush thread receives it: the frozen memtable, packed (`packGroups`). */
+export interface FlushJob {
+  readonly dir: string;
+  readonly master: Uint8Array;
+  readonly groups: Uint8Array;
+  readonly firstId: number;
+  readonly maxOutputs: number;
+  readonly pins: readonly number[];
+}
+
+/** Writes a packed memtable into level-0 tables on `fs` (the worker's side); returns their metadata. */
+export async function runFlushJob(fs: FileSystem, job: FlushJob): Promise<TableMeta[]> {
+  const written = await writeTables(fromIterator(unpackGroups(job.groups)), {
+    fs, dir: job.dir, ring: new Keyring(job.master), pins: job.pins, bottom: false, maxBytes: Infinity,
+    allocId: reservedIds(job.firstId, job.maxOutputs),
+  });
+  for (const w of written) w.file.close();
+  return written.map((w) => w.meta);
 }

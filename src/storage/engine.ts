@@ -23,11 +23,11 @@ import {
   STREAM_CHUNK_BYTES, TABLE_BYTES, VALUE_MAX_BYTES,
 } from './limits.ts';
 import { MANIFEST_FILE, type ManifestState, emptyManifest, readManifest, writeManifest } from './manifest.ts';
-import { Memtable } from './memtable.ts';
+import { Memtable, memGroups, packGroups } from './memtable.ts';
 import { type Cursor, type Found, Table, type TableMeta, tableName } from './table.ts';
-import { type CompactionJob, type Entry, type GroupSource, LevelCursor, fromIterator, inputCursors, mergeGroups, writeTables } from './compaction.ts';
-import { Worker } from 'node:worker_threads';
+import { type CompactionJob, type Entry, type FlushJob, type GroupSource, LevelCursor, fromIterator, inputCursors, mergeGroups, writeTables } from './compaction.ts';
 import { readSnapshotFile, writeSnapshotFile } from './snapshot-file.ts';
+import { StorageThread, type ThreadMessage } from './thread.ts';
 
 export interface EngineOptions {
   readonly masterKey: MasterKey;
@@ -42,8 +42,10 @@ export interface EngineOptions {
   readonly l0StallFiles?: number;
   /** Flush and compact on their own when limits are reached (default true). */
   readonly background?: boolean;
-  /** Compact on a worker thread when on the real disk (default true). */
-  readonly compactionThread?: boolean;
+  /** Flush and compact on background threads when on the real disk (default true). */
+  readonly backgroundThreads?: boolean;
+  /** Told when something runs degraded (a background thread that cannot start). */
+  readonly onWarning?: (message: string) => void;
 }
 
 export interface WriteOptions extends WriteFlags {
@@ -79,6 +81,8 @@ export interface EngineStats {
   readonly sortedRuns: number;
   readonly flushes: number;
   readonly compactions: number;
+  /** Flushes and compactions that ran on a background thread (the rest ran on the engine's). */
+  readonly threadJobs: number;
 }
 
 const isStoreFile = (n: string) => n === MANIFEST_FILE || /^t-\d{16}\.sst$/.test(n);
@@ -89,7 +93,7 @@ class Aborted extends Error {}
 
 type Counters = ReturnType<typeof newCounters>;
 function newCounters() {
-  return { blockReads: 0, gets: 0, probes: 0, userBytes: 0, tableBytesWritten: 0, flushes: 0, compactions: 0 };
+  return { blockReads: 0, gets: 0, probes: 0, userBytes: 0, tableBytesWritten: 0, flushes: 0, compactions: 0, threadJobs: 0 };
 }
 
 /** A point-in-time view by sequence number. Release it so compaction may drop old versions. */
@@ -148,10 +152,9 @@ export class LsmEngine implements KvStore {
   private readonly l0Stall: number;
   private readonly background: boolean;
   private readonly useThread: boolean;
-  /** The compaction worker: undefined until first needed, null when unavailable. */
-  private worker: Worker | undefined | null;
-  private readonly jobs = new Map<number, { resolve: (m: TableMeta[]) => void; reject: (e: unknown) => void }>();
-  private jobSeq = 0;
+  /** The background threads: undefined until first needed, null when unavailable. */
+  private readonly threads: { flush: StorageThread | undefined | null; compact: StorageThread | undefined | null } = { flush: undefined, compact: undefined };
+  private readonly warn: (msg: string) => void;
 
   private constructor(readonly dir: string, opts: EngineOptions, ring: Keyring, state: ManifestState, levels: Table[][], cache: BlockCache, counters: Counters) {
     this.counters = counters;
@@ -169,7 +172,8 @@ export class LsmEngine implements KvStore {
     this.l1Bytes = opts.l1Bytes ?? L1_BYTES;
     this.l0Stall = opts.l0StallFiles ?? L0_STALL_FILES;
     this.background = opts.background ?? true;
-    this.useThread = opts.compactionThread ?? true;
+    this.useThread = opts.backgroundThreads ?? true;
+    this.warn = opts.onWarning ?? (() => undefined);
     for (const level of levels) for (const t of level) t.refs++;
   }
 
@@ -332,21 +336,7 @@ export class LsmEngine implements KvStore {
     while (this.imms.length && !this.failed && this.pauses === 0) {
       const imm = this.imms[0]!;
       const pins = this.pinList();
-      const entries = (function* (): Generator<Entry[]> {
-        // One reused group: the table builder copies what it is given.
-        const group: Entry[] = [];
-        const pool: Entry[] = [];
-        for (const [key, head] of imm.map.entries(undefined, false, false)) {
-          group.length = 0;
-          for (let v: typeof head | undefined = head; v; v = v.older) {
-            const e = pool[group.length] ??= { key, seq: 0, del: false, value: EMPTY };
-            e.key = key; e.seq = v.seq; e.del = v.value === undefined; e.value = v.value ?? EMPTY;
-            group.push(e);
-          }
-          yield group;
-        }
-      })();
-      const outs = imm.versions > 0 ? await this.buildTables(fromIterator(entries), pins, false, Infinity) : [];
+      const outs = imm.versions === 0 ? [] : (await this.flushInWorker(imm, pins)) ?? await this.buildTables(fromIterator(memGroups(imm)), pins, false, Infinity);
       if (this.failed) return;
       this.install(new Set(), outs.map((t) => ({ level: 0, table: t })), { appliedIndex: imm.appliedIndex, lastSeq: imm.maxSeq });
       this.imms.shift();
@@ -499,35 +489,56 @@ export class LsmEngine implements KvStore {
   }
 
   /**
-   * Runs a compaction on the worker thread when the engine is on the real disk; undefined when
-   * no worker can run here (simulated disk, or a runtime that cannot start one), so the caller
-   * compacts on this thread instead.
+   * Runs a compaction on the compaction thread when the engine is on the real disk; undefined
+   * when no thread can run here (simulated disk, or a runtime that cannot start one), so the
+   * caller compacts on this thread instead.
    */
   private async compactInWorker(inputs: Table[], pins: number[], bottom: boolean): Promise<Table[] | undefined> {
-    const w = this.compactionWorker();
-    if (!w) return undefined;
     const inputBytes = inputs.reduce((n, t) => n + t.meta.size, 0);
     const maxOutputs = 2 * Math.ceil(inputBytes / this.tableBytes) + 16;
+    return this.onThread('compact', maxOutputs, (firstId) => ({
+      msg: {
+        job: {
+          dir: this.dir, master: this.ring.master, firstId, maxOutputs, pins, bottom, maxBytes: this.tableBytes,
+          inputs: inputs.map((t) => ({ meta: t.meta, dataKey: t.dataKey, level: this.levelOf(t) })),
+        } satisfies CompactionJob,
+      },
+      transfer: [],
+    }));
+  }
+
+  /** Writes `imm` into level-0 tables on the flush thread; undefined as for `compactInWorker`. */
+  private flushInWorker(imm: Memtable, pins: number[]): Promise<Table[] | undefined> {
+    return this.onThread('flush', 1, (firstId) => {
+      const groups = packGroups(imm);
+      return {
+        msg: { flush: { dir: this.dir, master: this.ring.master, groups, firstId, maxOutputs: 1, pins } satisfies FlushJob },
+        transfer: [groups.buffer as ArrayBuffer],
+      };
+    });
+  }
+
+  /**
+   * Runs a job on one of the background threads, with `ids` file ids reserved for its outputs,
+   * and opens the tables it wrote. A thread that dies (not the data) is not restarted: its work
+   * runs on this thread from then on.
+   */
+  private async onThread(role: 'flush' | 'compact', ids: number, make: (firstId: number) => { msg: ThreadMessage; transfer: ArrayBuffer[] }): Promise<Table[] | undefined> {
+    const t = this.thread(role);
+    if (!t) return undefined;
     const firstId = this.state.nextFileId;
-    this.state.nextFileId += maxOutputs;
-    const job: CompactionJob = {
-      dir: this.dir, master: this.ring.master, firstId, maxOutputs, pins, bottom, maxBytes: this.tableBytes,
-      inputs: inputs.map((t) => ({ meta: t.meta, dataKey: t.dataKey, level: this.levelOf(t) })),
-    };
-    const id = ++this.jobSeq;
+    this.state.nextFileId += ids;
+    const { msg, transfer } = make(firstId);
     let metas: TableMeta[];
     try {
-      metas = await new Promise<TableMeta[]>((resolve, reject) => {
-        this.jobs.set(id, { resolve, reject });
-        w.ref();
-        w.postMessage({ id, job });
-      });
+      metas = await t.run(msg, transfer);
     } catch (e) {
       if (e instanceof TrineError || e instanceof Aborted) throw e;
-      // The worker itself failed (not the data): compact on this thread from now on.
-      this.worker = null;
+      this.threads[role] = null;
+      this.threadUnavailable(role, String((e as Error)?.message ?? e));
       return undefined;
     }
+    this.counters.threadJobs++;
     const out: Table[] = [];
     try {
       for (const meta of metas) {
@@ -535,7 +546,7 @@ export class LsmEngine implements KvStore {
         out.push(Table.open(this.fs.open(join(this.dir, tableName(meta.id)), 'read'), this.ring, meta, this.cache, this.counters));
       }
     } catch (e) {
-      for (const t of out) t.close();
+      for (const x of out) x.close();
       throw e;
     }
     return out;
@@ -545,42 +556,24 @@ export class LsmEngine implements KvStore {
     return this.levels.findIndex((l) => l.includes(t));
   }
 
-  private compactionWorker(): Worker | undefined {
-    if (this.worker === null) return undefined;
-    if (this.worker) return this.worker;
-    if (this.fs !== nodeFs || !this.useThread) { this.worker = null; return undefined; }
-    try {
-      const url = new URL('./compaction-worker.ts', import.meta.url);
-      let w: Worker;
-      if (url.pathname.endsWith('.ts') && !('Bun' in globalThis) && !('Deno' in globalThis)) {
-        // Node runs our TypeScript through tsx, whose loader hooks a worker does not inherit.
-        const tsx = import.meta.resolve('tsx/esm/api');
-        w = new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`, { eval: true });
-      } else {
-        w = new Worker(url);
-      }
-      w.unref();
-      w.on('message', (m: { id: number; metas?: TableMeta[]; error?: string; code?: string }) => {
-        const j = this.jobs.get(m.id);
-        if (!j) return;
-        this.jobs.delete(m.id);
-        if (this.jobs.size === 0) w.unref();
-        if (m.error !== undefined) j.reject(m.code ? new TrineError(m.code, m.error) : new Error(m.error));
-        else j.resolve(m.metas!);
-      });
-      const failAll = (e: unknown) => {
-        for (const j of this.jobs.values()) j.reject(this.closing ? new Aborted() : e);
-        this.jobs.clear();
-        if (this.worker === w) this.worker = null;
-      };
-      w.on('error', failAll);
-      w.on('exit', () => failAll(new Error('the compaction worker exited')));
-      this.worker = w;
-      return w;
-    } catch {
-      this.worker = null;
+  /** The background thread for `role`: started when first needed; null when it cannot run. */
+  private thread(role: 'flush' | 'compact'): StorageThread | undefined {
+    const cur = this.threads[role];
+    if (cur === null) return undefined;
+    if (cur && !cur.failed) return cur;
+    if (cur || this.fs !== nodeFs || !this.useThread) { this.threads[role] = null; return undefined; }
+    const t = StorageThread.start(() => (this.closing ? new Aborted() : undefined));
+    if (typeof t === 'string') {
+      this.threads[role] = null;
+      this.threadUnavailable(role, t);
       return undefined;
     }
+    this.threads[role] = t;
+    return t;
+  }
+
+  private threadUnavailable(role: 'flush' | 'compact', why: string): void {
+    this.warn(`storage: background thread unavailable: the ${role} thread failed (${why}); ${role === 'flush' ? 'flushes' : 'compactions'} run on the main thread from now on`);
   }
 
   // ---- reads ----
@@ -755,8 +748,8 @@ export class LsmEngine implements KvStore {
     if (this.closed || this.closing) return;
     if (opts.flush !== false && !this.failed) await this.flush().catch(() => undefined);
     this.closing = true;
-    // A compaction in the worker is abandoned; its unfinished outputs are removed at the next open.
-    if (this.worker) await this.worker.terminate();
+    // A job on a background thread is abandoned; its unfinished outputs go at the next open.
+    for (const t of [this.threads.flush, this.threads.compact]) if (t) await t.terminate();
     while (this.flushTask || this.compactTask) await (this.flushTask ?? this.compactTask);
     this.closed = true;
     for (const level of this.levels) for (const t of level) t.close();
@@ -800,6 +793,7 @@ export class LsmEngine implements KvStore {
       sortedRuns: 1 + this.imms.length + this.levels[0]!.length + this.levels.slice(1).filter((l) => l.length).length,
       flushes: this.counters.flushes,
       compactions: this.counters.compactions,
+      threadJobs: this.counters.threadJobs,
     };
   }
 

@@ -3,6 +3,8 @@
  * so snapshots and open iterators see a stable past. Keys are user keys; versions carry the write
  * batch's sequence number; a deletion is a version without a value.
  */
+import { ByteReader, ByteWriter } from './codec.ts';
+import type { Entry } from './compaction.ts';
 import { KeyIndex } from './key-index.ts';
 import type { Bytes } from './kv.ts';
 import type { Cursor, Found } from './table.ts';
@@ -54,6 +56,74 @@ export class Memtable {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * The memtable as entry groups (all versions of a key, newest first; keys ascending), as a flush
+ * writes them. One group array and its entries are reused: the table builder copies what it gets.
+ */
+export function* memGroups(m: Memtable): Generator<Entry[]> {
+  const group: Entry[] = [];
+  const pool: Entry[] = [];
+  for (const [key, head] of m.map.entries(undefined, false, false)) {
+    group.length = 0;
+    for (let v: MemVersion | undefined = head; v; v = v.older) {
+      const e = pool[group.length] ??= { key, seq: 0, del: false, value: EMPTY };
+      e.key = key; e.seq = v.seq; e.del = v.value === undefined; e.value = v.value ?? EMPTY;
+      group.push(e);
+    }
+    yield group;
+  }
+}
+
+/**
+ * The memtable packed into one buffer for the flush thread (a transferable ArrayBuffer, so the
+ * hand-over copies nothing more). Per key: `varint key length | key | varint versions`, then per
+ * version, newest first: `varint seq | u8 deleted | varint value length | value`. Never stored.
+ */
+export function packGroups(m: Memtable): Uint8Array {
+  // `bytes` counts key + value + ENTRY_OVERHEAD per version: more than the packing needs.
+  const w = new ByteWriter(m.bytes + 64);
+  const put = (b: Bytes) => {
+    w.varintUnchecked(b.length);
+    // Short keys and values are copied faster by hand than through a native call.
+    if (b.length > 48) { w.buf.set(b, w.len); w.len += b.length; return; }
+    const buf = w.buf;
+    let at = w.len;
+    for (let i = 0; i < b.length; i++) buf[at++] = b[i]!;
+    w.len = at;
+  };
+  m.map.forEach((key, head) => {
+    let n = 0, size = key.length + 16;
+    for (let v: MemVersion | undefined = head; v; v = v.older) { n++; size += 16 + (v.value ? v.value.length : 0); }
+    w.ensure(size);
+    put(key);
+    w.varintUnchecked(n);
+    for (let v: MemVersion | undefined = head; v; v = v.older) {
+      w.varintUnchecked(v.seq);
+      w.buf[w.len++] = v.value === undefined ? 1 : 0;
+      put(v.value ?? EMPTY);
+    }
+  });
+  return w.view();
+}
+
+/** The groups `packGroups` wrote, as views into `buf` (reused arrays, as `memGroups`). */
+export function* unpackGroups(buf: Uint8Array): Generator<Entry[]> {
+  const r = new ByteReader(buf, 'packed memtable');
+  const group: Entry[] = [];
+  const pool: Entry[] = [];
+  while (!r.done) {
+    const key = r.blob();
+    const n = r.varint();
+    group.length = 0;
+    for (let i = 0; i < n; i++) {
+      const e = pool[i] ??= { key, seq: 0, del: false, value: EMPTY };
+      e.key = key; e.seq = r.varint(); e.del = r.u8() === 1; e.value = r.blob();
+      group.push(e);
+    }
+    yield group;
+  }
+}
 
 class MemCursor implements Cursor {
   valid = false;

@@ -1,6 +1,7 @@
 /**
- * The engine on the real disk, where compactions run on the worker thread: random operations
- * against a model, with reopens; the worker's tables must read back exactly.
+ * The engine on the real disk, where flushes and compactions run on background threads: random
+ * operations against a model, with reopens; the threads' tables must read back exactly. Also the
+ * packed memtable a flush hands its thread, against the memtable's own groups.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -9,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
 import { LsmEngine } from '../../src/storage/engine.ts';
+import { Memtable, memGroups, packGroups, unpackGroups } from '../../src/storage/memtable.ts';
 import { prng } from '../../src/storage/sim-fs.ts';
 
 const KEY = new Uint8Array(32).fill(21);
@@ -22,7 +24,7 @@ test('worker compactions on disk keep every row, across reopens', async () => {
     const rng = prng(SEED);
     const model = new Map<string, string>();
     let db = LsmEngine.open(dir, OPTS);
-    let compactions = 0;
+    let compactions = 0, flushes = 0, threadJobs = 0;
     for (let round = 0; round < 6; round++) {
       for (let i = 0; i < 3000; i++) {
         const k = `key${Math.floor(rng() * 2000)}`;
@@ -31,18 +33,41 @@ test('worker compactions on disk keep every row, across reopens', async () => {
         if (i % 100 === 0) { await new Promise((r) => setImmediate(r)); await db.throttle(); }
       }
       await db.settle();
-      compactions += db.stats().compactions;
+      const st = db.stats();
+      compactions += st.compactions; flushes += st.flushes; threadJobs += st.threadJobs;
       const got = [...db.scan()].map((e) => `${new TextDecoder().decode(e.key)}=${new TextDecoder().decode(e.value)}`);
       const want = [...model].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([k, v]) => `${k}=${v}`);
       assert.equal(got, want, `round ${round}; replay: ${replay}`);
       if (round % 2 === 1) { await db.close(); db = LsmEngine.open(dir, OPTS); }
     }
-    assert.ok(compactions > 0, 'compactions ran');
+    assert.ok(compactions > 0 && flushes > 0, 'flushes and compactions ran');
+    assert.is(threadJobs, compactions + flushes, 'every flush and compaction ran on a background thread');
     await db.compact();
     assert.is([...db.scan()].length, model.size);
     await db.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a packed memtable unpacks to the same groups: versions, deletions, empty and long values', () => {
+  for (let seed = 1; seed <= 40; seed++) {
+    const rng = prng(seed);
+    const m = new Memtable();
+    const n = 1 + Math.floor(rng() * 400);
+    for (let seq = 1; seq <= n; seq++) {
+      const key = new Uint8Array(Math.floor(rng() * (rng() < 0.05 ? 600 : 12))).map(() => Math.floor(rng() * 4));
+      const value = rng() < 0.2 ? undefined : new Uint8Array(rng() < 0.1 ? 200 + Math.floor(rng() * 20000) : Math.floor(rng() * 8)).map(() => Math.floor(rng() * 256));
+      // Several writes in one batch share a sequence number; a later one replaces the earlier.
+      m.put(key, rng() < 0.1 ? Math.max(1, seq - 1) : seq * 1_000_003, value);
+    }
+    const show = (gs: Iterable<{ key: Uint8Array; seq: number; del: boolean; value: Uint8Array }[]>) =>
+      [...gs].map((g) => g.map((e) => `${[...e.key].join('.')}@${e.seq}${e.del ? 'x' : ''}=${[...e.value].join('.')}`).join(' '));
+    const want = show(memGroups(m));
+    const packed = packGroups(m);
+    assert.is(show(unpackGroups(packed)).join('|'), want.join('|'), `seed ${seed}`);
+    assert.ok(packed.length <= m.bytes + 64, `seed ${seed}: the packing fits the memtable's byte count`);
+    assert.throws(() => [...unpackGroups(packed.subarray(0, packed.length - 1))], (e: Error) => /STORAGE_CORRUPT|ends early/.test(`${(e as { code?: string }).code} ${e.message}`), `seed ${seed}: a cut buffer is refused`);
   }
 });
 

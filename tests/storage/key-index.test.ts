@@ -31,6 +31,36 @@ test('random inserts, lookups and bounded scans in both directions match SortedM
   }
 });
 
+test('many chunks: random, descending and ascending keys, with forEach and lookups, match SortedMap', () => {
+  for (let seed = 1; seed <= 4; seed++) {
+    const rng = prng(seed);
+    const idx = new KeyIndex<number>();
+    const ref = new SortedMap<number>();
+    // Mixed orders split chunks at every position, and new smallest keys move the first chunk's head.
+    const mode = seed % 3;
+    for (let i = 0; i < 20000; i++) {
+      const k = mode === 0 ? Uint8Array.from({ length: Math.floor(rng() * 20) }, () => Math.floor(rng() * 256))
+        : Uint8Array.of(0, (mode === 1 ? 20000 - i : i) >> 8, (mode === 1 ? 20000 - i : i) & 255, Math.floor(rng() * 3));
+      const had = ref.get(k);
+      assert.is(idx.putIfAbsent(k, i), had, `seed ${seed} insert ${toHex(k)}`);
+      if (had === undefined) ref.set(k, i);
+    }
+    const all: string[] = [];
+    idx.forEach((k, v) => all.push(`${toHex(k)}=${v}`));
+    assert.equal(all, [...ref.entries({})].map(([k, v]) => `${toHex(k)}=${v}`), `seed ${seed}: forEach in order`);
+    for (let q = 0; q < 2000; q++) {
+      const k = Uint8Array.from({ length: Math.floor(rng() * 5) }, () => Math.floor(rng() * 256));
+      assert.is(idx.get(k), ref.get(k));
+      const reverse = rng() < 0.5;
+      const want = [...ref.entries(reverse ? { lte: k, reverse } : { gte: k })].slice(0, 3).map(([x]) => toHex(x));
+      const got: string[] = [];
+      for (const [x] of idx.entries(k, false, reverse)) { got.push(toHex(x)); if (got.length === 3) break; }
+      assert.equal(got, want, `seed ${seed} scan from ${toHex(k)}`);
+    }
+    assert.is(idx.size, ref.size);
+  }
+});
+
 test('an iterator keeps its place while keys are inserted before and after it', () => {
   const idx = new KeyIndex<number>();
   for (let i = 0; i < 1000; i += 2) idx.putIfAbsent(Uint8Array.of(i >> 8, i & 255), i);
