@@ -553,6 +553,7 @@ export class QueryCompiler implements SubqueryHost {
       columns: names, aff: outs.map((o) => o.aff), colls: outs.map((o) => o.coll),
       declTypes: outs.map((o) => (o.col && o.col.src.table ? o.col.src.table.cols[o.col.idx]?.type ?? '' : '')),
       arms: [{ aff: outs.map((o) => o.aff), kinds: items.map((it, i) => valueKinds(it.e, colAff, outs[i]!.aff)) }],
+      pushdown: isAgg || sel?.limit || levels.length !== 1 ? undefined : projectPushdown(levels[0]!, outs),
       correlated: scope.correlated, run, explain,
     };
   }
@@ -1307,6 +1308,21 @@ function bigintJson(_k: string, v: unknown): unknown {
 
 function stripTable(e: A.Expr): A.Expr {
   return JSON.parse(JSON.stringify(e, (k, v) => (k === 'table' ? undefined : typeof v === 'bigint' ? `${v}n` : v)), (_k, v) => v) as A.Expr;
+}
+
+/**
+ * A core that only picks columns of one compound subquery passes WHERE terms on to the compound's
+ * arms (SQLite flattens it into the outer query, or pushes the term through it).
+ */
+function projectPushdown(l: Level, outs: CExpr[]): Query['pushdown'] {
+  if (!l.subQuery?.pushdown || !outs.every((o) => o.col?.src === l.src)) return undefined;
+  const idx = outs.map((o) => o.col!.idx);
+  const when = l.pushIf;
+  return l.subQuery.pushdown.map((arm) => {
+    const filters: ((env: Env, row: Value[]) => boolean)[] = [];
+    arm.filters.push((env, row) => filters.length === 0 || (when !== undefined && !when()) || filters.every((f) => f(env, idx.map((i) => row[i]!))));
+    return { aff: idx.map((i) => arm.aff[i] ?? null), filters };
+  });
 }
 
 /**

@@ -185,6 +185,10 @@ test('WHERE terms over a compound subquery judge each arm by its own affinity, a
     q('(SELECT x AS v FROM a UNION ALL SELECT y FROM b)', "v < '2'"), q('(SELECT y AS v FROM b UNION SELECT x FROM a)', 'v > 1'),
     q('(SELECT y AS v FROM b EXCEPT SELECT x FROM a)', 'v > 1'), q('(SELECT y AS v FROM b UNION ALL VALUES (\'1\'), (2))', 'v > 1'),
     q('(SELECT y AS v FROM b GROUP BY y UNION ALL SELECT max(x) FROM a)', 'v > 1'), q('w', 'v > 1'),
+    // Through a query that only picks the compound's columns, as SQLite flattens it.
+    q(`(SELECT * FROM ${ab})`, 'v > 1'), q(`(SELECT DISTINCT v AS u FROM ${ab} WHERE v < 3)`, 'u > 1'), q('w2', 'v > 1'),
+    `(WITH c AS ${ab}, d AS (SELECT * FROM c) SELECT group_concat(quote(v), ' ') FROM d WHERE v > 1)`,
+    q(`(SELECT * FROM ${ab} LIMIT 9)`, 'v > 1'), q(`(SELECT v, count(*) FROM ${ab} GROUP BY v)`, 'v > 1'),
     q(ab, 'v > (SELECT 1)'), q(ab, 'v > 1 AND abs(random()) >= 0'),
     q(`a JOIN ${ab} t`, 't.v > 1 AND a.x = 1'), q(`a LEFT JOIN ${ab} t ON t.v > 1`, 'a.x = 1'), q(`a LEFT JOIN ${ab} t ON 1`, 't.v > 1 AND a.x = 1'),
     // Kept out: a LIMIT on the compound, non-deterministic functions, correlated subqueries, a
@@ -193,7 +197,7 @@ test('WHERE terms over a compound subquery judge each arm by its own affinity, a
     q(`a LEFT JOIN ${ab} t ON 1`, '(t.v > 1 OR t.v IS NULL) AND a.x = 1'),
     `(WITH c AS ${ab} SELECT group_concat(quote(v), ' ') FROM c WHERE v > 1)`,
     `(WITH c AS ${ab} SELECT count(*) FROM c WHERE v > 1) + (WITH c AS ${ab} SELECT count(*) FROM c, c AS d WHERE c.v > 1)`,
-  ], "CREATE TABLE a (x INTEGER); CREATE TABLE b (y TEXT); INSERT INTO a VALUES (1), (2); INSERT INTO b VALUES ('1'), ('2'); CREATE VIEW w AS SELECT y AS v FROM b UNION ALL SELECT x FROM a;");
+  ], "CREATE TABLE a (x INTEGER); CREATE TABLE b (y TEXT); INSERT INTO a VALUES (1), (2); INSERT INTO b VALUES ('1'), ('2'); CREATE VIEW w AS SELECT y AS v FROM b UNION ALL SELECT x FROM a; CREATE VIEW w2 AS SELECT * FROM w;");
 });
 
 test('result column names follow SQLite', () => {
