@@ -9,14 +9,17 @@
  *
  * Recovery replays segments in order. A record whose first index is at or below the last index
  * seen supersedes everything from that index on (that is how a suffix truncation is recorded).
- * A record that fails to read ends the log there: that is a torn write, and it is reported in
- * `recovery` with the bytes dropped; unless a later record of the same segment reads, which a
- * crash cannot cause (files grow front to back), so open refuses with STORAGE_CORRUPT.
+ * A record of the last segment that fails to read ends the log there: that is a torn write, and
+ * it is reported in `recovery` with the bytes dropped; unless a later record of the same segment
+ * reads, which a crash cannot cause (files grow front to back), so open refuses with
+ * STORAGE_CORRUPT.
  *
  * Every segment opens with a link record naming the segment before it, that segment's length and
  * the tag that ends it; the previous segment is made durable before the link is written. So only
  * the last segment can have a torn tail, and an older copy of a closed segment, a segment deleted
  * from the middle or one put in another's place fails open instead of reading as a shorter log.
+ * LOGMETA vouches for the last segment as far as it was durable when LOGMETA was last written;
+ * rolling it back past that, or the whole directory, is beyond what this disk alone can show.
  */
 import { join } from 'node:path';
 import { TrineError } from '../crypto/index.ts';
@@ -37,7 +40,7 @@ export interface LogEntry {
 export interface LogRecovery {
   /** Bytes cut from the end of the log because a record was torn or unreadable (0 when clean). */
   readonly droppedBytes: number;
-  /** Segment files removed because they followed a torn record. */
+  /** Segment files removed (the last one, when its link record was torn: 0 or 1). */
   readonly droppedSegments: number;
   /** Why the tail was cut, when it was. */
   readonly detail?: string;
