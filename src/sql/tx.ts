@@ -22,14 +22,6 @@ export interface ReadSet {
  */
 export type Committer = (batch: WriteOp[], reads: ReadSet) => void;
 
-interface Undo {
-  key: Bytes;
-  /** The key as a binary string (the buffer's map key). */
-  k: string;
-  /** Previous buffer entry: undefined = absent, null = tombstone. */
-  prev: string | null | undefined;
-}
-
 /** A key's bytes as a string of char codes 0-255: string order equals memcmp order. */
 function bin(key: Bytes): string {
   return latin1(key, 0, key.length);
@@ -46,12 +38,42 @@ function unbin(s: string): Bytes {
 }
 
 /**
+ * The buffer's keys in memcmp order. Keys are sorted per 5-byte prefix (the SQL layer's tree id):
+ * rows arrive in rowid order, which the sort only has to confirm, and only the index entries,
+ * interleaved with them in the buffer, need a real sort. Keys shorter than 5 bytes are merged in.
+ */
+function sortedKeys(map: Map<string, string | null>): string[] {
+  const buckets = new Map<number, string[]>();
+  const short: string[] = [];
+  for (const k of map.keys()) {
+    if (k.length < 5) { short.push(k); continue; }
+    const p = k.charCodeAt(0) * 0x100000000 + (((k.charCodeAt(1) << 24) | (k.charCodeAt(2) << 16) | (k.charCodeAt(3) << 8) | k.charCodeAt(4)) >>> 0);
+    const b = buckets.get(p);
+    if (b) b.push(k); else buckets.set(p, [k]);
+  }
+  // The default sort compares UTF-16 code units, which for these strings is byte order.
+  const prefixes = [...buckets.keys()].sort((a, b) => a - b);
+  let ks: string[] = [];
+  for (const p of prefixes) {
+    const b = buckets.get(p)!.sort();
+    ks = ks.length === 0 ? b : ks.concat(b);
+  }
+  if (short.length === 0) return ks;
+  short.sort();
+  const out = new Array<string>(ks.length + short.length);
+  let i = 0, j = 0, o = 0;
+  while (i < ks.length && j < short.length) out[o++] = ks[i]! < short[j]! ? ks[i++]! : short[j++]!;
+  while (i < ks.length) out[o++] = ks[i++]!;
+  while (j < short.length) out[o++] = short[j++]!;
+  return out;
+}
+
+/**
  * The buffer in memcmp key order, keys and values rebuilt as views of one shared buffer; values
  * are null for deletions.
  */
 function sortedEntries(map: Map<string, string | null>): { ks: string[]; keys: Bytes[]; values: (Bytes | null)[] } {
-  // The default sort compares UTF-16 code units, which for these strings is byte order.
-  const ks = [...map.keys()].sort();
+  const ks = sortedKeys(map);
   const n = ks.length;
   const vs = new Array<string>(n);
   const dels: number[] = [];
@@ -90,7 +112,12 @@ export class Tx implements KvReader {
    */
   private map: Map<string, string | null> | undefined;
   private ordered: SortedMap<Bytes | null> | undefined;
-  private readonly undo: Undo[] = [];
+  /**
+   * The undo log as two parallel arrays (no object per write): each write's key (a binary string)
+   * and the buffer entry it replaced (undefined = absent, null = tombstone).
+   */
+  private readonly undoKeys: string[] = [];
+  private readonly undoPrev: (string | null | undefined)[] = [];
   /** The key of the latest `get` and its string. */
   private lastKey: Bytes | undefined;
   private lastBin = '';
@@ -160,24 +187,25 @@ export class Tx implements KvReader {
   private write(key: Bytes, value: Bytes | null): void {
     const map = (this.map ??= new Map());
     // INSERT probes a key and then writes it: one string serves both (keys are never mutated
-    // once handed to the transaction, which keeps references to them in its undo log).
+    // once handed to the transaction, which keeps references to them in its ordered copy).
     const k = key === this.lastKey ? this.lastBin : bin(key);
-    this.undo.push({ key, k, prev: map.get(k) });
+    this.undoKeys.push(k);
+    this.undoPrev.push(map.get(k));
     map.set(k, value === null ? null : bin(value));
     this.ordered?.set(key, value);
   }
 
   /** A savepoint: the current position in the undo log. */
-  mark(): number { return this.undo.length; }
+  mark(): number { return this.undoKeys.length; }
 
   /** Drops the undo log when no savepoint needs it (a whole-transaction ROLLBACK drops the buffer). */
-  forgetUndo(): void { this.undo.length = 0; }
+  forgetUndo(): void { this.undoKeys.length = 0; this.undoPrev.length = 0; }
 
   rollbackTo(mark: number): void {
-    while (this.undo.length > mark) {
-      const u = this.undo.pop()!;
-      if (u.prev === undefined) { this.map!.delete(u.k); this.ordered?.delete(u.key); }
-      else { this.map!.set(u.k, u.prev); this.ordered?.set(u.key, u.prev === null ? null : unbin(u.prev)); }
+    while (this.undoKeys.length > mark) {
+      const k = this.undoKeys.pop()!, prev = this.undoPrev.pop();
+      if (prev === undefined) { this.map!.delete(k); this.ordered?.delete(unbin(k)); }
+      else { this.map!.set(k, prev); this.ordered?.set(unbin(k), prev === null ? null : unbin(prev)); }
     }
   }
 
