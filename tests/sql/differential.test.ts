@@ -70,7 +70,8 @@ function exactMessage(m: string): boolean {
 }
 
 /**
- * Rows with every REAL rendered with 17 significant digits (also inside hex() of text) read back as
+ * Rows with every REAL rendered with 17 significant digits (also inside hex() of text and inside a
+ * blob made from text, `CAST(r AS BLOB)`) read back as
  * the number: SQLite's conversion is sometimes off by one in the last digit (docs/SQL.md), Trine's
  * is exact, and either parses to the same double.
  */
@@ -78,7 +79,8 @@ function realText(row: unknown[]): unknown[] {
   const digits17 = (m: string): string => (m.replace(/e.*$|\D/g, '').replace(/^0+/, '').length === 17 ? String(Number(m)) : m);
   return row.map((v) => {
     if (typeof v !== 'string') return v;
-    const text = /^(?:[0-9A-F]{2})+$/.test(v) ? Buffer.from(v, 'hex').toString('latin1') : v;
+    const text = v.startsWith('blob:') ? Buffer.from(v.slice(5), 'hex').toString('latin1')
+      : /^(?:[0-9A-F]{2})+$/.test(v) ? Buffer.from(v, 'hex').toString('latin1') : v;
     return text.replace(/-?\d+\.\d+(?:e[+-]\d+)?/g, digits17);
   });
 }
