@@ -613,7 +613,8 @@ export class LogStore {
       const kept = this.entries(keptFrom, index);
       // The new segment's link names f.s as cut at f.r.offset; the kept entries rewritten into it
       // supersede the old record from its first index on (see recovery). A crash before the cut
-      // is done leaves the removed entries readable: the truncation did not happen.
+      // is done leaves f.s longer and some segments between, which that link allows: their
+      // entries are superseded by the kept ones or, when none were kept, still read.
       this.startSegment({ seg: f.s, at: f.r.offset });
       this.supersede(keptFrom);
       if (kept.length) this.writeRecord(kept);
@@ -629,11 +630,10 @@ export class LogStore {
   /** Physically drops bytes from `seg` at `offset` and every later segment except `keep`. */
   private cut(seg: Segment, offset: number, keep: Segment): void {
     const si = this.segs.indexOf(seg);
-    // Later segments go first, and durably: were `seg` shortened on disk while a later segment
-    // survived a crash, recovery would read a gap there and drop everything after it, `keep`
-    // (the rewritten entries below the cut) included. The other order leaves at worst entries
-    // that this truncation was removing anyway.
-    // Newest first: a crash leaves the ones after `seg` that remain each still after its linked predecessor.
+    // Later segments go first, newest first, and durably: were `seg` shortened on disk while a
+    // later segment other than `keep` survived a crash, that segment's link would no longer
+    // match and open would refuse the log; and the ones left must each still follow the segment
+    // their link names. The other order leaves at worst entries this truncation was removing.
     for (const s of this.segs.slice(si + 1).reverse()) {
       if (s === keep) continue;
       s.file.close();
