@@ -271,7 +271,7 @@ export class LogStore {
       const size = s.file.size();
       if (!links[si]) {
         if (readableRecordAfter(s, HEADER_BYTES + 1, size)) {
-          throw corrupt(`${s.name}: its link record fails authentication but later records are intact, so it was damaged or altered on disk (a crash tears only the tail); restore this node's data directory from a backup, or remove it and re-join the node to its cluster`);
+          throw corrupt(`${s.name}: its link record fails authentication but later records are intact, so it was damaged or altered on disk (a crash tears only the tail)`);
         }
         cut = { seg: si, at: 0, why: `${s.name} has a torn link record` };
         break;
@@ -289,7 +289,7 @@ export class LogStore {
         const len = new DataView(lenBuf.buffer).getUint32(0, true);
         if (len < 17 || len > LOG_RECORD_MAX || pos + 4 + len > size) {
           if (readableRecordAfter(s, pos + 1, size)) {
-            throw corrupt(`${s.name}: the record length at offset ${pos} is damaged but later records are intact, so it was damaged or altered on disk (a crash tears only the tail); restore this node's data directory from a backup, or remove it and re-join the node to its cluster`);
+            throw corrupt(`${s.name}: the record length at offset ${pos} is damaged but later records are intact, so it was damaged or altered on disk (a crash tears only the tail)`);
           }
           cut = { seg: si, at: pos, why: tornOr(`${s.name} has a torn record at offset ${pos}`) };
           break;
@@ -303,7 +303,7 @@ export class LogStore {
           // A crash tears only the last record a file received; a sealed record intact after
           // this one means the damage is not a torn write but the disk or someone altering it.
           if (readableRecordAfter(s, pos + 1, size)) {
-            throw corrupt(`${s.name}: the record at offset ${pos} fails authentication but later records are intact, so it was damaged or altered on disk (a crash tears only the tail); restore this node's data directory from a backup, or remove it and re-join the node to its cluster`);
+            throw corrupt(`${s.name}: the record at offset ${pos} fails authentication but later records are intact, so it was damaged or altered on disk (a crash tears only the tail)`);
           }
           cut = { seg: si, at: pos, why: tornOr(`${s.name} has an unreadable record at offset ${pos}`) };
           break;
