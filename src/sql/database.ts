@@ -110,7 +110,7 @@ export class Session {
   private lastChanges = 0n;
   private total = 0n;
   /** @internal */ fkOn = false;
-  /** @internal */ readonly fkc: FkCounters = { stmt: 0, deferred: 0, deferredImm: 0, deferAll: false };
+  /** @internal */ readonly fkc: FkCounters = { stmt: 0, deferred: 0, deferredImm: 0, deferAll: false, journal: true };
   private stmtTime = 0;
   private readonly fnCtx: FnContext;
 
@@ -236,14 +236,19 @@ export class Session {
       return r;
     } catch (e) {
       if (auto) {
-        // OR FAIL keeps the rows changed before the failure, so they commit.
-        if (this.tx === tx) this.finish(e instanceof SqlError && e.resolution === 'FAIL');
+        // OR FAIL keeps the rows changed before the failure, so they commit, unless deferred foreign
+        // key violations are outstanding: then the commit fails and undoes them, as in SQLite.
+        const keep = e instanceof SqlError && e.resolution === 'FAIL';
+        const broken = keep && this.fkc.deferred + this.fkc.deferredImm > 0;
+        if (this.tx === tx) this.finish(keep && !broken);
+        if (broken) throw constraintError('FOREIGNKEY', 'FOREIGN KEY constraint failed');
       } else if (e instanceof SqlError && e.resolution === 'ROLLBACK') {
         this.finish(false);
       } else if (!(e instanceof SqlError && e.resolution === 'FAIL')) {
         tx.rollbackTo(mark);
-        this.fkc.deferred = deferred;
-        this.fkc.deferredImm = deferredImm;
+        // SQLite restores the counters only with a statement journal; without one a failed
+        // statement's deferred violations stay counted.
+        if (this.fkc.journal) { this.fkc.deferred = deferred; this.fkc.deferredImm = deferredImm; }
         if (txSchemaDirty.has(tx)) this.schema = undefined;
       }
       throw e;

@@ -163,11 +163,14 @@ export class RowWriter {
    * whose parent key is missing adds a violation; a row leaving it (-1) whose parent is missing
    * takes one away. An UPDATE passes the columns it assigns: only keys with an assigned column
    * count (rows that were orphans stay writable). `unchecked`: a key SQLite leaves unchecked (see
-   * `setNullUnchecked`).
+   * `setNullUnchecked`). `halt`: an immediate violation fails at once (a statement without a
+   * journal, see `FkCounters`).
    */
-  childKeys(row: Value[], env: Env, dir: 1 | -1, assigned?: ReadonlySet<number>, unchecked?: A.ForeignKey): void {
+  childKeys(row: Value[], env: Env, dir: 1 | -1, assigned?: ReadonlySet<number>, unchecked?: A.ForeignKey, halt = false): void {
     const t = this.table;
-    for (const fk of t.fks) {
+    // Newest first, as SQLite lists them: a halting check stops the ones after it.
+    for (let k = t.fks.length - 1; k >= 0; k--) {
+      const fk = t.fks[k]!;
       if (fk === unchecked && dir > 0) continue;
       const cols = fk.cols.map((c) => colIndex(t, c));
       if (assigned && !cols.some((c) => assigned.has(c) || (c === t.rowidAlias && assigned.has(t.cols.length)))) continue;
@@ -175,11 +178,17 @@ export class RowWriter {
       if (vals.some((v) => v === null)) continue;
       if (dir < 0 && !this.pending(fk)) continue;
       const parent = this.host.table(fk.table);
-      if (!parent) { this.count(fk, dir); continue; }
+      if (!parent) {
+        if (halt && !fk.deferred) throw fail('FOREIGNKEY', 'FOREIGN KEY constraint failed', 'ABORT');
+        this.count(fk, dir);
+        continue;
+      }
       const pcols = parentCols(parent, fk);
       // A row entering the table may be its own parent (SQLite accepts it before the row exists).
       const own = dir > 0 && parent === t && pcols.every((c, i) => compareValues(applyAffinity(vals[i]!, probeAffinity(t.cols[c]?.affinity ?? 'INTEGER')), row[c]!, t.cols[c]?.collate ?? 'BINARY') === 0);
-      if (!own && !findRowsByValues(parent, pcols, vals, env, true).length) this.count(fk, dir);
+      if (own || findRowsByValues(parent, pcols, vals, env, true).length) continue;
+      if (halt && !fk.deferred && !this.host.fkCounters().deferAll) throw fail('FOREIGNKEY', 'FOREIGN KEY constraint failed', 'ABORT');
+      this.count(fk, dir);
     }
   }
 
@@ -272,6 +281,19 @@ export class RowWriter {
 }
 
 /**
+ * Whether an UPDATE assigning `assigned` changes index `ix`, as SQLite decides it: by the columns
+ * assigned (the rowid changes them all); an index on expressions or with a WHERE clause by its
+ * entries before and after.
+ */
+function indexChanges(t: Table, ix: TableRtIndex, old: Value[], nr: Value[], assigned: ReadonlySet<number>, env: Env): boolean {
+  if (assigned.has(t.cols.length) || (t.rowidAlias >= 0 && assigned.has(t.rowidAlias))) return true;
+  if (ix.index.cols.some((c) => c.col >= 0 && assigned.has(c.col))) return true;
+  if (ix.index.cols.every((c) => c.col >= 0) && !ix.index.where) return false;
+  const before = indexEntry(ix, old, old[t.cols.length] as bigint, env), after = indexEntry(ix, nr, nr[t.cols.length] as bigint, env);
+  return !before || !after || !sameValues(before.values, after.values);
+}
+
+/**
  * Whether foreign keys make SQLite treat an UPDATE assigning `assigned` as one that may rewrite
  * every index: it assigns the child columns of a self-referencing key, or a parent key that has an
  * ON UPDATE action.
@@ -290,7 +312,15 @@ function fkRewritesIndexes(host: DmlHost, t: Table, assigned: ReadonlySet<number
  * transaction, and immediate ones counted for the transaction under PRAGMA defer_foreign_keys
  * (`deferAll`).
  */
-export interface FkCounters { stmt: number; deferred: number; deferredImm: number; deferAll: boolean }
+export interface FkCounters {
+  stmt: number; deferred: number; deferredImm: number; deferAll: boolean;
+  /**
+   * Whether the running statement has SQLite's statement journal (it may write more than one row
+   * with foreign keys in play), which undoes its counts when it fails; without one a single-row
+   * INSERT fails at its first immediate violation, keeping the deferred ones counted before it.
+   */
+  journal: boolean;
+}
 
 /**
  * The end of a statement with foreign keys on: outstanding immediate violations fail it (ABORT, so
@@ -356,11 +386,24 @@ function setNullUnchecked(host: DmlHost, t: Table, del: boolean, upd: ReadonlySe
   return n.fk;
 }
 
-function fkStart(host: DmlHost): FkCounters | undefined {
+function fkStart(host: DmlHost, journal: () => boolean): FkCounters | undefined {
   if (!host.foreignKeys()) return undefined;
   const c = host.fkCounters();
   c.stmt = 0;
+  c.journal = journal();
   return c;
+}
+
+/** Whether the table has foreign keys or is referenced by one. */
+const fkRelated = (host: DmlHost, t: Table): boolean => t.fks.length > 0 || referencing(host, t).length > 0;
+
+/** Whether an UPDATE assigning `assigned` needs foreign key work (SQLite's sqlite3FkRequired). */
+function fkRequired(host: DmlHost, t: Table, assigned: ReadonlySet<number>): boolean {
+  try {
+    return t.fks.some((fk) => touches(t, fk.cols.map((c) => colIndex(t, c)), assigned)) || referencing(host, t).some(({ fk }) => touches(t, parentCols(t, fk), assigned));
+  } catch {
+    return true;
+  }
 }
 
 function fkStatementEnd(fc: FkCounters | undefined, e?: unknown): void {
@@ -567,6 +610,11 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
   const tslot = target.src.slot, xslot = excluded.slot;
   // What REPLACE may delete: the rowid when it is given, any unique index.
   const replaces = (): boolean => (action ?? table.rowidConflict) === 'REPLACE' || table.indexes.some((ix) => ix.unique && (action ?? ix.conflict) === 'REPLACE');
+  // SQLite journals an INSERT of several rows, or one whose REPLACE or upsert may touch rows with
+  // foreign keys.
+  const insertJournal = (): boolean =>
+    (source !== undefined && (stmt.source!.cores.length > 1 || stmt.source!.cores[0]!.k !== 'values' || stmt.source!.cores[0]!.rows.length > 1)) ||
+    ((replaces() || upserts.some((u) => u.set)) && fkRelated(host, table));
   const insertUnchecked = (): A.ForeignKey | undefined =>
     setNullUnchecked(host, table, replaces() && (table.rowidAlias >= 0 || targets.includes(ridIdx) || table.indexes.some((ix) => ix.unique)), upserts.filter((u) => u.set).map((u) => u.assigned));
   const alias = table.rowidAlias;
@@ -574,7 +622,7 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
 
   // The per-row functions are made once per compiled statement, not per execution: a closure per
   // run was a measurable share of a one-row INSERT. Per-execution state lives in `st`.
-  interface RunState { env: Env; out: Value[][]; changes: number; seqMax: bigint | undefined; unchecked: A.ForeignKey | undefined }
+  interface RunState { env: Env; out: Value[][]; changes: number; seqMax: bigint | undefined; unchecked: A.ForeignKey | undefined; journal: boolean }
   const findUpsert = (ix: Index | 'rowid'): (typeof upserts)[number] | undefined => {
     for (const u of upserts) if (u.index === undefined || u.index === ix) return u;
     return undefined;
@@ -665,15 +713,15 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
       }
       if (r === 'skip' || r === 'done') return;
     }
-    if (host.foreignKeys()) { w.childKeys(row, env, 1, undefined, st.unchecked); w.parentKeys(row, env, -1); }
+    if (host.foreignKeys()) { w.childKeys(row, env, 1, undefined, st.unchecked, !st.journal); w.parentKeys(row, env, -1); }
     insertRowRaw(env.tx, table, row, env, key);
     st.changes++;
     host.setLastInsertRowid(rowid);
     if (ret) { env.rows[tslot] = row; st.out.push(ret.fns.map((f) => f.fn(env))); }
   };
   const run = (env: Env): { rows: Value[][]; changes: number } => {
-    const fc = fkStart(host);
-    const st: RunState = { env, out: [], changes: 0, seqMax: undefined, unchecked: fc && insertUnchecked() };
+    const fc = fkStart(host, insertJournal);
+    const st: RunState = { env, out: [], changes: 0, seqMax: undefined, unchecked: fc && insertUnchecked(), journal: fc?.journal ?? true };
     try {
       if (source) source.run(env, (vals) => insertOne(st, vals));
       else insertOne(st, []);
@@ -788,14 +836,14 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
     if (other !== undefined) {
       if (!updateConflict(env, table, w, action, ix.index, other)) return false;
       // SQLite's quirk, reproduced: when foreign keys make it check every index of an UPDATE OR
-      // REPLACE, a replacement makes the indexes checked before it conflict with the row's own
-      // entries.
-      const own = recheck ? checked.find((c) => indexEntry(c, nr, rid, env)?.values.every((v) => v !== null)) : undefined;
+      // REPLACE, a replacement makes the indexes checked before it that the UPDATE leaves as they
+      // were conflict with the row's own entries.
+      const own = recheck ? checked.find((c) => !indexChanges(table, c, old, nr, assigned, env) && indexEntry(c, nr, rid, env)?.values.every((v) => v !== null)) : undefined;
       if (own) throw fail(uniqueKind(table, own.index), uniqueMessage(table, own.index), 'ABORT');
     }
     checked.push(ix);
   }
-  if (w.fkOn()) {
+  if (w.fkOn() && (table.fks.length || referencing(w.host, table).length)) {
     w.rewrite(old, nr, env, assigned, unchecked);
     // After the write, as SQLite runs its actions: a self-referencing row's own key cascades too.
     w.parentActions(old, nr, env, 0, assigned);
@@ -878,7 +926,7 @@ export function compileUpdate(stmt: A.Update, qc: QueryCompiler, host: DmlHost):
         // Until this statement writes, the rows the loop found are the stored rows: the first
         // update needs no second read (for an update by key, that read was a fifth of the cost).
         let wrote = false;
-        const fc = fkStart(host);
+        const fc = fkStart(host, () => fkRequired(host, table, assigned));
         // An UPDATE OR REPLACE compiles the deletions of the rows it may replace before its checks.
         const unchecked = fc && action === 'REPLACE' ? setNullUnchecked(host, table, true, []) : undefined;
         try {
@@ -926,7 +974,7 @@ export function compileDelete(stmt: A.Delete, qc: QueryCompiler, host: DmlHost):
         loop.run(env, () => { rows.push(env.rows[slot]!); });
         const out: Value[][] = [];
         let changes = 0;
-        const fc = fkStart(host);
+        const fc = fkStart(host, () => fkRelated(host, table));
         try {
           for (const r of rows) {
             const cur = readRow(env.tx, table, r[ncols] as bigint);

@@ -177,6 +177,14 @@ test('UPDATE OR REPLACE of a parent key with an ON UPDATE action: a replacement 
   assert.equal(both(script('RESTRICT', "'z'")).slice(3), ['SQLITE_CONSTRAINT_UNIQUE: UNIQUE constraint failed: p.b', 'ok 1|"0"|0 2|"k"|"z"']);
   assert.equal(both(script('NO ACTION', "'z'")).slice(3), ['ok ', 'ok 2|"0"|"z"']);
   assert.equal(both(script('CASCADE', 'NULL')).slice(3), ['ok ', 'ok 2|"0"|null']);
+  // An index that the UPDATE changes holds no entry of the row's to conflict with.
+  const changed = both([
+    'CREATE TABLE p (a TEXT UNIQUE, b, UNIQUE (b, a))',
+    'CREATE TABLE c (x REFERENCES p(a) ON UPDATE RESTRICT)',
+    "INSERT INTO p VALUES ('0', 0), ('k', 'z')",
+    "UPDATE OR REPLACE p SET a = '0' WHERE rowid = 2",
+  ]);
+  assert.equal(changed.at(-1), 'ok ');
 });
 
 test('PRAGMA defer_foreign_keys counts immediate violations until COMMIT, skips RESTRICT, and ends with the transaction', () => {
@@ -209,6 +217,24 @@ test('PRAGMA defer_foreign_keys counts immediate violations until COMMIT, skips 
     'SELECT * FROM c',
   ]);
   assert.equal(out.slice(5), ['ok 1', FK, 'ok ', 'ok ', 'ok ', 'ok ', 'ok ', 'ok ', 'ok ', FK, 'ok ', 'ok ', 'ok ', 'ok 0', 'ok ', 'ok ', 'ok ', 'ok ', FK, 'ok ', 'ok 1 4']);
+});
+
+test('a failed statement undoes its deferred counts only when SQLite journals it; OR FAIL in autocommit then fails the commit', () => {
+  const out = both([
+    'CREATE TABLE p (a INTEGER PRIMARY KEY)',
+    'CREATE TABLE c (x REFERENCES p(a), y REFERENCES p(a) DEFERRABLE INITIALLY DEFERRED)',
+    'BEGIN',
+    'INSERT INTO c VALUES (1, 2), (NULL, NULL)',
+    'COMMIT',
+    'BEGIN',
+    'INSERT INTO c VALUES (1, 2)',
+    'COMMIT',
+    'ROLLBACK',
+    'CREATE TABLE d (x REFERENCES p(a) DEFERRABLE INITIALLY DEFERRED, y NOT NULL)',
+    'INSERT OR FAIL INTO d VALUES (5, 1), (NULL, NULL)',
+    'SELECT count(*) FROM d',
+  ]);
+  assert.equal(out.slice(2), ['ok ', FK, 'ok ', 'ok ', FK, FK, 'ok ', 'ok ', FK, 'ok 0']);
 });
 
 test.run();
