@@ -341,37 +341,194 @@ function renameTableInView(sql: string, from: string, to: string): string {
 
 /** Words that can follow a table name in a FROM clause without being its alias. */
 const NOT_ALIASES = ['WHERE', 'JOIN', 'ON', 'USING', 'LEFT', 'RIGHT', 'FULL', 'INNER', 'OUTER', 'CROSS', 'NATURAL', 'GROUP', 'HAVING', 'ORDER', 'LIMIT', 'WINDOW', 'UNION', 'EXCEPT', 'INTERSECT', 'INDEXED', 'NOT'];
+const JOIN_WORDS = ['JOIN', 'LEFT', 'RIGHT', 'FULL', 'INNER', 'OUTER', 'CROSS', 'NATURAL'];
+const CLAUSES = ['FROM', 'WHERE', 'GROUP', 'HAVING', 'WINDOW', 'ORDER', 'LIMIT'];
+/** Words after which a name continues an expression rather than naming a result column. */
+const EXPR_WORDS = ['SELECT', 'DISTINCT', 'ALL', 'NOT', 'IS', 'AND', 'OR', 'IN', 'LIKE', 'GLOB', 'MATCH', 'REGEXP', 'BETWEEN', 'ESCAPE', 'CASE', 'WHEN', 'THEN', 'ELSE', 'FROM', 'COLLATE'];
+
+/** A FROM item of one SELECT: its columns when known (undefined for subqueries and views). */
+interface ViewSource { name: string; target: boolean; cols: Set<string> | undefined }
+interface ViewScope { sources: ViewSource[]; aliases: Set<string>; parent: ViewScope | undefined }
 
 /**
- * Rewrites a view's text for column `from` of `table` renamed to `to`: bare references to the
- * column and references qualified by the table's name, in a view that reads the table. Like
- * renameColumnSql, a bare reference gets the bare new name unless that was written quoted.
+ * Rewrites a view's text for column `from` of `table` renamed to `to`: the references that SQLite
+ * resolves to that column, found by following the view's SELECTs (compound parts, subqueries,
+ * common table expressions) and the tables each one reads, innermost first. The view's own column
+ * list, aliases and USING lists stay. Like renameColumnSql, a bare reference gets the bare new name
+ * unless that was written quoted.
  */
-function renameColumnInView(sql: string, table: string, from: string, to: string, toQuoted: boolean): string {
+function renameColumnInView(sql: string, schema: Schema, table: string, from: string, to: string, toQuoted: boolean): string {
   const toks = tokenize(sql);
   const lfrom = from.toLowerCase(), ltable = table.toLowerCase();
-  const reads = toks.some((t, i) => t.kind === 'id' && t.text.toLowerCase() === ltable && (toks[i - 1]?.kw === 'FROM' || toks[i - 1]?.kw === 'JOIN' || toks[i - 1]?.text === ','));
-  if (!reads) return sql;
-  // Names the view gives the table (FROM t AS x, FROM t x) qualify its columns too.
-  const quals = new Set([ltable]);
+  const close: number[] = [];
+  const stack: number[] = [];
   toks.forEach((t, i) => {
-    if (t.kind !== 'id' || t.text.toLowerCase() !== ltable || !(toks[i - 1]?.kw === 'FROM' || toks[i - 1]?.kw === 'JOIN' || toks[i - 1]?.text === ',')) return;
-    const alias = toks[i + 1]?.kw === 'AS' ? toks[i + 2] : toks[i + 1];
-    if (alias?.kind === 'id' && !NOT_ALIASES.includes(alias.kw)) quals.add(alias.text.toLowerCase());
+    if (t.kind !== 'op') return;
+    if (t.text === '(') stack.push(i);
+    else if (t.text === ')' && stack.length) close[stack.pop()!] = i;
   });
+  const isQuery = (i: number): boolean => ['SELECT', 'WITH', 'VALUES'].includes(toks[i]?.kw ?? '');
+  const renamed: number[] = [];
+  /** Result column aliases written without AS, which are names, not references. */
+  const aliasAt = new Set<number>();
+  const ctes: Map<string, Set<string> | undefined>[] = [];
+  const cteCols = (name: string): Set<string> | undefined | false => {
+    for (let k = ctes.length - 1; k >= 0; k--) if (ctes[k]!.has(name)) return ctes[k]!.get(name);
+    return false;
+  };
+
+  /** Where a bare or qualified name resolves: true when to the renamed column. */
+  const resolves = (scope: ViewScope, qual: string | undefined, ctx: 'order' | 'where' | 'cols'): boolean => {
+    for (let s: ViewScope | undefined = scope; s; s = s.parent) {
+      if (qual !== undefined) {
+        const src = s.sources.find((x) => x.name === qual);
+        if (src) return src.target;
+        continue;
+      }
+      // ORDER BY prefers a result column alias, WHERE/GROUP BY/HAVING fall back on one.
+      if (s === scope && ctx === 'order' && s.aliases.has(lfrom)) return false;
+      if (s.sources.some((x) => x.target)) return true;
+      if (s.sources.some((x) => !x.cols || x.cols.has(lfrom))) return false;
+      if (s === scope && ctx !== 'cols' && s.aliases.has(lfrom)) return false;
+    }
+    return false;
+  };
+
+  /** Column references in tokens [s, e) of `scope`; subqueries open scopes of their own. */
+  const refs = (s: number, e: number, scope: ViewScope, ctx: 'order' | 'where' | 'cols'): void => {
+    for (let i = s; i < e; i++) {
+      const t = toks[i]!;
+      const prev = toks[i - 1], next = toks[i + 1];
+      if (t.kind === 'op' && t.text === '(' && close[i] !== undefined) {
+        if (isQuery(i + 1)) { query(i + 1, close[i]!, scope); i = close[i]!; }
+        continue;
+      }
+      if (t.kind !== 'id' || t.text.toLowerCase() !== lfrom || aliasAt.has(i)) continue;
+      if (prev?.kw === 'AS' || prev?.kw === 'COLLATE') continue;
+      if (next?.kind === 'op' && (next.text === '(' || next.text === '.')) continue;
+      const qualified = prev?.kind === 'op' && prev.text === '.';
+      if (resolves(scope, qualified ? toks[i - 2]?.text.toLowerCase() : undefined, ctx)) renamed.push(i);
+    }
+  };
+
+  /** The index of the first token in [s, e) at this parenthesis level that `pred` accepts, or e. */
+  const find = (s: number, e: number, pred: (i: number) => boolean): number => {
+    for (let i = s; i < e; i++) {
+      if (toks[i]!.kind === 'op' && toks[i]!.text === '(' && close[i] !== undefined) { i = close[i]!; continue; }
+      if (pred(i)) return i;
+    }
+    return e;
+  };
+
+  /** A SELECT statement in tokens [s, e): its WITH clause, then its compound parts. */
+  const query = (s: number, e: number, parent: ViewScope | undefined): void => {
+    const own = new Map<string, Set<string> | undefined>();
+    ctes.push(own);
+    let i = s;
+    if (toks[i]?.kw === 'WITH') {
+      i++;
+      if (toks[i]?.kw === 'RECURSIVE') i++;
+      while (i < e) {
+        const name = toks[i++]!.text.toLowerCase();
+        let cols: Set<string> | undefined;
+        if (toks[i]?.text === '(' && close[i] !== undefined) {
+          cols = new Set(toks.slice(i + 1, close[i]).filter((x) => x.kind === 'id').map((x) => x.text.toLowerCase()));
+          i = close[i]! + 1;
+        }
+        while (i < e && !(toks[i]!.kind === 'op' && toks[i]!.text === '(')) i++;
+        if (i >= e || close[i] === undefined) break;
+        query(i + 1, close[i]!, parent);
+        own.set(name, cols);
+        i = close[i]! + 1;
+        if (toks[i]?.text !== ',') break;
+        i++;
+      }
+    }
+    while (i < e) {
+      const end = find(i, e, (k) => ['UNION', 'EXCEPT', 'INTERSECT'].includes(toks[k]!.kw));
+      core(i, end, parent);
+      i = end + 1;
+      if (toks[i]?.kw === 'ALL') i++;
+    }
+    ctes.pop();
+  };
+
+  /** One SELECT (or VALUES) in tokens [s, e). */
+  const core = (s: number, e: number, parent: ViewScope | undefined): void => {
+    const scope: ViewScope = { sources: [], aliases: new Set(), parent };
+    if (toks[s]?.kw !== 'SELECT') { refs(s, e, scope, 'cols'); return; }
+    const clause = (i: number): boolean => CLAUSES.includes(toks[i]!.kw) && !(toks[i]!.kw === 'FROM' && toks[i - 1]?.kw === 'DISTINCT');
+    const colsEnd = find(s + 1, e, clause);
+    // Result column aliases: after AS, or a name right after an expression.
+    for (let i = find(s + 1, colsEnd, () => true); i < colsEnd; i = find(i + 1, colsEnd, () => true)) {
+      const t = toks[i]!, prev = toks[i - 1]!, next = toks[i + 1];
+      const ends = next === undefined || i + 1 >= colsEnd || next.text === ',';
+      if (t.kind !== 'id' || !ends) continue;
+      if (prev.kw === 'AS' || prev.kind === 'num' || prev.kind === 'str' || (prev.kind === 'op' && prev.text === ')') || (prev.kind === 'id' && !EXPR_WORDS.includes(prev.kw))) {
+        scope.aliases.add(t.text.toLowerCase());
+        aliasAt.add(i);
+      }
+    }
+    const exprs: [number, number, 'order' | 'where' | 'cols'][] = [[s + 1, colsEnd, 'cols']];
+    let i = colsEnd;
+    if (toks[i]?.kw === 'FROM') {
+      const fromEnd = find(i + 1, e, (k) => clause(k) && toks[k]!.kw !== 'FROM');
+      i++;
+      while (i < fromEnd) {
+        const t = toks[i]!;
+        if (JOIN_WORDS.includes(t.kw) || t.text === ',') { i++; continue; }
+        if (t.kw === 'ON') {
+          const end = find(i + 1, fromEnd, (k) => JOIN_WORDS.includes(toks[k]!.kw) || toks[k]!.text === ',');
+          exprs.push([i + 1, end, 'where']);
+          i = end;
+          continue;
+        }
+        if (t.kw === 'USING' && close[i + 1] !== undefined) { i = close[i + 1]! + 1; continue; }
+        let name: string;
+        let cols: Set<string> | undefined;
+        let target = false;
+        if (t.kind === 'op' && t.text === '(' && close[i] !== undefined) {
+          if (isQuery(i + 1)) query(i + 1, close[i]!, parent);
+          name = '';
+          i = close[i]! + 1;
+        } else {
+          if (toks[i + 1]?.text === '.') i += 2;
+          name = toks[i]!.text.toLowerCase();
+          i++;
+          if (toks[i]?.text === '(' && close[i] !== undefined) {
+            exprs.push([i + 1, close[i]!, 'where']);
+            i = close[i]! + 1;
+          } else {
+            const cte = cteCols(name);
+            const tbl = cte === false ? schema.table(name) : undefined;
+            cols = cte === false ? (tbl ? new Set(tbl.cols.map((c) => c.name.toLowerCase())) : undefined) : cte;
+            target = cte === false && name === ltable;
+          }
+        }
+        if (toks[i]?.kw === 'AS') i++;
+        const alias = toks[i];
+        if (alias && i < fromEnd && (alias.kind === 'id' || alias.kind === 'str') && !NOT_ALIASES.includes(alias.kw)) { name = alias.text.toLowerCase(); i++; }
+        if (toks[i]?.kw === 'INDEXED') i += 3;
+        else if (toks[i]?.kw === 'NOT' && toks[i + 1]?.kw === 'INDEXED') i += 2;
+        scope.sources.push({ name, target, cols });
+      }
+    }
+    // WHERE, GROUP BY, HAVING, WINDOW, ORDER BY, LIMIT: each up to the next clause.
+    while (i < e) {
+      const end = find(i + 1, e, clause);
+      exprs.push([i + 1, end, toks[i]!.kw === 'ORDER' ? 'order' : 'where']);
+      i = end;
+    }
+    for (const [a, b, ctx] of exprs) refs(a, b, scope, ctx);
+  };
+
+  // The view's own column list, before the first AS, names the view's columns, not the table's.
+  query(toks.findIndex((t) => t.kw === 'AS') + 1, toks.length - 1, undefined);
   let out = '';
   let last = 0;
-  // The view's own column list, before the first AS, names the view's columns, not the table's.
-  for (let i = toks.findIndex((t) => t.kw === 'AS') + 1; i < toks.length; i++) {
+  for (const i of renamed.sort((a, b) => a - b)) {
     const t = toks[i]!;
-    const prev = toks[i - 1], next = toks[i + 1];
-    if (t.kind !== 'id' || t.text.toLowerCase() !== lfrom) continue;
-    if (prev?.kw === 'AS' || prev?.kw === 'COLLATE' || prev?.kw === 'JOIN') continue;
-    if (prev?.kw === 'FROM' && toks[i - 2]?.kw !== 'DISTINCT') continue;
-    if (next?.kind === 'op' && (next.text === '(' || next.text === '.')) continue;
-    if (prev?.kind === 'op' && prev.text === '.' && !quals.has(toks[i - 2]?.text.toLowerCase() ?? '')) continue;
-    const bare = !toQuoted && t.kw !== '';
-    out += sql.slice(last, t.start) + (bare ? to : quoteId(to));
+    out += sql.slice(last, t.start) + (!toQuoted && t.kw !== '' ? to : quoteId(to));
     last = t.end;
   }
   return out + sql.slice(last);
@@ -561,7 +718,7 @@ export function alter(a: A.Alter, cx: DdlContext): void {
         } else if (row[0] === 'table' || row[0] === 'view') {
           // Foreign keys and views that name the column in other tables follow it, as in SQLite.
           const sql = row[0] === 'view'
-            ? renameColumnInView(String(row[4]), t.name, a.from, a.to, a.toQuoted)
+            ? renameColumnInView(String(row[4]), schema, t.name, a.from, a.to, a.toQuoted)
             : renameColumnSql(String(row[4]), t.name, a.from, a.to, a.toQuoted, false);
           if (sql !== row[4]) put(rowid, [row[0]!, row[1]!, row[2]!, row[3]!, sql]);
         }

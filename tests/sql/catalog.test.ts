@@ -332,4 +332,33 @@ test("RENAME COLUMN leaves a view's own column list and renames both operands of
   assert.equal(rows(s, 'SELECT * FROM d'), [[2]]);
 });
 
+test('RENAME COLUMN in views renames only what resolves to the column: subqueries, CTEs, compound parts and aliases as SQLite', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE t (a, b); CREATE TABLE u (a, c); INSERT INTO t VALUES (1, 2); INSERT INTO u VALUES (1, 3)');
+  const views = [
+    'CREATE VIEW v1 AS WITH x(a) AS (SELECT a FROM t) SELECT a FROM x',
+    'CREATE VIEW v2 AS SELECT b AS a FROM t ORDER BY a',
+    'CREATE VIEW v3 AS SELECT b a FROM t ORDER BY a',
+    'CREATE VIEW v4 AS SELECT x.a FROM t AS x WHERE x.a IN (SELECT a FROM u)',
+    'CREATE VIEW v5 AS SELECT a FROM t UNION SELECT a FROM u',
+    'CREATE VIEW v6 AS SELECT c FROM u WHERE EXISTS (SELECT 1 FROM t WHERE t.a = u.a AND b = c - 1)',
+    'CREATE VIEW v7 AS SELECT t.a, u.c FROM t JOIN u USING (a)',
+  ];
+  s.execute(views.join('; '));
+  fails(s, 'ALTER TABLE t RENAME COLUMN a TO z', 'error in view v7 after rename: cannot join using column a - column not present in both tables');
+  s.execute('DROP VIEW v7; ALTER TABLE t RENAME COLUMN a TO z');
+  assert.equal(rows(s, "SELECT sql FROM sqlite_master WHERE type = 'view'"), [
+    ['CREATE VIEW v1 AS WITH x(a) AS (SELECT z FROM t) SELECT a FROM x'],
+    ['CREATE VIEW v2 AS SELECT b AS a FROM t ORDER BY a'],
+    ['CREATE VIEW v3 AS SELECT b a FROM t ORDER BY a'],
+    ['CREATE VIEW v4 AS SELECT x.z FROM t AS x WHERE x.z IN (SELECT a FROM u)'],
+    ['CREATE VIEW v5 AS SELECT z FROM t UNION SELECT a FROM u'],
+    ['CREATE VIEW v6 AS SELECT c FROM u WHERE EXISTS (SELECT 1 FROM t WHERE t.z = u.a AND b = c - 1)'],
+  ]);
+  assert.equal(rows(s, 'SELECT * FROM v6'), [[3]]);
+  // A subquery's column keeps its name for the outer query, which then no longer finds it.
+  s.execute('CREATE VIEW w AS SELECT b FROM (SELECT b FROM t) AS s');
+  fails(s, 'ALTER TABLE t RENAME COLUMN b TO y', 'error in view w after rename: no such column: b');
+});
+
 test.run();
