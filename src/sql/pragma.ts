@@ -4,7 +4,7 @@
  */
 import type { Schema, View } from './catalog.ts';
 import type { Query } from './select.ts';
-import { toText, type Value } from './value.ts';
+import { affinityOf, toText, type Affinity, type Value } from './value.ts';
 
 export const PRAGMA_COLUMNS: Record<string, string[]> = {
   table_info: ['cid', 'name', 'type', 'notnull', 'dflt_value', 'pk'],
@@ -39,7 +39,7 @@ export function pragmaRows(name: string, arg: Value, schema: Schema, viewQuery: 
         // SQLite answers from the view's column list even when the query gives another number of columns.
         if (v.cols && v.cols.length !== q.columns.length) return v.cols.map((c, i) => (xinfo ? [BigInt(i), c, '', 0n, null, 0n, 0n] : [BigInt(i), c, '', 0n, null, 0n]));
         return q.columns.map((c, i) => {
-          const r: Value[] = [BigInt(i), v.cols ? v.cols[i]! : c, q.declTypes[i] ?? '', 0n, null, 0n];
+          const r: Value[] = [BigInt(i), v.cols ? v.cols[i]! : c, viewColumnType(q.declTypes[i] ?? '', q.aff[i] ?? null), 0n, null, 0n];
           if (xinfo) r.push(0n);
           return r;
         });
@@ -101,4 +101,15 @@ function viewColumnCount(v: View, viewQuery: (name: string) => Query | undefined
   } catch {
     return 0;
   }
+}
+
+/**
+ * The type SQLite shows for a view column: the declared type of the column it reads when that
+ * gives the column's affinity, else a standard name of the affinity (so an untyped column shows
+ * BLOB and CAST(x AS TEXT) shows TEXT); an expression without affinity shows ''.
+ */
+function viewColumnType(declared: string, aff: Affinity | null): string {
+  if (declared && aff === affinityOf(declared)) return declared;
+  if (aff === null) return '';
+  return aff === 'INTEGER' ? 'INT' : aff === 'NUMERIC' ? 'NUM' : aff;
 }

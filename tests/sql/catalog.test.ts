@@ -53,6 +53,17 @@ test('a UNIQUE constraint sharing the primary key\'s index makes it the primary 
   assert.equal(rows(s, 'PRAGMA index_list(w)'), [[0, 'wi', 0, 'c', 1], [1, 'sqlite_autoindex_w_1', 1, 'pk', 0]]);
 });
 
+test("PRAGMA table_info on a view shows SQLite's column types: declared, else named from the affinity", () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE t (a, b INT, c TEXT, e FLOAT)');
+  s.execute('CREATE VIEW v AS SELECT a, b, c, e, a + 1, CAST(a AS TEXT), CAST(a AS INTEGER), (SELECT b FROM t) FROM t');
+  assert.equal(rows(s, 'SELECT name, type FROM pragma_table_info(?)', ['v']), [
+    ['a', 'BLOB'], ['b', 'INT'], ['c', 'TEXT'], ['e', 'FLOAT'], ['a + 1', ''], ['CAST(a AS TEXT)', 'TEXT'], ['CAST(a AS INTEGER)', 'INT'], ['(SELECT b FROM t)', 'INT'],
+  ]);
+  s.execute('CREATE VIEW w AS SELECT * FROM (SELECT a, b FROM t)');
+  assert.equal(rows(s, 'SELECT name, type FROM pragma_table_info(?)', ['w']), [['a', 'BLOB'], ['b', 'INT']]);
+});
+
 test("Kysely's introspection query (CTE joined with pragma_table_info) works", () => {
   const { s } = fresh();
   s.execute('CREATE TABLE person (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, age INT DEFAULT 0)');
