@@ -477,7 +477,10 @@ export class ExprCompiler {
     } else q = this.host.compileSubquery(e.select!, new Scope(scope));
     if (q.ncols !== 1) throw sqlError(`sub-select returns ${q.ncols} columns - expected 1`);
     const rAff = q.aff[0] ?? null;
-    const aff = comparisonAffinity(x.aff, rAff);
+    // A REAL side facing one without affinity keeps REAL here (SQLite's OP_Affinity before the
+    // lookup), unlike in a plain comparison: an integer beyond 2^53 becomes the nearest double, so
+    // 9007199254740993 IN (SELECT r) matches a REAL 9007199254740992.0.
+    const aff = (x.aff === null) !== (rAff === null) && (x.aff ?? rAff) === 'REAL' ? 'REAL' : comparisonAffinity(x.aff, rAff);
     const coll = x.explicitColl && x.coll ? x.coll : x.coll ?? q.colls[0] ?? 'BINARY';
     let cacheRun = -1;
     let set = new Set<string>();

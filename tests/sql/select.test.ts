@@ -200,6 +200,18 @@ test('WHERE terms over a compound subquery judge each arm by its own affinity, a
   ], "CREATE TABLE a (x INTEGER); CREATE TABLE b (y TEXT); INSERT INTO a VALUES (1), (2); INSERT INTO b VALUES ('1'), ('2'); CREATE VIEW w AS SELECT y AS v FROM b UNION ALL SELECT x FROM a; CREATE VIEW w2 AS SELECT * FROM w;");
 });
 
+test('x IN (SELECT r) with one side REAL and the other without affinity applies REAL, as SQLite does (seed 3216)', () => {
+  // 9007199254740993 under REAL affinity is the double 9007199254740992, which the REAL column holds.
+  const setup = "CREATE TABLE t(r REAL, i INTEGER); INSERT INTO t VALUES (9007199254740993, 9007199254740993), ('abc', 1);";
+  agree([
+    '9007199254740993 IN (SELECT r FROM t), 9007199254740993 NOT IN (SELECT r FROM t), 9007199254740993 IN t2',
+    "'9007199254740993' IN (SELECT r FROM t), 'abc' IN (SELECT r FROM t), 9007199254740993 IN (SELECT CAST(i AS REAL) FROM t)",
+    '9007199254740993 IN (SELECT x FROM v), 9007199254740993 IN (SELECT 1 UNION SELECT r FROM t), 9007199254740993 IN (SELECT r FROM t UNION SELECT 1)',
+    '9007199254740993 IN (SELECT r + 0 FROM t), 9007199254740993 IN (SELECT i FROM t), (SELECT count(*) FROM t WHERE i IN (SELECT r FROM t))',
+    '(SELECT count(*) FROM t WHERE r IN (SELECT 9007199254740993)), (SELECT count(*) FROM v2 WHERE y IN (SELECT r FROM t))',
+  ], `${setup} CREATE TABLE t2(r REAL); INSERT INTO t2 SELECT r FROM t; CREATE VIEW v AS SELECT r AS x FROM t; CREATE VIEW v2 AS SELECT i | 0 AS y FROM t;`);
+});
+
 test('result column names follow SQLite', () => {
   const { s } = fresh();
   s.execute('CREATE TABLE t(a INTEGER PRIMARY KEY, b TEXT)');
