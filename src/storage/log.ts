@@ -18,6 +18,9 @@
  * the tag that ends it; the previous segment is made durable before the link is written. So only
  * the last segment can have a torn tail, and an older copy of a closed segment, a segment deleted
  * from the middle or one put in another's place fails open instead of reading as a shorter log.
+ * A suffix truncation's link names the segment it cuts; open finishes a cut a crash interrupted
+ * (or drops the truncation's segment when that never reached the disk), so every link must then
+ * match exactly, and a cut segment put back uncut is refused rather than read.
  * LOGMETA vouches for the last segment as far as it was durable when LOGMETA was last written;
  * rolling it back past that, or the whole directory, is beyond what this disk alone can show.
  */
@@ -38,11 +41,14 @@ export interface LogEntry {
 
 /** What recovery found and dropped at open. */
 export interface LogRecovery {
-  /** Bytes cut from the end of the log because a record was torn or unreadable (0 when clean). */
+  /**
+   * Bytes cut from the end of the log because a record was torn or unreadable, or because a crash
+   * interrupted a suffix truncation and open finished its cut or dropped it (0 when clean).
+   */
   readonly droppedBytes: number;
-  /** Segment files removed (the last one, when its link record was torn: 0 or 1). */
+  /** Segment files removed: a last one with a torn link, or those an interrupted truncation removes. */
   readonly droppedSegments: number;
-  /** Why the tail was cut, when it was. */
+  /** Why, when anything was dropped. */
   readonly detail?: string;
 }
 
@@ -128,15 +134,24 @@ function endTag(s: Segment, length: number): Uint8Array {
   return tag;
 }
 
+/** A suffix truncation a crash interrupted: `segs[seg]`'s link cuts `segs[prev]` to `len`. */
+interface OpenCut {
+  seg: number;
+  prev: number;
+  len: number;
+}
+
 /**
  * Checks every segment against the link of the one after it, before anything is changed. A
  * segment is complete and durable before its successor's link is written, so a mismatch is not a
- * crash. A link may name a segment older than every file present (prefix truncation deleted it);
- * a truncation's link also accepts its segment still uncut and segments between still present
- * (a crash before the cut finished: their entries are then still the log's).
+ * crash. A link may name a segment older than every file present (prefix truncation deleted it).
+ * A truncation's link also accepts its segment still uncut and segments between still present, but
+ * only in the last segment: a truncation returns once its cut is durable, and open finishes an
+ * interrupted one before it starts a segment. That cut is returned, for open to finish.
  */
-function checkChain(segs: Segment[], links: (Link | undefined)[]): void {
+function checkChain(segs: Segment[], links: (Link | undefined)[]): OpenCut | undefined {
   const pos = new Map(segs.map((s, i) => [s.id, i]));
+  let open: OpenCut | undefined;
   for (let j = 0; j < segs.length; j++) {
     const s = segs[j]!, l = links[j];
     if (!l) {
@@ -155,7 +170,56 @@ function checkChain(segs: Segment[], links: (Link | undefined)[]): void {
     if ((!l.cut && size !== l.prevLen) || !sameBytes(endTag(p, l.prevLen), l.tag)) {
       throw corrupt(`${p.name} does not end as it did when ${s.name} was started (${size} bytes, linked at ${l.prevLen}): it was replaced by another copy or altered`);
     }
+    if (l.cut && (size > l.prevLen || i < j - 1)) {
+      if (j < segs.length - 1) {
+        throw corrupt(size > l.prevLen
+          ? `${p.name} is ${size} bytes long, but the suffix truncation that started ${s.name} cut it to ${l.prevLen} and later segments exist, so that cut was done: it is an uncut copy put back or was altered`
+          : `${segs[i + 1]!.name} is present, but the suffix truncation that started ${s.name} removed it and later segments exist, so that cut was done: it was put back or altered`);
+      }
+      open = { seg: j, prev: i, len: l.prevLen };
+    }
   }
+  return open;
+}
+
+/**
+ * What a suffix truncation's segment holds past its link: 'kept' when just the record the
+ * truncation writes before it cuts (the entries it keeps, maybe none), 'torn' when that record did
+ * not reach the disk, 'more' when records follow (written after the cut was done) or the first is
+ * damaged while a later one is intact.
+ */
+function truncationRecord(s: Segment): 'kept' | 'torn' | 'more' {
+  const size = s.file.size();
+  const lenBuf = new Uint8Array(4);
+  if (s.file.read(lenBuf, LINK_END) === 4) {
+    const len = new DataView(lenBuf.buffer).getUint32(0, true);
+    if (len >= 17 && len <= LOG_RECORD_MAX && LINK_END + 4 + len <= size) {
+      const sealed = new Uint8Array(len);
+      s.file.read(sealed, LINK_END + 4);
+      try {
+        s.cipher.open(LINK_END + 4, RECORD_TYPE, sealed, s.name);
+        return LINK_END + 4 + len === size ? 'kept' : 'more';
+      } catch { /* torn, unless a later record opens */ }
+    }
+  }
+  return readableRecordAfter(s, LINK_END + 1, size) ? 'more' : 'torn';
+}
+
+/**
+ * Does a suffix truncation's cut on disk: removes `doomed` (the segments after the cut one but the
+ * truncation's own), then cuts `file` to `at`. The removals go first, newest first, and durably:
+ * were the file shortened while one of them survived a crash, that segment's link would no longer
+ * match; and those a crash leaves are a run right after the cut segment, each still following the
+ * segment its link names.
+ */
+function doCut(fs: FileSystem, dir: string, doomed: Segment[], file: FileHandle, at: number): void {
+  for (const s of [...doomed].reverse()) {
+    s.file.close();
+    fs.remove(join(dir, s.name));
+  }
+  fs.syncDir(dir);
+  file.truncate(at);
+  file.sync();
 }
 /**
  * Whether a sealed record starts anywhere in `s` from `from` on and opens: records are sealed with
@@ -256,20 +320,39 @@ export class LogStore {
       return { id, name, file, cipher: openFileHeader(this.ring, header, FileKind.LogSegment, id, name), records: [], end: HEADER_BYTES, synced: 0 };
     });
     const links = opened.map(readLink);
-    checkChain(opened, links);
+    const open = checkChain(opened, links);
     if (anchor) checkAnchor(opened, links, anchor);
+    // A truncation whose record is whole reached the disk before its cut began: the cut is
+    // finished below, once everything read. One whose record is torn never began to cut: its
+    // segment goes, and the log is as before it. Anything after that record means the cut was
+    // done, so the longer segment or the segments between were put back.
+    let finish: { seg: Segment; at: number; doomed: Segment[] } | undefined;
+    let undone: Segment | undefined;
+    if (open) {
+      const n = opened[open.seg]!, p = opened[open.prev]!;
+      const state = truncationRecord(n);
+      if (state === 'more') {
+        throw corrupt(`the suffix truncation that started ${n.name} cut ${p.name} to ${open.len} bytes and ${n.name} holds what was written after that cut was done, yet ${p.name} is ${p.file.size()} bytes long${open.prev < open.seg - 1 ? ` and ${opened[open.prev + 1]!.name} is present` : ''}: a file the cut removed was put back, or one was altered`);
+      }
+      if (state === 'kept') finish = { seg: p, at: open.len, doomed: opened.slice(open.prev + 1, open.seg) };
+      else undone = n;
+    }
     if (this.ring.prev) {
       finishRekey(fs, this.dir, this.ring, this.keyedFiles(opened.filter((s) => s.end >= 0)));
     }
+    for (const s of opened) this.nextId = Math.max(this.nextId, s.id + 1);
+    // Read the log as it is once the cut is finished or the truncation dropped.
+    const gone = new Set([...finish?.doomed ?? [], ...undone ? [undone] : []]);
+    const segs = opened.filter((s) => !gone.has(s));
+    const segLinks = segs.map((s) => links[opened.indexOf(s)]);
     let last = this.first - 1;
     let cut: { seg: number; at: number; why: string } | undefined;
-    for (let si = 0; si < opened.length && !cut; si++) {
-      const s = opened[si]!;
-      this.nextId = Math.max(this.nextId, s.id + 1);
+    for (let si = 0; si < segs.length && !cut; si++) {
+      const s = segs[si]!;
       // checkChain let only the last segment lack its link: torn while being started, so it goes whole.
       if (s.end < 0) { cut = { seg: si, at: 0, why: `${s.name} has a torn header` }; break; }
-      const size = s.file.size();
-      if (!links[si]) {
+      const size = s === finish?.seg ? finish.at : s.file.size();
+      if (!segLinks[si]) {
         if (readableRecordAfter(s, HEADER_BYTES + 1, size)) {
           throw corrupt(`${s.name}: its link record fails authentication but later records are intact, so it was damaged or altered on disk (a crash tears only the tail)`);
         }
@@ -278,7 +361,8 @@ export class LogStore {
       }
       // Segments before the last were durable before the next one started: nothing in them is torn.
       const tornOr = (why: string) => {
-        if (si < opened.length - 1) throw corrupt(`${why}, but ${opened[si + 1]!.name} was started after it was complete, so it was damaged or altered on disk`);
+        const next = segs[si + 1] ?? undone;
+        if (next) throw corrupt(`${why}, but ${next.name} was started after it was complete, so it was damaged or altered on disk`);
         return why;
       };
       let pos = LINK_END;
@@ -308,7 +392,12 @@ export class LogStore {
           cut = { seg: si, at: pos, why: tornOr(`${s.name} has an unreadable record at offset ${pos}`) };
           break;
         }
-        if (entries.length === 0) throw corrupt(`${s.name} holds an empty record at offset ${pos}`);
+        if (entries.length === 0) {
+          // Only a suffix truncation writes records without entries (see truncateSuffix).
+          if (!segLinks[si]!.cut) throw corrupt(`${s.name} holds an empty record at offset ${pos}`);
+          pos += 4 + len;
+          continue;
+        }
         const f = entries[0]!.index;
         for (let i = 1; i < entries.length; i++) if (entries[i]!.index !== f + i) throw corrupt(`${s.name} holds a record with non-consecutive indexes`);
         const l = f + entries.length - 1;
@@ -324,14 +413,35 @@ export class LogStore {
       s.end = s.synced = pos;
       this.segs.push(s);
     }
+    const dropped: LogRecovery[] = [];
+    if (finish) {
+      const bytes = finish.seg.file.size() - finish.at + finish.doomed.reduce((n, s) => n + s.file.size(), 0);
+      doCut(fs, this.dir, finish.doomed, finish.seg.file, finish.at);
+      const removed = finish.doomed.length ? ` and removed ${finish.doomed.map((s) => s.name).join(', ')}` : '';
+      dropped.push({ droppedBytes: bytes, droppedSegments: finish.doomed.length, detail: `a crash interrupted a suffix truncation: cut ${finish.seg.name} to ${finish.at} bytes${removed}` });
+    }
+    if (undone) {
+      const bytes = undone.file.size();
+      undone.file.close();
+      fs.remove(join(this.dir, undone.name));
+      fs.syncDir(this.dir);
+      dropped.push({ droppedBytes: bytes, droppedSegments: 1, detail: `a crash came before a suffix truncation reached the disk: removed ${undone.name}, which it had started` });
+    }
     if (cut) {
       // Only the last segment is ever cut (tornOr refuses the others).
-      const s = opened[cut.seg]!;
+      const s = segs[cut.seg]!;
       const droppedBytes = s.file.size() - cut.at;
       if (cut.at === 0) { s.file.close(); fs.remove(join(this.dir, s.name)); this.segs = this.segs.filter((x) => x !== s); }
       else { s.file.truncate(cut.at); s.file.sync(); s.end = s.synced = cut.at; }
       fs.syncDir(this.dir);
-      (this as { recovery: LogRecovery }).recovery = { droppedBytes, droppedSegments: cut.at === 0 ? 1 : 0, detail: cut.why };
+      dropped.push({ droppedBytes, droppedSegments: cut.at === 0 ? 1 : 0, detail: cut.why });
+    }
+    if (dropped.length) {
+      (this as { recovery: LogRecovery }).recovery = {
+        droppedBytes: dropped.reduce((n, d) => n + d.droppedBytes, 0),
+        droppedSegments: dropped.reduce((n, d) => n + d.droppedSegments, 0),
+        detail: dropped.map((d) => d.detail).join('; '),
+      };
     }
     this.dropBelow(this.first);
     // The new segment's link vouches for the last one, whose bytes a crashed process may have
@@ -494,14 +604,17 @@ export class LogStore {
 
   private writeRecord(entries: LogEntry[]): void {
     if (this.active.end >= this.segmentBytes) this.startSegment();
-    const s = this.active;
+    this.seal(this.active, entries);
+  }
+
+  private seal(s: Segment, entries: LogEntry[]): void {
     const sealed = s.cipher.seal(s.end + 4, RECORD_TYPE, encodeEntries(entries));
     const buf = new Uint8Array(4 + sealed.length);
     new DataView(buf.buffer).setUint32(0, sealed.length, true);
     buf.set(sealed, 4);
     s.file.write(buf, s.end);
-    const first = entries[0]!.index;
-    this.addRecord(s, { offset: s.end, size: buf.length, first, last: first + entries.length - 1 }, entries);
+    const first = entries[0]?.index;
+    if (first !== undefined) this.addRecord(s, { offset: s.end, size: buf.length, first, last: first + entries.length - 1 }, entries);
     s.end += buf.length;
     this.dirty.add(s);
   }
@@ -612,37 +725,31 @@ export class LogStore {
       const keptFrom = Math.max(f.r.first, this.first);
       const kept = this.entries(keptFrom, index);
       // The new segment's link names f.s as cut at f.r.offset; the kept entries rewritten into it
-      // supersede the old record from its first index on (see recovery). A crash before the cut
-      // is done leaves f.s longer and some segments between, which that link allows: their
-      // entries are superseded by the kept ones or, when none were kept, still read.
+      // supersede the old record from its first index on (see recovery). They go in one record
+      // even when none are kept, durable before the cut begins: open finishes a cut a crash
+      // interrupted when that record is whole, and drops the new segment when it is torn.
       this.startSegment({ seg: f.s, at: f.r.offset });
       this.supersede(keptFrom);
-      if (kept.length) this.writeRecord(kept);
+      this.seal(this.active, kept);
       this.active.file.sync();
       this.fs.syncDir(this.dir);
       this.active.synced = this.active.end;
       this.dirDirty = false;
       this.dirty.delete(this.active);
       this.cut(f.s, f.r.offset, this.active);
+      // An empty record after the kept one says the cut is done, so open refuses f.s put back
+      // uncut instead of cutting it again. It waits for the next fsync: a crash before then
+      // leaves the cut durable, and a put-back copy is cut again to the same log.
+      this.seal(this.active, []);
     });
   }
 
   /** Physically drops bytes from `seg` at `offset` and every later segment except `keep`. */
   private cut(seg: Segment, offset: number, keep: Segment): void {
     const si = this.segs.indexOf(seg);
-    // Later segments go first, newest first, and durably: were `seg` shortened on disk while a
-    // later segment other than `keep` survived a crash, that segment's link would no longer
-    // match and open would refuse the log; and the ones left must each still follow the segment
-    // their link names. The other order leaves at worst entries this truncation was removing.
-    for (const s of this.segs.slice(si + 1).reverse()) {
-      if (s === keep) continue;
-      s.file.close();
-      this.fs.remove(join(this.dir, s.name));
-      this.dirty.delete(s);
-    }
-    this.fs.syncDir(this.dir);
-    seg.file.truncate(offset);
-    seg.file.sync();
+    const doomed = this.segs.slice(si + 1).filter((s) => s !== keep);
+    for (const s of doomed) this.dirty.delete(s);
+    doCut(this.fs, this.dir, doomed, seg.file, offset);
     seg.end = seg.synced = offset;
     this.segs = [...this.segs.slice(0, si + 1), keep];
   }

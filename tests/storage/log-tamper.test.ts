@@ -3,7 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isTrineError, utf8 } from '../../src/crypto/index.ts';
 import { LogStore } from '../../src/storage/log.ts';
-import { SimFs } from '../../src/storage/sim-fs.ts';
+import { SimFs, prng } from '../../src/storage/sim-fs.ts';
 
 const KEY = new Uint8Array(32).fill(12);
 const text = (i: number) => `entry ${i}`.padEnd(40, '-');
@@ -115,19 +115,97 @@ test('the oldest segment deleted while its entries are still in the log is refus
   await re.close();
 });
 
-test('a segment cut by a suffix truncation and put back uncut reads as the truncation left the log', async () => {
-  const { fs, segs } = await fiveSegments();
-  const uncut = fs.files().get(segs[1]!)!;
-  const log = LogStore.open('/log', { masterKey: KEY, fs, segmentBytes: 700 });
-  log.truncateSuffix(10);
-  await log.append([{ index: 10, term: 2, data: utf8('new 10') }, { index: 11, term: 2, data: utf8('new 11') }]);
+/**
+ * Thirty entries in records of `per` entries over several segments, then `truncateSuffix(at)` and
+ * `then` on a reopened log. Returns the files before the truncation and the segment it cut.
+ */
+async function truncated(per: number, at: number, then: (log: LogStore, fs: SimFs) => Promise<void> = async () => {}) {
+  const fs = new SimFs();
+  let log = LogStore.open('/log', { masterKey: KEY, fs, segmentBytes: 700 });
+  for (let i = 1; i <= 30; i += per) {
+    await log.append(Array.from({ length: per }, (_, k) => ({ index: i + k, term: 1, data: utf8(text(i + k)) })));
+  }
   await log.close();
-  assert.ok(fs.files().get(segs[1]!)!.length < uncut.length, 'the truncation cut the second segment');
-  fs.tamper(segs[1]!, uncut);
-  const re = LogStore.open('/log', { masterKey: KEY, fs });
-  const got = re.entries(1, re.lastIndex() + 1).map((e) => `${e.index}/${e.term}/${new TextDecoder().decode(e.data)}`);
-  assert.equal(got, [...Array.from({ length: 9 }, (_, i) => `${i + 1}/1/${text(i + 1)}`), '10/2/new 10', '11/2/new 11']);
-  await re.close();
+  const before = fs.files();
+  log = LogStore.open('/log', { masterKey: KEY, fs, segmentBytes: 700 });
+  log.truncateSuffix(at);
+  await then(log, fs);
+  await log.close();
+  const after = fs.files();
+  const cutPath = [...after].find(([p, b]) => before.has(p) && b.length < before.get(p)!.length)![0];
+  const removed = [...before.keys()].filter((p) => p.endsWith('.seg') && !after.has(p));
+  assert.ok(removed.length > 0, 'the truncation removed later segments');
+  return { fs, before, cutPath, removed };
+}
+
+const readAll = (log: LogStore) => log.entries(log.firstIndex(), log.lastIndex() + 1).map((e) => `${e.index}/${e.term}/${new TextDecoder().decode(e.data)}`);
+const ones = (n: number) => Array.from({ length: n }, (_, i) => `${i + 1}/1/${text(i + 1)}`);
+
+test('a segment a suffix truncation cut, put back uncut, is refused: whether entries were kept, appended after or the log reopened', async () => {
+  const cases: [string, number, number, ((log: LogStore, fs: SimFs) => Promise<void>)?][] = [
+    // One entry per record: the cut falls on a record boundary and keeps nothing, so the uncut
+    // copy's entries from 10 on would read as live.
+    ['none kept', 1, 10],
+    ['some kept', 3, 14],
+    ['appended after', 3, 14, (log) => log.append([{ index: 14, term: 2, data: utf8('new 14') }])],
+    ['reopened after', 1, 10, async (log, fs) => { await log.close(); await LogStore.open('/log', { masterKey: KEY, fs }).close(); }],
+  ];
+  for (const [what, per, at, then] of cases) {
+    const { fs, before, cutPath, removed } = await truncated(per, at, then);
+    const re = LogStore.open('/log', { masterKey: KEY, fs });
+    assert.equal(readAll(re).slice(0, at - 1), ones(at - 1), `${what}: the truncation kept entries below ${at}`);
+    assert.ok(re.lastIndex() < 30, `${what}: the truncation removed the entries from ${at} on`);
+    await re.close();
+    fs.tamper(cutPath, before.get(cutPath)!);
+    refused(fs, cutPath, /uncut copy put back|put back, or one was altered/);
+    // The segments the cut removed, put back with it, are refused the same way.
+    for (const p of removed) fs.tamper(p, before.get(p)!);
+    refused(fs, cutPath, /uncut copy put back|put back, or one was altered/);
+  }
+});
+
+test('a crash at any point of a suffix truncation: open finishes the cut or drops the truncation, and the log is exactly one or the other', async () => {
+  const base = await truncated(3, 14);
+  const seen = new Set<string>();
+  for (let k = 1; ; k++) {
+    const fs = new SimFs();
+    for (const [p, b] of base.before) fs.tamper(p, b);
+    const log = LogStore.open('/log', { masterKey: KEY, fs, segmentBytes: 700 });
+    fs.crashAt(k, prng(k));
+    try {
+      log.truncateSuffix(14);
+      break;
+    } catch (e) {
+      if ((e as Error).name !== 'SimCrash') throw e;
+    }
+    for (let c = 0; c < 4; c++) {
+      const after = fs.afterCrash(prng(k * 10 + c));
+      let re: LogStore;
+      try { re = LogStore.open('/log', { masterKey: KEY, fs: after }); } catch (e) { assert.unreachable(`crash point ${k}, power cut ${c}: ${e}`); return; }
+      const got = readAll(re);
+      const finished = got.length === 13;
+      assert.equal(got, ones(finished ? 13 : 30), `crash point ${k}, power cut ${c}`);
+      if (/interrupted a suffix truncation/.test(re.recovery.detail ?? '')) {
+        seen.add('finished');
+        assert.ok(finished, `crash point ${k}, power cut ${c}: the cut was finished`);
+        assert.ok(re.recovery.droppedBytes > 0, JSON.stringify(re.recovery));
+        assert.is(after.files().get(base.cutPath)!.length, base.fs.files().get(base.cutPath)!.length, 'cut to the linked length');
+        for (const p of base.removed) assert.not.ok(after.files().has(p), `${p} removed`);
+      }
+      if (/before a suffix truncation reached the disk/.test(re.recovery.detail ?? '')) seen.add('dropped');
+      await re.close();
+      // Finished or dropped, nothing is left half done: the next open changes nothing more.
+      const again = LogStore.open('/log', { masterKey: KEY, fs: after });
+      assert.equal(readAll(again), got);
+      assert.is(again.recovery.droppedBytes, 0);
+      await again.close();
+      if (finished) {
+        after.tamper(base.cutPath, base.before.get(base.cutPath)!);
+        refused(after, base.cutPath, /uncut copy put back/);
+      }
+    }
+  }
+  assert.equal([...seen].sort(), ['dropped', 'finished'], 'crashes reached both cases');
 });
 
 test('the last segment replaced by an older copy, or the newest segments deleted, is refused once LOGMETA recorded them', async () => {
