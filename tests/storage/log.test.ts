@@ -257,30 +257,48 @@ test('crash at every point: reopen holds exactly the durable prefix, from the ac
     const clean = new SimFs();
     await run(clean, Infinity);
     const total = clean.ops;
+    const isCrash = (e: unknown) => (e as Error).name === 'SimCrash' || (e as { cause?: Error }).cause?.name === 'SimCrash';
     for (let k = 1; k <= total; k++) {
       const fs = new SimFs();
       const r = await run(fs, k);
       if (r.done) continue;
-      const after = fs.afterCrash(prng(seed * 7919 + k));
-      let log: LogStore;
-      try { log = LogStore.open(DIR, { masterKey: KEY, fs: after }); } catch (e) { assert.unreachable(`reopen failed at crash point ${k}: ${e}; replay: ${replay}`); return; }
-      const got = all(log);
-      const f = log.firstIndex();
       const from = (es: LogEntry[], at: number) => es.filter((e) => e.index >= at).map(text);
       const isPrefix = (g: string[], w: string[]) => g.length <= w.length && g.every((t, i) => t === w[i]);
       const acked = from(r.acked, r.ackFirst);
       const done = from(r.model, r.first);
-      let ok: boolean;
-      if (r.cut === 'prefix') {
-        ok = (f === r.ackFirst && got.join() === acked.join()) || (f === r.first && got.join() === done.join());
-      } else if (r.cut === 'suffix') {
-        // Entries below the cut were acknowledged and all survive; those at or above it (being
-        // removed) may survive in part.
-        ok = f === r.ackFirst && isPrefix(got, acked) && got.length >= done.length;
-      } else {
-        ok = f === r.ackFirst && isPrefix(got, done) && got.length >= acked.length;
+      const reopen = (disk: SimFs, what: string): LogStore => {
+        let log: LogStore;
+        try { log = LogStore.open(DIR, { masterKey: KEY, fs: disk }); } catch (e) { assert.unreachable(`reopen failed at ${what}: ${e}; replay: ${replay}`); throw e; }
+        const got = all(log);
+        const f = log.firstIndex();
+        let ok: boolean;
+        if (r.cut === 'prefix') {
+          ok = (f === r.ackFirst && got.join() === acked.join()) || (f === r.first && got.join() === done.join());
+        } else if (r.cut === 'suffix') {
+          // Open finishes a cut the crash interrupted, or drops a truncation that never reached
+          // the disk: the log is as before it or as after it, never in between.
+          ok = f === r.ackFirst && (got.join() === acked.join() || got.join() === done.join());
+        } else {
+          ok = f === r.ackFirst && isPrefix(got, done) && got.length >= acked.length;
+        }
+        assert.ok(ok, `${what}${r.cut ? ` during a ${r.cut} truncation` : ''}: log holds ${JSON.stringify(got)} from ${f}, acknowledged ${JSON.stringify(acked)} from ${r.ackFirst}, in progress ${JSON.stringify(done)} from ${r.first}; replay: ${replay}`);
+        return log;
+      };
+      const disk = () => fs.afterCrash(prng(seed * 7919 + k));
+      if (r.cut === 'suffix') {
+        // The reopen's own writes, finishing the cut or dropping the truncation, cut at each step.
+        const probe = disk();
+        const first = reopen(probe, `crash point ${k}`);
+        const opens = probe.ops;
+        await first.close();
+        for (let m = 1; m <= opens; m++) {
+          const twice = disk();
+          twice.crashAt(m, prng(m));
+          try { LogStore.open(DIR, { masterKey: KEY, fs: twice }); } catch (e) { if (!isCrash(e)) throw e; }
+          await reopen(twice.afterCrash(prng(seed * 31 + m)), `crash point ${k}, then reopen crash ${m}`).close();
+        }
       }
-      assert.ok(ok, `crash point ${k}${r.cut ? ` during a ${r.cut} truncation` : ''}: log holds ${JSON.stringify(got)} from ${f}, acknowledged ${JSON.stringify(acked)} from ${r.ackFirst}, in progress ${JSON.stringify(done)} from ${r.first}; replay: ${replay}`);
+      const log = reopen(disk(), `crash point ${k}`);
       await log.append([entry(log.lastIndex() + 1, 99)]);
       await log.close();
     }
