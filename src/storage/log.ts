@@ -46,7 +46,10 @@ export interface LogRecovery {
    * interrupted a suffix truncation and open finished its cut or dropped it (0 when clean).
    */
   readonly droppedBytes: number;
-  /** Segment files removed: a last one with a torn link, or those an interrupted truncation removes. */
+  /**
+   * Segment files removed: a last one with a torn link, one a suffix truncation started but did not
+   * make durable, or those the cut of an interrupted truncation removes.
+   */
   readonly droppedSegments: number;
   /** Why, when anything was dropped. */
   readonly detail?: string;
@@ -322,10 +325,10 @@ export class LogStore {
     const links = opened.map(readLink);
     const open = checkChain(opened, links);
     if (anchor) checkAnchor(opened, links, anchor);
-    // A truncation whose record is whole reached the disk before its cut began: the cut is
-    // finished below, once everything read. One whose record is torn never began to cut: its
-    // segment goes, and the log is as before it. Anything after that record means the cut was
-    // done, so the longer segment or the segments between were put back.
+    // A truncation cuts only once its record is durable: when that record is whole, the cut is
+    // finished below, once everything is read; when it is torn, the cut never began, so the
+    // truncation's segment goes and the log is as before it. Anything after that record was
+    // written once the cut was done, so the longer segment or the segments between were put back.
     let finish: { seg: Segment; at: number; doomed: Segment[] } | undefined;
     let undone: Segment | undefined;
     if (open) {
