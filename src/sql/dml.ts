@@ -619,10 +619,15 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
     setNullUnchecked(host, table, replaces() && (table.rowidAlias >= 0 || targets.includes(ridIdx) || table.indexes.some((ix) => ix.unique)), upserts.filter((u) => u.set).map((u) => u.assigned));
   const alias = table.rowidAlias;
   const autoinc = table.autoincrement;
+  // SQLite applies column affinity before the first index check, and before any conflict check
+  // when the table has CHECK constraints or generated columns, so `excluded.*` sees the values as
+  // supplied only on a rowid conflict checked before everything else.
+  const rawExcluded = upserts.length > 0 && checks[0] === 'rowid' && table.checks.length === 0 && !table.cols.some((c) => c.generated);
 
   // The per-row functions are made once per compiled statement, not per execution: a closure per
   // run was a measurable share of a one-row INSERT. Per-execution state lives in `st`.
-  interface RunState { env: Env; out: Value[][]; changes: number; seqMax: bigint | undefined; unchecked: A.ForeignKey | undefined; journal: boolean }
+  /** `typedDefaults`: a row got past the rowid check, so SQLite's defaults have their affinity (see insertOne). */
+  interface RunState { env: Env; out: Value[][]; changes: number; seqMax: bigint | undefined; unchecked: A.ForeignKey | undefined; journal: boolean; typedDefaults: boolean }
   const findUpsert = (ix: Index | 'rowid'): (typeof upserts)[number] | undefined => {
     for (const u of upserts) if (u.index === undefined || u.index === ix) return u;
     return undefined;
@@ -662,10 +667,13 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
     for (let i = 0; i < targets.length; i++) { row[targets[i]!] = vals[i]!; given[targets[i]!] = true; }
     for (let i = 0; i < ncols; i++) if (!given[i]) { const d = rt.defaults[i]; row[i] = d ? d.fn(env) : null; }
     // `excluded.*` may see the values as supplied, before column affinity (see below).
-    const raw = upserts.length ? row.slice() : row;
+    const raw = rawExcluded ? row.slice() : row;
     // ...except that a REAL column always reads back as REAL (SQLite's OP_RealAffinity).
     if (raw !== row) for (let i = 0; i < ncols; i++) if (table.cols[i]!.affinity === 'REAL' && typeof raw[i] === 'bigint') raw[i] = Number(raw[i]);
     for (let i = 0; i < ncols; i++) if (i !== alias) row[i] = applyAffinity(row[i]!, table.cols[i]!.affinity);
+    // SQLite computes a default once per statement into the row's register, and applies affinity
+    // in place there: after one row of the statement got that far, later rows see it typed.
+    if (raw !== row && st.typedDefaults) for (let i = 0; i < ncols; i++) if (!given[i]) raw[i] = row[i]!;
     // The rowid: an INTEGER PRIMARY KEY value, an explicit rowid, or the next free one.
     let rid: Value = alias >= 0 && given[alias] ? row[alias]! : given[ridIdx] ? row[ridIdx]! : null;
     if (alias >= 0 && given[alias] && given[ridIdx] && row[alias] === null) rid = row[ridIdx]!;
@@ -704,8 +712,12 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
     for (const ix of checks) {
       let r: ReturnType<typeof handle>;
       if (ix === 'rowid') {
-        if (!env.tx.get(key)) continue;
-        r = handle(st, 'rowid', rowid, row, raw);
+        if (env.tx.get(key)) {
+          r = handle(st, 'rowid', rowid, row, raw);
+          if (r !== 'continue') return;
+        }
+        st.typedDefaults = true;
+        continue;
       } else {
         const other = w.findConflict(ix, row, rowid, env, true);
         if (other === undefined) continue;
@@ -721,7 +733,7 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
   };
   const run = (env: Env): { rows: Value[][]; changes: number } => {
     const fc = fkStart(host, insertJournal);
-    const st: RunState = { env, out: [], changes: 0, seqMax: undefined, unchecked: fc && insertUnchecked(), journal: fc?.journal ?? true };
+    const st: RunState = { env, out: [], changes: 0, seqMax: undefined, unchecked: fc && insertUnchecked(), journal: fc?.journal ?? true, typedDefaults: false };
     try {
       if (source) source.run(env, (vals) => insertOne(st, vals));
       else insertOne(st, []);

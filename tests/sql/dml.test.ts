@@ -309,4 +309,32 @@ test('an upsert targeting a unique index sees a row with the same rowid there fi
   fails(s, "INSERT INTO t VALUES (2, 'z') ON CONFLICT (b) DO NOTHING", 'UNIQUE constraint failed: t.a');
 });
 
+test('upsert: excluded.* is typed by column affinity except on a rowid conflict checked first, as SQLite does', () => {
+  const { s } = fresh();
+  const typed = "excluded.c1 || typeof(excluded.c1) || ',' || excluded.c2 || typeof(excluded.c2)";
+  // No CHECK: the rowid conflict comes before affinity, so the values are as supplied.
+  s.execute('CREATE TABLE a(k INTEGER PRIMARY KEY, c1 TEXT, c2 INT, u UNIQUE, r)');
+  s.execute("INSERT INTO a VALUES (1, 'x', 0, 0, 0)");
+  assert.is(one(s, `INSERT INTO a VALUES (1, 2, '3.0', 9, 0) ON CONFLICT DO UPDATE SET r = ${typed} RETURNING r`), '2integer,3.0text');
+  // An index target checked before the rowid: affinity first.
+  assert.is(one(s, `INSERT INTO a VALUES (1, 2, '3.0', 9, 0) ON CONFLICT (u) DO NOTHING ON CONFLICT DO UPDATE SET r = ${typed} RETURNING r`), '2text,3integer');
+  // A CHECK constraint (or a generated column) makes SQLite apply affinity before any conflict check.
+  s.execute('CREATE TABLE b(k INTEGER PRIMARY KEY, c1 TEXT, c2 INT, r, CHECK (r IS NOT 99))');
+  s.execute("INSERT INTO b VALUES (1, 'x', 0, 0)");
+  assert.is(one(s, `INSERT INTO b VALUES (1, 2, '3.0', 0) ON CONFLICT DO UPDATE SET r = ${typed} RETURNING r`), '2text,3integer');
+  s.execute('CREATE TABLE g(k INTEGER PRIMARY KEY, c1 TEXT, c2 INT, r, x AS (1))');
+  s.execute("INSERT INTO g VALUES (1, 'x', 0, 0)");
+  assert.is(one(s, `INSERT INTO g VALUES (1, 2, '3.0', 0) ON CONFLICT DO UPDATE SET r = ${typed} RETURNING r`), '2text,3integer');
+});
+
+test('upsert: a default is typed for excluded.* once an earlier row of the statement got past the rowid check (seed 186)', () => {
+  const { s } = fresh();
+  // SQLite computes a constant default once into the row's register and applies affinity there.
+  s.execute("CREATE TABLE t(k INTEGER PRIMARY KEY, c1 TEXT DEFAULT 2, c2 INT DEFAULT '3', r)");
+  s.execute('INSERT INTO t(k) VALUES (1)');
+  const set = "r = excluded.c1 || typeof(excluded.c1) || ',' || excluded.c2 || typeof(excluded.c2)";
+  assert.equal(s.execute(`INSERT INTO t(k) VALUES (1), (NULL), (1) ON CONFLICT DO UPDATE SET ${set} RETURNING r`).rows, [['2integer,3text'], [null], ['2text,3integer']]);
+  assert.equal(s.execute(`INSERT INTO t(k) SELECT NULL UNION ALL SELECT 1 ON CONFLICT DO UPDATE SET ${set} RETURNING r`).rows, [[null], ['2text,3integer']]);
+});
+
 test.run();

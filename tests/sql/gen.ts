@@ -17,11 +17,10 @@ interface Col { name: string; type: string; nocase: boolean }
 /**
  * `keys`: column sets that carry a PRIMARY KEY or UNIQUE constraint (or a full unique index), the
  * valid ON CONFLICT targets and foreign key parents. `deps`: the tables a view reads or a table's
- * foreign keys name. `uniques`: how many unique indexes a table has, besides the rowid. Views are
- * tables without rowid or keys.
+ * foreign keys name. Views are tables without rowid or keys.
  */
 interface Tbl {
-  name: string; cols: Col[]; ipk: boolean; keys?: string[][]; deps?: string[]; uniques?: number;
+  name: string; cols: Col[]; ipk: boolean; keys?: string[][]; deps?: string[];
   view?: boolean;
 }
 
@@ -105,7 +104,7 @@ export class Gen {
       if (!two && cols[0]!.type === 'INTEGER') alias = true;
     }
     if (this.chance(0.15)) { defs.push(`UNIQUE (${cols[n - 1]!.name}, ${cols[n - 2]!.name})`); keys.push([cols[n - 1]!.name, cols[n - 2]!.name]); }
-    this.tables.push({ name, cols, ipk: alias, keys, deps, uniques: keys.length - (ipk ? 1 : 0) });
+    this.tables.push({ name, cols, ipk: alias, keys, deps });
     return `CREATE TABLE ${name} (${defs.join(', ')})`;
   }
 
@@ -150,14 +149,13 @@ export class Gen {
     const uniq = this.chance(0.3) ? 'UNIQUE ' : '';
     const name = `i${this.int(1e9)}`;
     const sql = (s: string): Stmt => ({ sql: s, ordered: true });
-    const unique = (): void => { if (uniq) t.uniques = (t.uniques ?? 0) + 1; };
-    if (kind === 0) return { sql: `CREATE ${uniq}INDEX ${name} ON ${t.name} (${c} DESC)`, ordered: true, apply: () => { unique(); if (uniq) t.keys?.push([c]); } };
+    if (kind === 0) return { sql: `CREATE ${uniq}INDEX ${name} ON ${t.name} (${c} DESC)`, ordered: true, apply: () => { if (uniq) t.keys?.push([c]); } };
     if (kind === 1) return sql(`CREATE INDEX ${name} ON ${t.name} (${c}, ${this.pick(t.cols).name})`);
-    if (kind === 2) return { sql: `CREATE ${uniq}INDEX ${name} ON ${t.name} (${c}) WHERE ${c} > 2`, ordered: true, apply: unique };
+    if (kind === 2) return sql(`CREATE ${uniq}INDEX ${name} ON ${t.name} (${c}) WHERE ${c} > 2`);
     if (kind === 3) return { sql: `CREATE INDEX ${name} ON ${t.name} (lower(${c}))`, ordered: true };
     const collate = this.chance(0.3) ? ' COLLATE NOCASE' : '';
     // An ON CONFLICT target must name the index's collation too, so only plain ones become keys.
-    return { sql: `CREATE ${uniq}INDEX ${name} ON ${t.name} (${c}${collate})`, ordered: true, apply: () => { unique(); if (uniq && !collate) t.keys?.push([c]); } };
+    return { sql: `CREATE ${uniq}INDEX ${name} ON ${t.name} (${c}${collate})`, ordered: true, apply: () => { if (uniq && !collate) t.keys?.push([c]); } };
   }
 
   expr(t: Tbl | undefined, depth = 0, prefix = ''): string {
@@ -207,21 +205,13 @@ export class Gen {
     // do not copy (statement atomicity), so the generator keeps rowid values integral.
     const val = (i: number): string => (i === 0 && t.ipk ? this.pick(['1', '2', '3', '10', '-1', 'NULL', 'NULL', '1000']) : this.chance(0.2) ? this.expr(undefined, 1) : this.lit());
     let upsert = '';
-    let target = '';
     if (!or && this.chance(0.2) && t.cols.length > 1) {
       upsert = this.chance(0.5) ? ' ON CONFLICT DO NOTHING' : ` ON CONFLICT DO UPDATE SET ${this.pick(t.cols.slice(1)).name} = excluded.${this.pick(t.cols.slice(1)).name}`;
       if (upsert.includes('DO UPDATE') && !t.ipk && !this.chance(0.3)) upsert = ' ON CONFLICT DO NOTHING';
-    } else if (!or && (t.uniques ?? 0) <= 1 && this.chance(0.12)) {
-      // Trine bug: a row that conflicts both on the ON CONFLICT target and on the INTEGER PRIMARY
-      // KEY takes the upsert path in SQLite (`CREATE TABLE t (a INTEGER PRIMARY KEY, b UNIQUE);
-      // INSERT INTO t VALUES (2, ''); INSERT INTO t VALUES (2, '') ON CONFLICT (b) DO NOTHING`
-      // succeeds) and fails here ("UNIQUE constraint failed: t.a"). So targets are named only where
-      // one constraint besides the rowid exists, and rows then get a fresh rowid.
-      [upsert, target] = this.upsertTarget(t);
-      if (t.ipk && target === t.cols[0]!.name && t.uniques) upsert = '';
+    } else if (!or && this.chance(0.12)) {
+      upsert = this.upsertTarget(t);
     }
-    const fresh = t.ipk && target !== '' && target !== t.cols[0]!.name;
-    const vals = Array.from({ length: rows }, () => `(${t.cols.slice(0, k).map((_, i) => (i === 0 && fresh ? 'NULL' : val(i))).join(', ')})`).join(', ');
+    const vals = Array.from({ length: rows }, () => `(${t.cols.slice(0, k).map((_, i) => val(i)).join(', ')})`).join(', ');
     if (this.chance(0.05)) return { sql: `INSERT ${or}INTO ${t.name} DEFAULT VALUES${this.returning(t)}`, ordered: true };
     if (this.chance(0.08)) {
       const s = this.pick(this.tables);
@@ -232,22 +222,19 @@ export class Gen {
   }
 
   /**
-   * ON CONFLICT naming its target, and the target; now and then a target that matches no
-   * constraint, an error.
+   * ON CONFLICT naming its target; now and then a target that matches no constraint, an error.
    */
-  private upsertTarget(t: Tbl): [string, string] {
+  private upsertTarget(t: Tbl): string {
     const keys = t.keys ?? [];
     const target = keys.length && !this.chance(0.1) ? [...this.pick(keys)] : [this.pick(t.cols).name];
     if (target.length > 1 && this.chance(0.5)) target.reverse();
     const named = target.join(', ');
-    if (this.chance(0.4)) return [` ON CONFLICT (${named}) DO NOTHING`, named];
+    if (this.chance(0.4)) return ` ON CONFLICT (${named}) DO NOTHING`;
     // A rowid set here could reach the largest one, after which SQLite picks new rowids at random.
     const c = this.pick(t.ipk ? t.cols.slice(1) : t.cols).name;
-    // `excluded.` after a rowid conflict is a documented difference (docs/SQL.md), so not read then.
-    const rowid = t.ipk && named === t.cols[0]!.name;
-    const set = `${c} = ${this.pick(rowid ? [this.lit(), this.expr(t, 2)] : [`excluded.${this.pick(t.cols).name}`, this.lit(), `${c} || excluded.${c}`, this.expr(t, 2)])}`;
+    const set = `${c} = ${this.pick([`excluded.${this.pick(t.cols).name}`, this.lit(), `${c} || excluded.${c}`, this.expr(t, 2)])}`;
     const where = this.chance(0.3) ? ` WHERE ${this.expr(t, 1)}` : '';
-    return [` ON CONFLICT (${named}) DO UPDATE SET ${set}${where}`, named];
+    return ` ON CONFLICT (${named}) DO UPDATE SET ${set}${where}`;
   }
 
   update(): string { return this.updateStmt().sql; }
