@@ -340,9 +340,7 @@ export class LogStore {
       if (state === 'kept') finish = { seg: p, at: open.len, doomed: opened.slice(open.prev + 1, open.seg) };
       else undone = n;
     }
-    if (this.ring.prev) {
-      finishRekey(fs, this.dir, this.ring, this.keyedFiles(opened.filter((s) => s.end >= 0)));
-    }
+    const keyed = opened.filter((s) => s.end >= 0);
     for (const s of opened) this.nextId = Math.max(this.nextId, s.id + 1);
     // Read the log as it is once the cut is finished or the truncation dropped.
     const gone = new Set([...finish?.doomed ?? [], ...undone ? [undone] : []]);
@@ -416,6 +414,8 @@ export class LogStore {
       s.end = s.synced = pos;
       this.segs.push(s);
     }
+    // Only now, with every record read and checked, does open change anything on disk.
+    if (this.ring.prev) finishRekey(fs, this.dir, this.ring, this.keyedFiles(keyed));
     const dropped: LogRecovery[] = [];
     if (finish) {
       const bytes = finish.seg.file.size() - finish.at + finish.doomed.reduce((n, s) => n + s.file.size(), 0);

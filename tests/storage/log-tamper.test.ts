@@ -231,4 +231,36 @@ test('the last segment replaced by an older copy, or the newest segments deleted
   refused(five.fs, names[4]!, /is missing: LOGMETA recorded it/);
 });
 
+test('a damaged log found while a cut-off rekey is pending is refused before any header is rewrapped', async () => {
+  const NEXT = new Uint8Array(32).fill(13);
+  let pending = 0;
+  for (let k = 1; k < 200; k++) {
+    const fs = new SimFs();
+    const log = LogStore.open('/log', { masterKey: KEY, fs, segmentBytes: 700 });
+    for (let i = 1; i <= 20; i++) await log.append([{ index: i, term: 1, data: utf8(text(i)) }]);
+    fs.crashAt(k);
+    let done = false;
+    try { log.rekey(NEXT); done = true; } catch { /* cut off */ }
+    if (done) break;
+    const disk = fs.afterCrash(() => 0.999);
+    // The first segment's middle record is damaged; later records in it are intact.
+    const [path, bytes] = [...disk.files()].filter(([p]) => p.endsWith('.seg')).sort()[0]!;
+    const b = bytes.slice();
+    b[Math.floor(b.length / 2)]! ^= 0x20;
+    disk.tamper(path, b);
+    const before = new Map([...disk.files()].map(([p, x]) => [p, x.slice()]));
+    for (const key of [NEXT, KEY]) {
+      try {
+        LogStore.open('/log', { masterKey: key, fs: disk });
+        assert.unreachable(`crash point ${k}: a damaged log opened`);
+      } catch (e) {
+        assert.ok(isTrineError(e, 'STORAGE_CORRUPT') || isTrineError(e, 'STORAGE_WRONG_KEY'), `crash point ${k}: ${String(e)}`);
+        if (isTrineError(e, 'STORAGE_CORRUPT')) pending++;
+      }
+      assert.equal(disk.files(), before, `crash point ${k}: nothing on disk changed`);
+    }
+  }
+  assert.ok(pending > 0, 'some crash points left a rekey to finish');
+});
+
 test.run();
