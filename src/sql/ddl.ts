@@ -6,6 +6,7 @@
 import type * as A from './ast.ts';
 import { SCHEMA_ROOT, Schema, autoIndexCount, buildIndex, buildTable, quoteId, schemaTable, type Table } from './catalog.ts';
 import { SPACE_META, decodeRecord, encodeRecord, readRowid, rowKey, prefixEnd, treePrefix } from './codec.ts';
+import { compileDelete, type DmlHost, type FkCounters } from './dml.ts';
 import { constraintError, sqlError } from './errors.ts';
 import type { Env } from './expr.ts';
 import { tokenize } from './lexer.ts';
@@ -107,6 +108,11 @@ export interface DdlContext {
   qc: QueryCompiler;
   /** PRAGMA foreign_keys of the session; ALTER TABLE ADD COLUMN assumes on when it is not given. */
   foreignKeys?: boolean;
+  /**
+   * The session's foreign key counters, which DROP TABLE's implicit DELETE counts into. Without
+   * them it counts into its own, so only immediate violations tell.
+   */
+  fkCounters?: FkCounters;
 }
 
 function schemaRows(tx: Tx): { rowid: bigint; row: Value[] }[] {
@@ -242,6 +248,7 @@ export function drop(d: A.Drop, cx: DdlContext): void {
     }
     if (t.name === 'sqlite_schema') throw sqlError('table sqlite_master may not be dropped');
     if (n === 'sqlite_sequence') throw sqlError('table sqlite_sequence may not be dropped');
+    if (cx.foreignKeys) fkDropTable(t, cx);
     clearTree(tx, t.prefix);
     for (const ix of t.indexes) clearTree(tx, ix.prefix);
     for (const { rowid, row } of schemaRows(tx)) {
@@ -278,6 +285,33 @@ export function drop(d: A.Drop, cx: DdlContext): void {
     throw sqlError(`no such trigger: ${d.name}`);
   }
   bumpCookie(tx);
+}
+
+/**
+ * With foreign keys on, SQLite empties a table before dropping it with an implicit DELETE that runs
+ * the foreign key actions (CASCADE, SET NULL, SET DEFAULT, RESTRICT) and counts violations as any
+ * DELETE does; an immediate one fails the DROP, which then drops nothing. A table no foreign key
+ * references is emptied only when one of its own keys is deferred and deferred violations are
+ * outstanding, which removing its rows may resolve.
+ */
+function fkDropTable(t: Table, cx: DdlContext): void {
+  const counters = cx.fkCounters ?? { stmt: 0, deferred: 0, deferredImm: 0, deferAll: false, journal: true };
+  const tables = [...cx.schema.tables.values()];
+  const referenced = tables.some((c) => c.fks.some((fk) => fk.table.toLowerCase() === t.name.toLowerCase()));
+  if (!referenced) {
+    if (!t.fks.some((fk) => fk.deferred || counters.deferAll)) return;
+    if (counters.deferred + counters.deferredImm === 0) return;
+  }
+  const host: DmlHost = {
+    foreignKeys: () => true,
+    fkCounters: () => counters,
+    setLastInsertRowid: () => {},
+    table: (name) => cx.schema.table(name),
+    allTables: () => tables,
+  };
+  const del = compileDelete({ type: 'delete', with: [], table: t.name, alias: undefined, where: undefined, returning: undefined }, cx.qc, host);
+  const env: Env = { ...cx.env, rows: new Array(Math.max(cx.qc.slotCount, cx.env.rows.length)).fill(null) };
+  del.run(env);
 }
 
 /** Replaces the first identifier equal to `from` (case-insensitively) after keyword `after` with `to`, quoted. */

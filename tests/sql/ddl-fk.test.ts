@@ -1,0 +1,123 @@
+/**
+ * Schema changes under PRAGMA foreign_keys = ON, as SQLite makes them: DROP TABLE first deletes
+ * the rows with the foreign key actions, and fails (dropping nothing) on an immediate violation.
+ * Each script runs on Trine and on SQLite (better-sqlite3), whose outcomes, messages and codes
+ * must agree; each test also states the outcome it expects, so it fails when both change together.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import Sqlite from 'better-sqlite3';
+import { SqlError } from '../../src/sql/index.ts';
+import { fresh } from './helpers.ts';
+
+function show(v: unknown): string {
+  return typeof v === 'bigint' ? `${v}` : JSON.stringify(v);
+}
+
+/** Runs `script` (foreign keys on) on both engines; returns Trine's outcomes after asserting SQLite's are the same. */
+function both(script: string[]): string[] {
+  const { s } = fresh();
+  const lite = new Sqlite(':memory:');
+  lite.defaultSafeIntegers(true);
+  const ours: string[] = [];
+  const theirs: string[] = [];
+  for (const sql of ['PRAGMA foreign_keys = ON', ...script]) {
+    try {
+      const r = s.execute(sql, [], { safeIntegers: true });
+      ours.push(`ok ${r.rows.map((row) => row.map(show).join('|')).join(' ')}`);
+    } catch (e) {
+      if (!(e instanceof SqlError)) throw e;
+      ours.push(`${e.code}: ${e.message}`);
+    }
+    try {
+      const st = lite.prepare(sql);
+      const rows = st.reader ? (st.raw(true).all() as unknown[][]) : (st.run(), []);
+      theirs.push(`ok ${rows.map((row) => row.map(show).join('|')).join(' ')}`);
+    } catch (e) {
+      theirs.push(`${(e as { code: string }).code}: ${(e as Error).message}`);
+    }
+  }
+  lite.close();
+  assert.equal(ours, theirs);
+  return ours.slice(1);
+}
+
+const FK = 'SQLITE_CONSTRAINT_FOREIGNKEY: FOREIGN KEY constraint failed';
+const NAMES = "SELECT group_concat(name, ',') FROM sqlite_schema";
+
+test('DROP TABLE of a parent runs ON DELETE CASCADE and SET NULL on its children first', () => {
+  const out = both([
+    'CREATE TABLE p(id INTEGER PRIMARY KEY)',
+    'CREATE TABLE c1(x REFERENCES p ON DELETE CASCADE)',
+    'CREATE TABLE c2(y REFERENCES p ON DELETE SET NULL)',
+    'INSERT INTO p VALUES (1), (2)',
+    'INSERT INTO c1 VALUES (1), (2), (NULL)',
+    'INSERT INTO c2 VALUES (2)',
+    'DROP TABLE p',
+    'SELECT count(*) FROM c1',
+    'SELECT * FROM c2',
+    NAMES,
+  ]);
+  assert.equal(out.slice(6), ['ok ', 'ok 1', 'ok null', 'ok "c1,c2"']);
+});
+
+test('DROP TABLE of a parent with children under NO ACTION fails and drops nothing, until the children go', () => {
+  const out = both([
+    'CREATE TABLE p(id INTEGER PRIMARY KEY)',
+    'CREATE TABLE c(x REFERENCES p)',
+    'INSERT INTO p VALUES (5)',
+    'INSERT INTO c VALUES (5)',
+    'DROP TABLE p',
+    'SELECT * FROM p',
+    NAMES,
+    'DELETE FROM c',
+    'DROP TABLE p',
+    NAMES,
+  ]);
+  assert.equal(out.slice(4), [FK, 'ok 5', 'ok "p,c"', 'ok ', 'ok ', 'ok "c"']);
+});
+
+test('DROP TABLE fails through a RESTRICT child, and through a SET DEFAULT whose default has no parent', () => {
+  const out = both([
+    'CREATE TABLE p(id INTEGER PRIMARY KEY)',
+    'CREATE TABLE r(x REFERENCES p ON DELETE RESTRICT)',
+    'CREATE TABLE d(x DEFAULT 9 REFERENCES p ON DELETE SET DEFAULT)',
+    'INSERT INTO p VALUES (1), (2)',
+    'INSERT INTO r VALUES (1)',
+    'INSERT INTO d VALUES (2)',
+    'DROP TABLE p',
+    'DELETE FROM r',
+    'DROP TABLE p',
+    'SELECT * FROM d',
+    NAMES,
+  ]);
+  assert.equal(out.slice(6), ['SQLITE_CONSTRAINT_TRIGGER: FOREIGN KEY constraint failed', 'ok ', FK, 'ok 2', 'ok "p,r,d"']);
+});
+
+test('DROP TABLE of a self-referencing table deletes its rows (and a cascade) without failing', () => {
+  const out = both([
+    'CREATE TABLE n(id INTEGER PRIMARY KEY, up REFERENCES n ON DELETE CASCADE)',
+    'CREATE TABLE m(id INTEGER PRIMARY KEY, up REFERENCES m)',
+    'INSERT INTO n VALUES (1, NULL), (2, 1), (3, 2)',
+    'INSERT INTO m VALUES (1, NULL), (2, 1), (3, 2)',
+    'DROP TABLE n',
+    'DROP TABLE m',
+    NAMES,
+  ]);
+  assert.equal(out.slice(4), ['ok ', 'ok ', 'ok null']);
+});
+
+test('with foreign keys off, DROP TABLE of a parent drops it at once and leaves the children', () => {
+  const out = both([
+    'PRAGMA foreign_keys = OFF',
+    'CREATE TABLE p(id INTEGER PRIMARY KEY)',
+    'CREATE TABLE c(x REFERENCES p ON DELETE CASCADE)',
+    'INSERT INTO p VALUES (1)',
+    'INSERT INTO c VALUES (1)',
+    'DROP TABLE p',
+    'SELECT * FROM c',
+  ]);
+  assert.equal(out.slice(5), ['ok ', 'ok 1']);
+});
+
+test.run();
