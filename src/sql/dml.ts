@@ -12,7 +12,7 @@ import { Scope, type CExpr, type Env, type Source } from './expr.ts';
 import { deleteRowRaw, encodeRow, indexEntry, insertRowRaw, maxRowid, readRow, scanRows, tableRt, tableSource, TABLE_SLOT, writeIndexEntries } from './rows.ts';
 import { compareBytes } from '../storage/kv.ts';
 import type { PlanRow, QueryCompiler } from './select.ts';
-import { INT64_MAX, applyAffinity, compareValues, truth, type Affinity, type Collation, type Value } from './value.ts';
+import { INT64_MAX, affinityOf, applyAffinity, compareValues, truth, type Affinity, type Collation, type Value } from './value.ts';
 
 /** What DML needs from the session. */
 export interface DmlHost {
@@ -493,7 +493,13 @@ function findRowsByValues(t: Table, cols: number[], vals: Value[], env: Env, fir
  * RETURNING: result columns over the target table's row. As in SQLite they see that table alone,
  * under its own name: not its alias, not UPDATE's FROM tables, not `excluded`.
  */
-function compileReturning(qc: QueryCompiler, cols: A.ResultCol[] | undefined, target: Source): { names: string[]; fns: CExpr[] } | undefined {
+/**
+ * `newRow`: RETURNING of INSERT or UPDATE, where SQLite holds a REAL column's integral value as an
+ * integer tagged REAL (ExprCompiler.intReal). Functions that read it see a REAL, but one that
+ * passes it through returns an integer, unless the whole expression has REAL affinity (SQLite
+ * then applies OP_RealAffinity to the result, as to a plain column).
+ */
+function compileReturning(qc: QueryCompiler, cols: A.ResultCol[] | undefined, target: Source, newRow: boolean): { names: string[]; fns: CExpr[] } | undefined {
   if (!cols) return undefined;
   const src: Source = { ...target, name: target.table!.name };
   const scope = new Scope(undefined);
@@ -505,11 +511,52 @@ function compileReturning(qc: QueryCompiler, cols: A.ResultCol[] | undefined, ta
       src.cols.forEach((c) => { names.push(c.name); fns.push(qc.ex.compile({ k: 'col', table: src.name, name: c.name }, scope)); });
       continue;
     }
-    const ce = qc.ex.compile(rc.expr!, scope);
+    let ce: CExpr;
+    if (newRow) {
+      const passed = new Set<A.Expr>();
+      passedThrough(rc.expr!, passed);
+      qc.ex.intReal = { nodes: passed, slot: src.slot };
+      try { ce = qc.ex.compile(rc.expr!, scope); } finally { qc.ex.intReal = undefined; }
+      if (ce.aff === 'REAL') { const f = ce.fn; ce = { ...ce, fn: (env) => { const v = f(env); return typeof v === 'bigint' ? Number(v) : v; } }; }
+    } else ce = qc.ex.compile(rc.expr!, scope);
     fns.push(ce);
     names.push(rc.alias ?? (ce.col && rc.expr!.k === 'col' ? src.cols[ce.col.idx]?.name ?? rc.text : rc.text));
   }
   return { names, fns };
+}
+
+/** Arguments a function returns unchanged, by position (undefined: all of them). */
+const PASSING_ARGS: Record<string, number[] | undefined> = {
+  coalesce: undefined, ifnull: undefined, max: undefined, min: undefined, nullif: [0], iif: [1, 2], likely: [0], unlikely: [0], likelihood: [0],
+};
+
+/** Adds the column references whose value `e` may return unchanged to `out`. */
+function passedThrough(e: A.Expr, out: Set<A.Expr>): void {
+  switch (e.k) {
+    case 'col': out.add(e); return;
+    case 'collate': passedThrough(e.e, out); return;
+    case 'unary': if (e.op === '+') passedThrough(e.e, out); return;
+    case 'case':
+      for (const [, then] of e.whens) passedThrough(then, out);
+      if (e.else) passedThrough(e.else, out);
+      return;
+    // CAST AS NUMERIC turns a tagged integer into a plain one (CAST AS INTEGER does anyway).
+    case 'cast': if (['NUMERIC', 'INTEGER'].includes(affinityOf(e.type))) passedThrough(e.e, out); return;
+    case 'subq': {
+      const core = e.select.cores.length === 1 ? e.select.cores[0]! : undefined;
+      if (core?.k === 'core' && core.cols[0]?.expr) passedThrough(core.cols[0].expr, out);
+      return;
+    }
+    case 'fn': {
+      const name = e.name.toLowerCase();
+      // One-argument max() and min() are aggregates.
+      if (!(name in PASSING_ARGS) || e.star || ((name === 'max' || name === 'min') && e.args.length < 2)) return;
+      const pos = PASSING_ARGS[name];
+      e.args.forEach((a, i) => { if (!pos || pos.includes(i)) passedThrough(a, out); });
+      return;
+    }
+    default:
+  }
 }
 
 // ---- INSERT ----
@@ -602,7 +649,7 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
     const where = u.where ? qc.ex.compile(u.where, scope) : undefined;
     return { index, set, where, assigned: new Set(set?.map((a) => a.col)) };
   });
-  const ret = compileReturning(qc, stmt.returning, target.src);
+  const ret = compileReturning(qc, stmt.returning, target.src, true);
   const rt = tableRt(table);
   const checks = uniquenessOrder(rt.indexes, upserts.map((u) => u.index));
   const w = new RowWriter(table, host);
@@ -908,7 +955,7 @@ export function compileUpdate(stmt: A.Update, qc: QueryCompiler, host: DmlHost):
       }
       sets.push({ col: i, e: qc.ex.compile(a.e, scope) });
     }
-    const ret = compileReturning(qc, stmt.returning, target.src);
+    const ret = compileReturning(qc, stmt.returning, target.src, true);
     const w = new RowWriter(table, host);
     const slot = target.src.slot;
     const action = stmt.or;
@@ -974,7 +1021,7 @@ export function compileDelete(stmt: A.Delete, qc: QueryCompiler, host: DmlHost):
     const scope = new Scope(undefined);
     const target = qc.tableLevel(table, stmt.alias ?? table.name, scope);
     const loop = qc.compileLoop([], stmt.where, scope, undefined, [target]);
-    const ret = compileReturning(qc, stmt.returning, target.src);
+    const ret = compileReturning(qc, stmt.returning, target.src, false);
     const w = new RowWriter(table, host);
     const slot = target.src.slot;
     const ncols = table.cols.length;

@@ -125,9 +125,19 @@ function lit(v: Value): CExpr {
 
 const ROWID_NAMES = ['rowid', 'oid', '_rowid_'];
 
+/** SQLite keeps a REAL-affinity integer in [-2^47, 2^47) as an integer tagged REAL (see intReal). */
+const INT_REAL = 2 ** 47;
+
 export class ExprCompiler {
   /** When set, every resolved column adds its source slot here (the planner's dependency sets). */
   trackSlots: Set<number> | undefined;
+  /**
+   * Column references (`nodes`, of the source in `slot`) that read a REAL column's integral value
+   * within ±2^47 as an integer: SQLite's new row in INSERT and UPDATE RETURNING holds such values
+   * as integers tagged REAL (OP_Affinity), which an expression passing them through returns as
+   * integers.
+   */
+  intReal: { nodes: Set<A.Expr>; slot: number } | undefined;
   constructor(private readonly host: SubqueryHost) {}
 
   /** Compiles `e` and reports which source slots it reads. */
@@ -213,7 +223,12 @@ export class ExprCompiler {
         const i = e.idx - 1;
         return { fn: (env) => env.params[i] ?? null, aff: null, coll: null, explicitColl: false, isConst: false, usesParam: true };
       }
-      case 'col': return this.column(e, scope);
+      case 'col': {
+        const ce = this.column(e, scope);
+        if (!this.intReal?.nodes.has(e) || ce.col?.slot !== this.intReal.slot || ce.aff !== 'REAL') return ce;
+        const f = ce.fn;
+        return { ...ce, fn: (env) => { const v = f(env); return typeof v === 'number' && Number.isInteger(v) && v >= -INT_REAL && v < INT_REAL ? BigInt(v) : v; } };
+      }
       case 'collate': {
         const inner = this.compile(e.e, scope);
         return { ...inner, col: undefined, coll: checkCollation(e.coll), explicitColl: true };

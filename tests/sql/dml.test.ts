@@ -337,4 +337,21 @@ test('upsert: a default is typed for excluded.* once an earlier row of the state
   assert.equal(s.execute(`INSERT INTO t(k) SELECT NULL UNION ALL SELECT 1 ON CONFLICT DO UPDATE SET ${set} RETURNING r`).rows, [[null], ['2text,3integer']]);
 });
 
+test('RETURNING of INSERT and UPDATE passes a REAL column\'s integral value through as an integer, as SQLite does', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE t(c REAL, d INT)');
+  const list = "c, coalesce(c, 0), ifnull(c, 0), nullif(c, 0), iif(1, c, 0), CASE WHEN 1 THEN c END, max(c, 0), +c, CAST(c AS NUMERIC), "
+    + "c COLLATE NOCASE, typeof(c), c + 0, c || '', CAST(c AS REAL), (SELECT c), coalesce((SELECT c), 0), min(c, 5.0)";
+  const typed = (r: unknown[][]): string[] => r[0]!.map((v) => `${typeof v}:${String(v)}`);
+  // Reading SQLite: an integer tagged REAL comes out as an integer unless the expression is REAL.
+  const want = ['number:5', 'bigint:5', 'bigint:5', 'bigint:5', 'bigint:5', 'bigint:5', 'bigint:5', 'bigint:5', 'bigint:5',
+    'number:5', 'string:real', 'number:5', 'string:5.0', 'number:5', 'number:5', 'bigint:5', 'number:5'];
+  assert.equal(typed(s.execute(`INSERT INTO t VALUES (5, 1) RETURNING ${list}`, [], { safeIntegers: true }).rows), want);
+  assert.equal(typed(s.execute(`UPDATE t SET d = 2 RETURNING ${list}`, [], { safeIntegers: true }).rows), want);
+  // Outside [-2^47, 2^47) the value is a plain REAL; DELETE returns the stored row, REAL.
+  const edges = s.execute('INSERT INTO t VALUES (140737488355328, 1), (-140737488355328, 1) RETURNING coalesce(c, 0)', [], { safeIntegers: true }).rows;
+  assert.equal(edges, [[140737488355328], [-140737488355328n]]);
+  assert.equal(s.execute('DELETE FROM t WHERE d = 2 RETURNING coalesce(c, 0)', [], { safeIntegers: true }).rows, [[5]]);
+});
+
 test.run();

@@ -184,10 +184,7 @@ export class Gen {
   /** A RETURNING clause, or nothing most of the time. */
   private returning(t: Tbl): string {
     if (!this.chance(0.12)) return '';
-    // Trine bug, or SQLite's quirk: in RETURNING expressions SQLite sees an integral value of a REAL
-    // column as the integer it stores (`INSERT INTO t(a REAL) VALUES (1) RETURNING CAST(a AS
-    // NUMERIC)` is 1, SELECT gives 1.0); Trine sees the REAL. So RETURNING lists columns only.
-    return ` RETURNING ${this.pick(['*', `rowid, *`, this.pick(t.cols).name, `${this.pick(t.cols).name}, rowid`])}`;
+    return ` RETURNING ${this.pick(['*', `rowid, *`, this.pick(t.cols).name, `${this.pick(t.cols).name}, rowid`, this.expr(t, 1), `${this.expr(t, 1)}, ${this.expr(t, 2)}`])}`;
   }
 
   insert(): string { return this.insertStmt().sql; }
