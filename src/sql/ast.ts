@@ -147,7 +147,8 @@ export interface ColumnDef {
   notNull: ConflictAction | undefined;
   /** PRIMARY KEY on the column. */
   pk: { desc: boolean; conflict: ConflictAction | undefined; autoincrement: boolean } | undefined;
-  unique: ConflictAction[];
+  /** One entry per UNIQUE on the column: its ON CONFLICT action, undefined when it names none. */
+  unique: (ConflictAction | undefined)[];
   check: { e: Expr; text: string; name: string | undefined }[];
   /** The default expression and its source text (PRAGMA table_info shows the text). */
   dflt: { e: Expr; text: string } | undefined;

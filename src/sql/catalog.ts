@@ -193,11 +193,8 @@ export function buildTable(ct: A.CreateTable, rootpage: number, autoRoots: numbe
     }
   }
   const colUniques: typeof uniques = [];
-  // The parser records a column UNIQUE without ON CONFLICT as ABORT; taken as no clause, so that
-  // it gives way to the clause of a constraint it shares an index with (an explicit ABORT then does
-  // too, where SQLite would call the two conflicting).
   ct.cols.forEach((c) => {
-    for (const conflict of c.unique) colUniques.push({ cols: [{ e: { k: 'col', table: undefined, name: c.name }, coll: undefined, desc: false }], conflict: conflict === 'ABORT' ? undefined : conflict, origin: 'u' });
+    for (const conflict of c.unique) colUniques.push({ cols: [{ e: { k: 'col', table: undefined, name: c.name }, coll: undefined, desc: false }], conflict, origin: 'u' });
   });
   const ordered: typeof uniques = [];
   // Column-level PRIMARY KEY comes in column order together with UNIQUE column constraints.

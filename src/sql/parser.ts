@@ -600,7 +600,7 @@ export class Parser {
       } else if (this.acceptKw('NULL')) {
         this.conflictClause();
       } else if (this.acceptKw('UNIQUE')) {
-        col.unique.push(this.conflictClause() ?? 'ABORT');
+        col.unique.push(this.conflictClause());
       } else if (this.acceptKw('CHECK')) {
         this.expectOp('(');
         const s = this.t.start;

@@ -53,6 +53,20 @@ test('a UNIQUE constraint sharing the primary key\'s index makes it the primary 
   assert.equal(rows(s, 'PRAGMA index_list(w)'), [[0, 'wi', 0, 'c', 1], [1, 'sqlite_autoindex_w_1', 1, 'pk', 0]]);
 });
 
+test('an explicit ON CONFLICT ABORT on a column UNIQUE conflicts with another clause on the same index; a bare UNIQUE gives way', () => {
+  const { s } = fresh();
+  const msg = 'conflicting ON CONFLICT clauses specified';
+  fails(s, 'CREATE TABLE a (x UNIQUE ON CONFLICT ABORT PRIMARY KEY ON CONFLICT IGNORE)', msg);
+  fails(s, 'CREATE TABLE b (x PRIMARY KEY ON CONFLICT IGNORE UNIQUE ON CONFLICT ABORT)', msg);
+  fails(s, 'CREATE TABLE c (x UNIQUE ON CONFLICT ABORT, UNIQUE (x) ON CONFLICT FAIL)', msg);
+  fails(s, 'CREATE TABLE d (x UNIQUE ON CONFLICT ABORT UNIQUE ON CONFLICT IGNORE)', msg);
+  s.execute('CREATE TABLE e (x UNIQUE ON CONFLICT ABORT, PRIMARY KEY (x) ON CONFLICT ABORT)');
+  s.execute('CREATE TABLE f (x UNIQUE PRIMARY KEY ON CONFLICT IGNORE)');
+  s.execute('INSERT INTO f VALUES (1); INSERT INTO f VALUES (1)');
+  assert.equal(rows(s, 'SELECT * FROM f'), [[1]]);
+  assert.equal(rows(s, "SELECT name FROM sqlite_schema WHERE type = 'table'"), [['e'], ['f']]);
+});
+
 test("PRAGMA table_info on a view shows SQLite's column types: declared, else named from the affinity", () => {
   const { s } = fresh();
   s.execute('CREATE TABLE t (a, b INT, c TEXT, e FLOAT)');

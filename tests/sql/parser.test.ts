@@ -78,6 +78,12 @@ test('every statement kind of the subset parses', () => {
   for (const sql of ok) parseAll(sql);
 });
 
+test('a column UNIQUE records its ON CONFLICT clause, and none when it has none', () => {
+  const [p] = parseAll('CREATE TABLE t (x UNIQUE UNIQUE ON CONFLICT ABORT UNIQUE ON CONFLICT IGNORE)');
+  const ct = p!.stmt as Extract<typeof p.stmt, { type: 'createTable' }>;
+  assert.equal(ct.cols[0]!.unique, [undefined, 'ABORT', 'IGNORE']);
+});
+
 test('statements split on semicolons; comments are skipped', () => {
   const ps = parseAll('SELECT 1; -- one\n/* two */ SELECT 2;;');
   assert.is(ps.length, 2);
