@@ -75,7 +75,8 @@ export class Schema {
   readonly tables = new Map<string, Table>();
   readonly indexes = new Map<string, Index>();
   readonly views = new Map<string, View>();
-  /** Rows of the schema table in rowid order: [rowid, type, name, tbl_name, rootpage, sql]. */
+  /** Names of the tables and views in the order of their schema rows, which SQLite loads them in. */
+  readonly loadOrder: string[] = [];
   constructor(readonly cookie: number) {}
 
   table(name: string): Table | undefined {

@@ -49,6 +49,10 @@ export function loadSchema(tx: Tx, cookie: number): Schema {
   const rows = [...scanRows(tx, st, undefined, undefined, false)];
   const autoRoots = new Map<string, number[]>();
   for (const r of rows) {
+    // A connection that creates sqlite_sequence (with the first AUTOINCREMENT table, whose row is
+    // just before it) loads it before that table, and SQLite's PRAGMA table_list shows that order.
+    if (r[0] === 'table' && String(r[1]).toLowerCase() === 'sqlite_sequence' && schema.loadOrder.length) schema.loadOrder.splice(-1, 0, String(r[1]));
+    else if (r[0] === 'table' || r[0] === 'view') schema.loadOrder.push(String(r[1]));
     if (r[0] === 'index' && r[4] === null) {
       const t = String(r[2]).toLowerCase();
       if (!autoRoots.has(t)) autoRoots.set(t, []);

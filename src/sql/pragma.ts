@@ -77,21 +77,71 @@ export function pragmaRows(name: string, arg: Value, schema: Schema, viewQuery: 
       return out;
     }
     case 'table_list': {
+      // SQLite lists each database's tables and views from its hash table, in that table's order,
+      // and matches the argument against the internal names sqlite_master and sqlite_temp_master.
+      const names = ['sqlite_master', ...schema.loadOrder];
       const out: Value[][] = [];
-      for (const t of schema.tables.values()) {
-        if (a && t.name.toLowerCase() !== a.toLowerCase()) continue;
-        out.push(['main', t.name === 'sqlite_schema' ? 'sqlite_schema' : t.name, 'table', BigInt(t.cols.length), 0n, t.strict ? 1n : 0n]);
+      for (const i of hashOrder(names)) {
+        const n = names[i]!;
+        if (a && n.toLowerCase() !== a.toLowerCase()) continue;
+        const t = i === 0 ? schema.table('sqlite_schema') : schema.table(n);
+        const v = t ? undefined : schema.view(n);
+        if (t) out.push(['main', i === 0 ? 'sqlite_schema' : t.name, 'table', BigInt(t.cols.length), 0n, t.strict ? 1n : 0n]);
+        else if (v) out.push(['main', v.name, 'view', BigInt(viewColumnCount(v, viewQuery)), 0n, 0n]);
       }
-      for (const v of schema.views.values()) {
-        if (a && v.name.toLowerCase() !== a.toLowerCase()) continue;
-        out.push(['main', v.name, 'view', BigInt(viewColumnCount(v, viewQuery)), 0n, 0n]);
-      }
+      if (!a || a.toLowerCase() === 'sqlite_temp_master') out.push(['temp', 'sqlite_temp_schema', 'table', 5n, 0n, 0n]);
       return out;
     }
     case 'database_list': return [[0n, 'main', '']];
     default: return [];
   }
 }
+
+/**
+ * The order SQLite's hash table (hash.c) keeps keys inserted in that order: each goes to the front
+ * of its bucket's run of the element list, or of the whole list when it has no buckets yet; from
+ * the fifth key on, the table grows to three buckets per key (at most 64) whenever the keys
+ * outnumber twice its buckets, relinking every element in list order. Returns indexes of `keys`.
+ */
+export function hashOrder(keys: string[]): number[] {
+  const utf8 = new TextEncoder();
+  const hash = (k: string): number => {
+    let h = 0;
+    // Case-insensitive: the bit that tells ASCII upper from lower case is left out.
+    for (const b of utf8.encode(k)) h = Math.imul((h + (b & 0xdf)) >>> 0, 0x9e3779b1) >>> 0;
+    return h;
+  };
+  const hs = keys.map(hash);
+  let list: number[] = [];
+  let buckets: { count: number; chain: number }[] = [];
+  const insert = (i: number): void => {
+    const b = buckets.length ? buckets[hs[i]! % buckets.length]! : undefined;
+    let at = 0;
+    if (b) {
+      if (b.count) at = list.indexOf(b.chain);
+      b.count++;
+      b.chain = i;
+    }
+    list.splice(at, 0, i);
+  };
+  keys.forEach((_, i) => {
+    const count = i + 1;
+    if (count >= 5 && count > 2 * buckets.length) {
+      const size = Math.min(count * 3, HASH_MAX_BUCKETS);
+      if (size !== buckets.length) {
+        const old = list;
+        list = [];
+        buckets = Array.from({ length: size }, () => ({ count: 0, chain: -1 }));
+        for (const j of old) insert(j);
+      }
+    }
+    insert(i);
+  });
+  return list;
+}
+
+/** SQLite caps a hash table at SQLITE_MALLOC_SOFT_LIMIT (1024) bytes of 16-byte buckets. */
+const HASH_MAX_BUCKETS = 64;
 
 /** A view's column count: its column list's length, or 0 (as SQLite shows) when its query does not compile. */
 function viewColumnCount(v: View, viewQuery: (name: string) => Query | undefined): number {

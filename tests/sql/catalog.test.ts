@@ -2,6 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Database } from '../../src/sql/index.ts';
 import { fails, fresh, one, rows } from './helpers.ts';
+import { mulberry32 } from './gen.ts';
+import Sqlite from 'better-sqlite3';
 
 test('CREATE TABLE stores its text in sqlite_master with autoindexes after it', () => {
   const { s } = fresh();
@@ -51,6 +53,47 @@ test('a UNIQUE constraint sharing the primary key\'s index makes it the primary 
   fails(s, 'CREATE TABLE z (a, UNIQUE (a) ON CONFLICT IGNORE, UNIQUE (a) ON CONFLICT REPLACE)', 'conflicting ON CONFLICT clauses specified');
   s.execute('CREATE INDEX wi ON w(b) WHERE b > 0');
   assert.equal(rows(s, 'PRAGMA index_list(w)'), [[0, 'wi', 0, 'c', 1], [1, 'sqlite_autoindex_w_1', 1, 'pk', 0]]);
+});
+
+test('PRAGMA table_list lists tables and views in the order of SQLite\'s schema hash table, then the temp schema', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE t1(a); CREATE TABLE t2(a); CREATE VIEW v AS SELECT 1, 2; CREATE TABLE t4(a INTEGER PRIMARY KEY AUTOINCREMENT, b TEXT) STRICT');
+  assert.equal(rows(s, 'PRAGMA table_list'), [
+    ['main', 't4', 'table', 2, 0, 1], ['main', 'sqlite_sequence', 'table', 2, 0, 0], ['main', 'sqlite_schema', 'table', 5, 0, 0],
+    ['main', 't1', 'table', 1, 0, 0], ['main', 't2', 'table', 1, 0, 0], ['main', 'v', 'view', 2, 0, 0],
+    ['temp', 'sqlite_temp_schema', 'table', 5, 0, 0],
+  ]);
+  // The argument is matched against SQLite's internal names of the schema tables.
+  assert.equal(rows(s, "PRAGMA table_list('sqlite_master')"), [['main', 'sqlite_schema', 'table', 5, 0, 0]]);
+  assert.equal(rows(s, "PRAGMA table_list('sqlite_schema')"), []);
+  assert.equal(rows(s, "SELECT * FROM pragma_table_list('SQLITE_TEMP_MASTER')"), [['temp', 'sqlite_temp_schema', 'table', 5, 0, 0]]);
+  assert.equal(rows(s, "PRAGMA table_list('T2')"), [['main', 't2', 'table', 1, 0, 0]]);
+});
+
+const TL_SEED = Number(process.env.SQL_TABLE_LIST_SEED ?? 7);
+
+test(`PRAGMA table_list orders random schemas as SQLite does (seed ${TL_SEED})`, () => {
+  const r = mulberry32(TL_SEED);
+  const pick = (s: string): string => s[Math.floor(r() * s.length)]!;
+  for (let round = 0; round < 6; round++) {
+    const { s } = fresh();
+    const lite = new Sqlite(':memory:');
+    const n = Math.floor(r() * 90);
+    const taken = new Set<string>();
+    for (let i = 0; i < n; i++) {
+      let name = '';
+      const len = 1 + Math.floor(r() * 6);
+      for (let k = 0; k < len; k++) name += pick('abcXYZ_09\u00e9');
+      if (taken.has(name.toLowerCase()) || /^sqlite_/i.test(name)) continue;
+      taken.add(name.toLowerCase());
+      const sql = r() < 0.2 ? `CREATE VIEW "${name}" AS SELECT 1` : `CREATE TABLE "${name}"(a${r() < 0.1 ? ' INTEGER PRIMARY KEY AUTOINCREMENT' : ''})`;
+      s.execute(sql);
+      lite.exec(sql);
+    }
+    const want = lite.prepare('PRAGMA table_list').raw(true).all() as unknown[][];
+    lite.close();
+    assert.equal(rows(s, 'PRAGMA table_list'), want, `round ${round} (replay: SQL_TABLE_LIST_SEED=${TL_SEED} node --import tsx tests/sql/catalog.test.ts)`);
+  }
 });
 
 test('an explicit ON CONFLICT ABORT on a column UNIQUE conflicts with another clause on the same index; a bare UNIQUE gives way', () => {
