@@ -182,6 +182,7 @@ export function buildTable(ct: A.CreateTable, rootpage: number, autoRoots: numbe
       if (ic.e.k !== 'col' || ic.e.table !== undefined) throw sqlError('expressions prohibited in PRIMARY KEY and UNIQUE constraints');
       return colIndex(ic.e.name);
     });
+    if (pkCols.some((ci) => cols[ci]!.generated)) throw sqlError('generated columns cannot be part of the PRIMARY KEY');
     pkCols.forEach((ci, k) => { cols[ci]!.pk = k + 1; });
     const only = pkCols.length === 1 ? cols[pkCols[0]!]! : undefined;
     if (only && only.type.toUpperCase() === 'INTEGER' && !pk.cols[0]!.desc) {
@@ -191,6 +192,13 @@ export function buildTable(ct: A.CreateTable, rootpage: number, autoRoots: numbe
     } else {
       if (pk.autoincrement) throw sqlError('AUTOINCREMENT is only allowed on an INTEGER PRIMARY KEY');
       uniques.push({ cols: pk.cols, conflict: pk.conflict, origin: 'pk' });
+    }
+    // A STRICT table's primary key columns are NOT NULL, except the rowid alias.
+    if (ct.strict) {
+      for (const ci of pkCols) {
+        const c = cols[ci]!;
+        if (ci !== table.rowidAlias && !c.notNull) { c.notNull = true; c.notNullConflict = 'ABORT'; }
+      }
     }
   }
   const colUniques: typeof uniques = [];
@@ -217,7 +225,11 @@ export function buildTable(ct: A.CreateTable, rootpage: number, autoRoots: numbe
     if (tc.k === 'pk' && uniques.some((u) => u.origin === 'pk')) ordered.push(...uniques.filter((u) => u.origin === 'pk'));
     else if (tc.k === 'unique') ordered.push({ cols: tc.cols, conflict: tc.conflict, origin: 'u' });
     else if (tc.k === 'check') table.checks.push({ e: tc.e, name: tc.name, text: tc.text });
-    else if (tc.k === 'fk') table.fks.push(tc.fk);
+    else if (tc.k === 'fk') {
+      const unknown = tc.fk.cols.find((n) => !names.has(n.toLowerCase()));
+      if (unknown !== undefined) throw sqlError(`unknown column "${unknown}" in foreign key definition`);
+      table.fks.push(tc.fk);
+    }
   }
   let n = 0;
   const seen = new Map<string, Index>();

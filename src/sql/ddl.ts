@@ -9,6 +9,7 @@ import { SPACE_META, decodeRecord, encodeRecord, readRowid, rowKey, prefixEnd, t
 import { compileDelete, type DmlHost, type FkCounters } from './dml.ts';
 import { constraintError, sqlError } from './errors.ts';
 import type { Env } from './expr.ts';
+import { AGGREGATES, SCALARS } from './functions.ts';
 import { tokenize } from './lexer.ts';
 import { Parser } from './parser.ts';
 import { clearTree, decodeRow, encodeRow, indexEntry, insertRowRaw, maxRowid, scanRows, tableRt } from './rows.ts';
@@ -146,6 +147,79 @@ function reserved(name: string): void {
   if (name.toLowerCase().startsWith('sqlite_')) throw sqlError(`object name reserved for internal use: ${name}`);
 }
 
+const hasColumn = (t: Table, name: string): boolean => t.cols.some((c) => c.name.toLowerCase() === name.toLowerCase());
+
+/** Where SQLite resolves an expression stored in the schema, as its messages name it. */
+type SelfRef = 'index expressions' | 'partial index WHERE clauses' | 'CHECK constraints' | 'generated columns';
+
+/** Date and time functions SQLite lets a schema expression call: they fail only when they read 'now'. */
+const SLOW_CHANGING = new Set(['date', 'time', 'datetime', 'julianday', 'unixepoch', 'strftime']);
+
+/**
+ * SQLite's restrictions on an expression stored in the schema of `table`, reported as its name
+ * resolver reports the first it meets: subqueries, parameters, non-deterministic functions (not
+ * in CHECK), aggregates, qualified names (only the table's own, and not in index expressions or
+ * generated columns) and unknown columns.
+ */
+function selfReference(e: A.Expr | undefined, table: Table, where: SelfRef): void {
+  for (const o of nodes(e)) {
+    if (o.k === 'subq' || o.k === 'exists' || (o.k === 'in' && o.select)) throw sqlError(`subqueries prohibited in ${where}`);
+    if (o.k === 'param') throw sqlError(`parameters prohibited in ${where}`);
+    if (o.k === 'fn') {
+      const f = o as Extract<A.Expr, { k: 'fn' }>;
+      const name = f.name.toLowerCase();
+      const agg = AGGREGATES[name];
+      if (agg && (f.star || agg.nargs.includes(f.args.length))) throw sqlError(`misuse of aggregate function ${f.name}()`);
+      if (where !== 'CHECK constraints' && SCALARS[name]?.deterministic === false && !SLOW_CHANGING.has(name)) throw sqlError(`non-deterministic functions prohibited in ${where}`);
+    }
+    if (o.k !== 'col') continue;
+    const c = o as Extract<A.Expr, { k: 'col' }>;
+    if (c.table !== undefined && (where === 'index expressions' || where === 'generated columns')) throw sqlError(`the "." operator prohibited in ${where}`);
+    const known = hasColumn(table, c.name) || (where !== 'index expressions' && where !== 'generated columns' && ['rowid', 'oid', '_rowid_'].includes(c.name.toLowerCase()));
+    if ((c.table !== undefined && c.table.toLowerCase() !== table.name.toLowerCase()) || !known) throw sqlError(`no such column: ${c.table !== undefined ? `${c.table}.` : ''}${c.name}`);
+  }
+}
+
+/**
+ * Whether a DEFAULT is what SQLite accepts as constant: no column, parameter or subquery (any
+ * function is allowed, even random()).
+ */
+function constantDefault(e: A.Expr): boolean {
+  for (const o of nodes(e)) {
+    if (o.k === 'col' || o.k === 'param' || o.k === 'subq' || o.k === 'exists' || (o.k === 'in' && o.select)) return false;
+  }
+  return true;
+}
+
+/** SQLite's STRICT column types, the only ones a STRICT table accepts. */
+const STRICT_TYPES = new Set(['INT', 'INTEGER', 'REAL', 'TEXT', 'BLOB', 'ANY']);
+
+/**
+ * The checks SQLite makes when a CREATE TABLE ends, in its order: STRICT column types, then the
+ * CHECK constraints and generated columns (the last failure among them is the one reported, as
+ * SQLite's later messages replace earlier ones), unless no column is left that is not generated.
+ */
+function checkNewTable(ct: A.CreateTable, table: Table): void {
+  if (ct.strict) {
+    for (const c of ct.cols) {
+      if (!c.type) throw sqlError(`missing datatype for ${ct.name}.${c.name}`);
+      if (!STRICT_TYPES.has(c.type.toUpperCase())) throw sqlError(`unknown datatype for ${ct.name}.${c.name}: "${c.type}"`);
+    }
+  }
+  let failure: unknown;
+  try {
+    for (const ch of table.checks) selfReference(ch.e, table, 'CHECK constraints');
+  } catch (e) {
+    failure = e;
+  }
+  for (const c of ct.cols) {
+    if (!c.generated) continue;
+    try { selfReference(c.generated.e, table, 'generated columns'); } catch (e) { failure = e; }
+  }
+  if (ct.cols.every((c) => c.generated)) throw sqlError('must have at least one non-generated column');
+  if (failure) throw failure;
+}
+
 export function createTable(ct: A.CreateTable, cx: DdlContext): void {
   const { tx, schema } = cx;
   if (schema.table(ct.name) || schema.view(ct.name)) {
@@ -171,9 +245,12 @@ export function createTable(ct: A.CreateTable, cx: DdlContext): void {
     const sql = `CREATE TABLE ${quoteIdIfNeeded(ct.name)}(${cols.join(',')})`;
     def = parseOne(sql) as A.CreateTable;
   } else if (ct.cols.length === 0) throw sqlError('must have at least one non-generated column');
+  // SQLite checks each DEFAULT as it parses the column, before the table's other checks.
+  for (const c of def.cols) if (c.dflt && !constantDefault(c.dflt.e)) throw sqlError(`default value of column [${c.name}] is not constant`);
   let root = schema.maxRootpage() + 1;
   const nAuto = autoIndexCount(def);
   const table = buildTable(def, root, Array.from({ length: nAuto }, (_, i) => root + 1 + i));
+  if (!ct.as) checkNewTable(def, table);
   addSchemaRow(tx, 'table', def.name, def.name, root, def.sql);
   for (const ix of table.indexes) addSchemaRow(tx, 'index', ix.name, def.name, ix.rootpage, null);
   root += 1 + nAuto;
@@ -200,9 +277,19 @@ export function createIndex(ci: A.CreateIndex, cx: DdlContext): void {
     throw sqlError(`there is already a table named ${ci.name}`);
   }
   reserved(ci.name);
-  const table = schema.table(ci.table);
+  const table = schema.table(ci.table) ?? (/^sqlite_master$/i.test(ci.table) ? schema.table('sqlite_schema') : undefined);
   if (!table) throw sqlError(`no such table: main.${ci.table}`);
-  if (table.system) throw sqlError(`table ${table.name} may not be indexed`);
+  if (table.system) throw sqlError(`table ${table.name === 'sqlite_schema' ? 'sqlite_master' : table.name} may not be indexed`);
+  selfReference(ci.where, table, 'partial index WHERE clauses');
+  for (const ic of ci.cols) {
+    if (ic.e.k === 'col' && ic.e.table === undefined && hasColumn(table, ic.e.name)) continue;
+    // SQLite takes a string as a column name here, so one naming no column is an unknown column.
+    if (ic.e.k === 'lit' && typeof ic.e.v === 'string') {
+      if (!hasColumn(table, ic.e.v)) throw sqlError(`no such column: ${ic.e.v}`);
+      continue;
+    }
+    selfReference(ic.e, table, 'index expressions');
+  }
   const root = schema.maxRootpage() + 1;
   const ix = buildIndex(ci, table, root);
   // Build the entries (and check uniqueness) through a table copy that has only the new index.
@@ -229,7 +316,7 @@ export function createIndex(ci: A.CreateIndex, cx: DdlContext): void {
 export function createView(cv: A.CreateView, cx: DdlContext): void {
   const { tx, schema } = cx;
   if (schema.has(cv.name)) {
-    if (cv.ifNotExists && schema.view(cv.name)) return;
+    if (cv.ifNotExists && (schema.view(cv.name) || schema.table(cv.name))) return;
     nameTaken(schema, cv.name);
   }
   reserved(cv.name);
@@ -244,13 +331,13 @@ export function drop(d: A.Drop, cx: DdlContext): void {
   const { tx, schema } = cx;
   const n = d.name.toLowerCase();
   if (d.what === 'TABLE') {
+    if (/^sqlite_(master|schema|temp_master|temp_schema)$/i.test(d.name)) throw sqlError(`table ${/temp/i.test(d.name) ? 'sqlite_temp_master' : 'sqlite_master'} may not be dropped`);
     const t = schema.table(d.name);
     if (!t) {
       if (schema.view(d.name)) throw sqlError(`use DROP VIEW to delete view ${d.name}`);
       if (d.ifExists) return;
       throw sqlError(`no such table: ${d.name}`);
     }
-    if (t.name === 'sqlite_schema') throw sqlError('table sqlite_master may not be dropped');
     if (n === 'sqlite_sequence') throw sqlError('table sqlite_sequence may not be dropped');
     if (cx.foreignKeys) fkDropTable(t, cx);
     clearTree(tx, t.prefix);

@@ -593,6 +593,7 @@ export class Parser {
         const conflict = this.conflictClause();
         const autoincrement = this.acceptKw('AUTOINCREMENT');
         if (col.pk) throw new SqlError('SQLITE_ERROR', `table has more than one primary key`);
+        if (col.generated) throw new SqlError('SQLITE_ERROR', 'generated columns cannot be part of the PRIMARY KEY');
         col.pk = { desc, conflict, autoincrement };
       } else if (this.isKw('NOT') && this.isKw('NULL', this.peek())) {
         this.p += 2;
@@ -608,6 +609,7 @@ export class Parser {
         col.check.push({ e, text: this.sql.slice(s, this.toks[this.p - 1]!.end), name: cname });
         this.expectOp(')');
       } else if (this.acceptKw('DEFAULT')) {
+        if (col.generated) throw new SqlError('SQLITE_ERROR', 'cannot use DEFAULT on a generated column');
         const s = this.t.start;
         let e: A.Expr;
         let text: string | undefined;
@@ -639,9 +641,11 @@ export class Parser {
         } else throw this.err();
         col.dflt = { e, text: text ?? this.sql.slice(s, this.toks[this.p - 1]!.end) };
       } else if (this.acceptKw('COLLATE')) {
-        col.collate = this.name().toUpperCase();
+        // As written: the catalog checks it, and SQLite's error names it so.
+        col.collate = this.name();
       } else if (this.isKw('REFERENCES')) {
         col.fk = this.fkClause([name]);
+        if (col.fk.refCols && col.fk.refCols.length !== 1) throw new SqlError('SQLITE_ERROR', `foreign key on ${name} should reference only one column of table ${col.fk.table}`);
       } else if (this.isKw('GENERATED') || this.isKw('AS')) {
         if (this.acceptKw('GENERATED')) this.expectKw('ALWAYS');
         this.expectKw('AS');
@@ -650,6 +654,8 @@ export class Parser {
         this.expectOp(')');
         let stored = false;
         if (this.acceptKw('STORED')) stored = true; else this.acceptKw('VIRTUAL');
+        if (col.dflt) throw new SqlError('SQLITE_ERROR', `error in generated column "${name}"`);
+        if (col.pk) throw new SqlError('SQLITE_ERROR', 'generated columns cannot be part of the PRIMARY KEY');
         col.generated = { e, stored };
       } else break;
     }
@@ -720,7 +726,9 @@ export class Parser {
     this.expectOp('(');
     const cols = this.nameList();
     this.expectOp(')');
-    return { k: 'fk', fk: this.fkClause(cols) };
+    const fk = this.fkClause(cols);
+    if (fk.refCols && fk.refCols.length !== cols.length) throw new SqlError('SQLITE_ERROR', 'number of columns in foreign key does not match the number of columns in the referenced table');
+    return { k: 'fk', fk };
   }
 
   private drop(): A.Drop {

@@ -96,6 +96,75 @@ test(`PRAGMA table_list orders random schemas as SQLite does (seed ${TL_SEED})`,
   }
 });
 
+test('CREATE TABLE, CREATE INDEX and DROP refuse what SQLite refuses, with its messages', () => {
+  const setup = 'CREATE TABLE g(id INTEGER PRIMARY KEY, v, w)';
+  const cases: [string, string | null][] = [
+    ['CREATE INDEX i ON sqlite_schema(name)', 'table sqlite_master may not be indexed'],
+    ['CREATE INDEX i ON sqlite_master(name)', 'table sqlite_master may not be indexed'],
+    ['CREATE INDEX i ON g(id) WHERE id > ?', 'parameters prohibited in partial index WHERE clauses'],
+    ['CREATE INDEX i ON g(v + ?)', 'parameters prohibited in index expressions'],
+    ['CREATE INDEX i ON g(random())', 'non-deterministic functions prohibited in index expressions'],
+    ['CREATE INDEX i ON g(v) WHERE random() > 1', 'non-deterministic functions prohibited in partial index WHERE clauses'],
+    ["CREATE INDEX i ON g(date('now'))", null],
+    ['CREATE INDEX i ON g(id) WHERE (SELECT 1)', 'subqueries prohibited in partial index WHERE clauses'],
+    ['CREATE INDEX i ON g((SELECT 1))', 'subqueries prohibited in index expressions'],
+    ['CREATE INDEX i ON g(g.v)', 'the "." operator prohibited in index expressions'],
+    ["CREATE INDEX i ON g('zz')", 'no such column: zz'],
+    ["CREATE INDEX i ON g('v')", null],
+    ['CREATE INDEX i ON g(_rowid_ + 1)', 'no such column: _rowid_'],
+    ['DROP TABLE sqlite_master', 'table sqlite_master may not be dropped'],
+    ['DROP TABLE sqlite_temp_master', 'table sqlite_temp_master may not be dropped'],
+    ['CREATE VIEW IF NOT EXISTS g AS SELECT 1', null],
+    ['CREATE TABLE t(a INTEGER PRIMARY KEY, b) STRICT', 'missing datatype for t.b'],
+    ['CREATE TABLE t(a INT, b FOO) STRICT', 'unknown datatype for t.b: "FOO"'],
+    ['CREATE TABLE t(a int, b Integer, c text, d blob, e real, f any) STRICT', null],
+    ['CREATE TABLE t(a CHECK ((SELECT 1)))', 'subqueries prohibited in CHECK constraints'],
+    ['CREATE TABLE t(a CHECK (a > 0) CHECK (?))', 'parameters prohibited in CHECK constraints'],
+    ['CREATE TABLE t(a, CHECK (count(a) > 0))', 'misuse of aggregate function count()'],
+    ['CREATE TABLE t(a, CHECK (random() > 0), CHECK (rowid > 0), CHECK (max(a, 1) > 0))', null],
+    ['CREATE TABLE t(a, CHECK (x.a > 0))', 'no such column: x.a'],
+    ['CREATE TABLE t(a DEFAULT (a))', 'default value of column [a] is not constant'],
+    ['CREATE TABLE t(a DEFAULT (?))', 'default value of column [a] is not constant'],
+    ['CREATE TABLE t(a DEFAULT (random()), b DEFAULT (true))', null],
+    ['CREATE TABLE t(a AS (b), b AS (a))', 'must have at least one non-generated column'],
+    ['CREATE TABLE t(a AS (?))', 'must have at least one non-generated column'],
+    ['CREATE TABLE t(a, b AS (random()))', 'non-deterministic functions prohibited in generated columns'],
+    ['CREATE TABLE t(a, b AS (t.a))', 'the "." operator prohibited in generated columns'],
+    ['CREATE TABLE t(a, b AS (c))', 'no such column: c'],
+    ['CREATE TABLE t(a, b AS (a) PRIMARY KEY)', 'generated columns cannot be part of the PRIMARY KEY'],
+    ['CREATE TABLE t(a INTEGER PRIMARY KEY AS (1))', 'generated columns cannot be part of the PRIMARY KEY'],
+    ['CREATE TABLE t(a, b AS (1), PRIMARY KEY (b))', 'generated columns cannot be part of the PRIMARY KEY'],
+    ['CREATE TABLE t(a, b AS (a) DEFAULT 1)', 'cannot use DEFAULT on a generated column'],
+    ['CREATE TABLE t(a, b DEFAULT 1 AS (a))', 'error in generated column "b"'],
+    ['CREATE TABLE t(a REFERENCES p(x, y))', 'foreign key on a should reference only one column of table p'],
+    ['CREATE TABLE t(a, b, FOREIGN KEY (a, b) REFERENCES p(x))', 'number of columns in foreign key does not match the number of columns in the referenced table'],
+    ['CREATE TABLE t(a, FOREIGN KEY (a, b) REFERENCES p)', 'unknown column "b" in foreign key definition'],
+    ['CREATE TABLE t(a COLLATE nosuch)', 'no such collation sequence: nosuch'],
+  ];
+  for (const [sql, want] of cases) {
+    const { s } = fresh();
+    const lite = new Sqlite(':memory:');
+    s.execute(setup);
+    lite.exec(setup);
+    let theirs: string | null = null;
+    try { lite.exec(sql); } catch (e) { theirs = (e as Error).message; }
+    lite.close();
+    assert.is(theirs, want, `SQLite on ${sql}`);
+    if (want === null) s.execute(sql);
+    else fails(s, sql, want);
+  }
+});
+
+test('a STRICT table\'s primary key columns are NOT NULL, except an INTEGER PRIMARY KEY', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE s(a TEXT PRIMARY KEY, b INT) STRICT; CREATE TABLE u(a INTEGER, b ANY, PRIMARY KEY(a, b)) STRICT; CREATE TABLE r(a INTEGER PRIMARY KEY, b INT) STRICT');
+  assert.equal(rows(s, 'SELECT name, "notnull" FROM pragma_table_info(\'s\')'), [['a', 1], ['b', 0]]);
+  assert.equal(rows(s, 'SELECT name, "notnull" FROM pragma_table_info(\'u\')'), [['a', 1], ['b', 1]]);
+  assert.equal(rows(s, 'SELECT name, "notnull" FROM pragma_table_info(\'r\')'), [['a', 0], ['b', 0]]);
+  fails(s, 'INSERT INTO s VALUES (NULL, 1)', 'NOT NULL constraint failed: s.a');
+  s.execute('INSERT INTO r VALUES (NULL, 1)');
+});
+
 test('an explicit ON CONFLICT ABORT on a column UNIQUE conflicts with another clause on the same index; a bare UNIQUE gives way', () => {
   const { s } = fresh();
   const msg = 'conflicting ON CONFLICT clauses specified';
