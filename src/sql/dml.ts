@@ -922,6 +922,21 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
 }
 
 /** Identical storage classes and values (1 and 1.0 differ: covering reads return what is stored). */
+/** Whether expression `e` names one of the columns in `names` (lower case). */
+function mentions(e: unknown, names: ReadonlySet<string>): boolean {
+  if (!e || typeof e !== 'object' || e instanceof Uint8Array) return false;
+  const o = e as { k?: string; name?: unknown };
+  if (o.k === 'col' && typeof o.name === 'string' && names.has(o.name.toLowerCase())) return true;
+  return Object.values(o).some((v) => mentions(v, names));
+}
+
+function hasSubquery(e: unknown): boolean {
+  if (!e || typeof e !== 'object' || e instanceof Uint8Array) return false;
+  const o = e as { k?: string; select?: unknown; table?: unknown };
+  if (o.k === 'subq' || o.k === 'exists' || (o.k === 'in' && (o.select || o.table))) return true;
+  return Object.values(o).some(hasSubquery);
+}
+
 function sameValues(a: Value[], b: Value[]): boolean {
   for (let i = 0; i < a.length; i++) {
     const x = a[i]!, y = b[i]!;
@@ -960,6 +975,17 @@ export function compileUpdate(stmt: A.Update, qc: QueryCompiler, host: DmlHost):
     const slot = target.src.slot;
     const action = stmt.or;
     const assigned = new Set(sets.map((s) => s.col));
+    // SQLite updates each row as its scan finds it (one pass) unless it collects the rowids first
+    // and then updates in rowid order: when the UPDATE changes the rowid, may REPLACE, has a FROM
+    // clause, RETURNING (a trigger there) or a subquery in WHERE, changes the index the scan walks,
+    // or has foreign key work.
+    const names = new Set(table.cols.filter((_, i) => assigned.has(i)).map((c) => c.name.toLowerCase()));
+    const changes = (ix: Index): boolean => ix.cols.some((c) => (c.col >= 0 ? assigned.has(c.col) : mentions(c.e, names))) || mentions(ix.where, names);
+    const twoPass = assigned.has(ncols) || (table.rowidAlias >= 0 && assigned.has(table.rowidAlias)) || action === 'REPLACE'
+      || (action === undefined && table.indexes.some((ix) => ix.unique && ix.conflict === 'REPLACE' && changes(ix)))
+      || stmt.from.length > 0 || stmt.returning !== undefined || hasSubquery(stmt.where);
+    // The scan's access path is chosen when the loop first runs.
+    const scanChanged = (): boolean => { const a = loop.levels[0]!.access; return a.k === 'index' && changes(a.index); };
     return {
       columns: ret?.names ?? [],
       explain: (out) => loop.explain(out),
@@ -978,10 +1004,8 @@ export function compileUpdate(stmt: A.Update, qc: QueryCompiler, host: DmlHost):
         });
         const out: Value[][] = [];
         let changes = 0;
-        // Rows are applied in rowid order, so REPLACE conflicts between updated rows resolve the
-        // same way whichever access path found them.
         const order = [...matches.keys()];
-        if (ncols >= 0) order.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+        if (twoPass || scanChanged() || (host.foreignKeys() && fkRequired(host, table, assigned))) order.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
         // Until this statement writes, the rows the loop found are the stored rows: the first
         // update needs no second read (for an update by key, that read was a fifth of the cost).
         let wrote = false;

@@ -354,4 +354,20 @@ test('RETURNING of INSERT and UPDATE passes a REAL column\'s integral value thro
   assert.equal(s.execute('DELETE FROM t WHERE d = 2 RETURNING coalesce(c, 0)', [], { safeIntegers: true }).rows, [[5]]);
 });
 
+test('UPDATE applies rows in the order its scan finds them, or in rowid order where SQLite collects them first (seed 30114)', () => {
+  const { s } = fresh();
+  s.execute("CREATE TABLE t(a INTEGER PRIMARY KEY, u UNIQUE, k); CREATE INDEX ik ON t(k); INSERT INTO t VALUES (1, 2, 'b'), (2, 3, 'a'), (3, 10, 'c')");
+  // The scan on k visits row 2 first: its new u = 2 meets row 1's old u = 2 (in rowid order row 1
+  // would have moved to 1 already).
+  fails(s, "UPDATE t SET u = a WHERE k > ''", 'UNIQUE constraint failed: t.u');
+  // Row 2 (k = 'a') takes u = 4 first; rows 1 and 3 are then ignored.
+  s.execute("UPDATE t SET u = a + 10 WHERE k > ''");
+  s.execute("UPDATE OR IGNORE t SET u = 4 WHERE k > ''");
+  assert.equal(rows(s, 'SELECT a, u FROM t ORDER BY a'), [[1, 11], [2, 4], [3, 13]]);
+  // Changing the scanned index, or RETURNING, makes SQLite collect the rowids first.
+  s.execute("UPDATE OR IGNORE t SET u = 5, k = k WHERE k > ''");
+  assert.equal(rows(s, 'SELECT a, u FROM t ORDER BY a'), [[1, 5], [2, 4], [3, 13]]);
+  assert.equal(rows(s, "UPDATE OR IGNORE t SET u = 6 WHERE k > '' RETURNING a"), [[1]]);
+});
+
 test.run();
