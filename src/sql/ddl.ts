@@ -15,7 +15,7 @@ import { Parser } from './parser.ts';
 import { clearTree, decodeRow, encodeRow, indexEntry, insertRowRaw, maxRowid, scanRows, tableRt } from './rows.ts';
 import type { QueryCompiler } from './select.ts';
 import type { Tx } from './tx.ts';
-import { applyAffinity, truth, type Affinity, type Value } from './value.ts';
+import { applyAffinity, checkCollation, truth, type Affinity, type Value } from './value.ts';
 
 const COOKIE_KEY = new Uint8Array([SPACE_META, 0x63]);
 const USER_VERSION_KEY = new Uint8Array([SPACE_META, 0x75]);
@@ -790,19 +790,28 @@ function checkView(cx: DdlContext, name: string, select: A.Select, when: string)
 
 export function alter(a: A.Alter, cx: DdlContext): void {
   const { tx, schema } = cx;
-  const t = schema.table(a.table);
+  const t = schema.table(a.table) ?? (/^sqlite_master$/i.test(a.table) ? schema.table('sqlite_schema') : undefined);
+  // SQLite's checks, in its order for each form of ALTER TABLE.
+  const clash = (): void => {
+    if (a.op === 'rename' && schema.has(a.to)) throw sqlError(`there is already another table or index with this name: ${a.to}`);
+  };
   if (!t) {
-    if (schema.view(a.table)) throw sqlError(`Cannot alter view ${a.table}`.replace('Cannot alter view', 'cannot modify') + ' because it is a view');
-    throw sqlError(`no such table: ${a.table}`);
+    const v = schema.view(a.table);
+    if (!v) throw sqlError(`no such table: ${a.table}`);
+    if (a.op === 'addColumn') throw sqlError('Cannot add a column to a view');
+    clash();
+    if (/^sqlite_/i.test(v.name)) throw sqlError(`table ${v.name} may not be altered`);
+    if (a.op === 'rename') { reserved(a.to); throw sqlError(`view ${v.name} may not be altered`); }
+    throw sqlError(`cannot ${a.op === 'renameColumn' ? 'rename columns of' : 'drop column from'} view "${v.name}"`);
   }
-  if (t.system) throw sqlError(`table ${t.name} may not be altered`);
+  clash();
+  if (t.system || /^sqlite_/i.test(t.name)) throw sqlError(`table ${t.name === 'sqlite_schema' ? 'sqlite_master' : t.name} may not be altered`);
   const st = schemaTable();
   const rows = schemaRows(tx);
   const lname = t.name.toLowerCase();
   const put = (rowid: bigint, row: Value[]): void => { tx.put(rowKey(st.prefix, rowid), encodeRow(st, [...row.slice(0, 5), rowid])); };
   switch (a.op) {
     case 'rename': {
-      if (schema.has(a.to)) throw sqlError(`there is already another table or index with this name: ${a.to}`);
       reserved(a.to);
       checkViews(cx, '');
       for (const { rowid, row } of rows) {
@@ -834,7 +843,9 @@ export function alter(a: A.Alter, cx: DdlContext): void {
     case 'renameColumn': {
       const i = t.cols.findIndex((c) => c.name.toLowerCase() === a.from.toLowerCase());
       if (i < 0) throw sqlError(`no such column: "${a.from}"`);
-      if (t.cols.some((c) => c.name.toLowerCase() === a.to.toLowerCase())) throw sqlError(`duplicate column name: ${a.to}`);
+      // SQLite finds the clash when it parses the rewritten table, at the later of the two columns.
+      const j = t.cols.findIndex((c) => c.name.toLowerCase() === a.to.toLowerCase());
+      if (j >= 0 && j !== i) throw sqlError(`error in table ${t.name} after rename: duplicate column name: ${j > i ? t.cols[j]!.name : a.to}`);
       checkViews(cx, '');
       for (const { rowid, row } of rows) {
         if (row[4] === null) continue;
@@ -853,9 +864,12 @@ export function alter(a: A.Alter, cx: DdlContext): void {
     }
     case 'addColumn': {
       const c = a.col;
+      // SQLite checks the name, collation and default as it parses the definition, before the rest.
+      if (t.cols.some((x) => x.name.toLowerCase() === c.name.toLowerCase())) throw sqlError(`duplicate column name: ${c.name}`);
+      if (c.collate) checkCollation(c.collate);
+      if (c.dflt && !constantDefault(c.dflt.e)) throw sqlError(`default value of column [${c.name}] is not constant`);
       if (c.pk) throw sqlError('Cannot add a PRIMARY KEY column');
       if (c.unique.length) throw sqlError('Cannot add a UNIQUE column');
-      if (t.cols.some((x) => x.name.toLowerCase() === c.name.toLowerCase())) throw sqlError(`duplicate column name: ${c.name}`);
       // SQLite refuses these only when existing rows would get the column, and in this order.
       const hasRows = !scanRows(tx, t, undefined, undefined, false).next().done;
       const dflt = c.dflt && !(c.dflt.e.k === 'lit' && c.dflt.e.v === null) ? c.dflt.e : undefined;
@@ -868,9 +882,17 @@ export function alter(a: A.Alter, cx: DdlContext): void {
       const sql = String(tableRow.row[4]);
       const at = addColumnOffset(sql);
       const added = `${sql.slice(0, at)}, ${a.text}${sql.slice(at)}`;
+      const def = parseOne(added) as A.CreateTable;
+      const nt = buildTable(def, t.rootpage, t.indexes.filter((ix) => ix.origin !== 'c').map((ix) => ix.rootpage));
+      // SQLite then reloads the table, and reports what fails there as the schema's error.
+      try {
+        checkNewTable(def, nt);
+      } catch (e) {
+        if (e instanceof Error) throw sqlError(`error in table ${t.name} after add column: ${e.message}`);
+        throw e;
+      }
       if (hasRows) {
         // Existing rows must pass the table's CHECK constraints with the new column's default.
-        const nt = buildTable(parseOne(added) as A.CreateTable, t.rootpage, t.indexes.filter((ix) => ix.origin !== 'c').map((ix) => ix.rootpage));
         const rt = tableRt(nt);
         const value = rt.addedDefaults[t.cols.length]!;
         for (const r of scanRows(tx, t, undefined, undefined, false)) {

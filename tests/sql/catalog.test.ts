@@ -155,6 +155,43 @@ test('CREATE TABLE, CREATE INDEX and DROP refuse what SQLite refuses, with its m
   }
 });
 
+test('ALTER TABLE refuses views, system tables, clashing renames and broken added columns as SQLite does', () => {
+  const setup = 'CREATE TABLE t(a INTEGER PRIMARY KEY, b, c); CREATE VIEW v AS SELECT a, b FROM t';
+  const cases: [string, string | null][] = [
+    ['ALTER TABLE v RENAME TO x', 'view v may not be altered'],
+    ['ALTER TABLE v RENAME TO t', 'there is already another table or index with this name: t'],
+    ['ALTER TABLE v RENAME TO sqlite_y', 'object name reserved for internal use: sqlite_y'],
+    ['ALTER TABLE v ADD COLUMN z', 'Cannot add a column to a view'],
+    ['ALTER TABLE v RENAME COLUMN a TO q', 'cannot rename columns of view "v"'],
+    ['ALTER TABLE v DROP COLUMN a', 'cannot drop column from view "v"'],
+    ['ALTER TABLE sqlite_master RENAME TO x', 'table sqlite_master may not be altered'],
+    ['ALTER TABLE sqlite_schema ADD COLUMN x', 'table sqlite_master may not be altered'],
+    ['ALTER TABLE t RENAME COLUMN a TO b', 'error in table t after rename: duplicate column name: b'],
+    ['ALTER TABLE t RENAME COLUMN c TO A', 'error in table t after rename: duplicate column name: A'],
+    ['ALTER TABLE t RENAME COLUMN a TO A', null],
+    ['ALTER TABLE t ADD COLUMN d COLLATE nosuch', 'no such collation sequence: nosuch'],
+    ['ALTER TABLE t ADD COLUMN d DEFAULT (b)', 'default value of column [d] is not constant'],
+    ['ALTER TABLE t ADD COLUMN b PRIMARY KEY', 'duplicate column name: b'],
+    ['ALTER TABLE t ADD COLUMN d CHECK ((SELECT 1))', 'error in table t after add column: subqueries prohibited in CHECK constraints'],
+    ['ALTER TABLE t ADD COLUMN d AS (random())', 'error in table t after add column: non-deterministic functions prohibited in generated columns'],
+    ['ALTER TABLE t ADD COLUMN d AS (nosuch)', 'error in table t after add column: no such column: nosuch'],
+  ];
+  for (const [sql, want] of cases) {
+    const { s } = fresh();
+    const lite = new Sqlite(':memory:');
+    s.execute(setup);
+    lite.exec(setup);
+    let theirs: string | null = null;
+    try { lite.exec(sql); } catch (e) { theirs = (e as Error).message; }
+    lite.close();
+    assert.is(theirs, want, `SQLite on ${sql}`);
+    if (want === null) s.execute(sql);
+    else fails(s, sql, want);
+    // Whatever failed left a schema that still loads.
+    assert.equal(rows(s, 'SELECT count(*) FROM t'), [[0]]);
+  }
+});
+
 test('a STRICT table\'s primary key columns are NOT NULL, except an INTEGER PRIMARY KEY', () => {
   const { s } = fresh();
   s.execute('CREATE TABLE s(a TEXT PRIMARY KEY, b INT) STRICT; CREATE TABLE u(a INTEGER, b ANY, PRIMARY KEY(a, b)) STRICT; CREATE TABLE r(a INTEGER PRIMARY KEY, b INT) STRICT');
