@@ -882,8 +882,10 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
   const oldRowid = old[ncols] as bigint;
   if (!w.checkRow(nr, action, env, true)) return false;
   const rt = tableRt(table);
+  let replaced = false;
   if (rid !== oldRowid && env.tx.get(rowKey(table.prefix, rid))) {
     if (!updateConflict(env, table, w, action, 'rowid', rid)) return false;
+    replaced = true;
   }
   const recheck = action === 'REPLACE' && w.fkOn() && fkRewritesIndexes(w.host, table, assigned);
   const checked: TableRtIndex[] = [];
@@ -894,6 +896,7 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
     if (other === oldRowid) other = undefined;
     if (other !== undefined) {
       if (!updateConflict(env, table, w, action, ix.index, other)) return false;
+      replaced = true;
       // SQLite's quirk, reproduced: when foreign keys make it check every index of an UPDATE OR
       // REPLACE, a replacement makes the indexes checked before it that the UPDATE leaves as they
       // were conflict with the row's own entries.
@@ -902,6 +905,9 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
     }
     checked.push(ix);
   }
+  // A replacement's foreign key actions may have deleted the row itself (ON DELETE CASCADE from
+  // a row it replaced): SQLite then finds it gone and skips it.
+  if (replaced && !env.tx.get(rowKey(table.prefix, oldRowid))) return false;
   if (w.fkOn() && (table.fks.length || referencing(w.host, table).length)) {
     w.rewrite(old, nr, env, assigned, unchecked);
     // After the write, as SQLite runs its actions: a self-referencing row's own key cascades too.
@@ -921,7 +927,6 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
   return true;
 }
 
-/** Identical storage classes and values (1 and 1.0 differ: covering reads return what is stored). */
 /** Whether expression `e` names one of the columns in `names` (lower case). */
 function mentions(e: unknown, names: ReadonlySet<string>): boolean {
   if (!e || typeof e !== 'object' || e instanceof Uint8Array) return false;
@@ -930,6 +935,7 @@ function mentions(e: unknown, names: ReadonlySet<string>): boolean {
   return Object.values(o).some((v) => mentions(v, names));
 }
 
+/** Whether `e` holds a subquery anywhere (SQLite's EP_Subquery). */
 function hasSubquery(e: unknown): boolean {
   if (!e || typeof e !== 'object' || e instanceof Uint8Array) return false;
   const o = e as { k?: string; select?: unknown; table?: unknown };
@@ -937,6 +943,7 @@ function hasSubquery(e: unknown): boolean {
   return Object.values(o).some(hasSubquery);
 }
 
+/** Identical storage classes and values (1 and 1.0 differ: covering reads return what is stored). */
 function sameValues(a: Value[], b: Value[]): boolean {
   for (let i = 0; i < a.length; i++) {
     const x = a[i]!, y = b[i]!;
@@ -980,12 +987,13 @@ export function compileUpdate(stmt: A.Update, qc: QueryCompiler, host: DmlHost):
     // clause, RETURNING (a trigger there) or a subquery in WHERE, changes the index the scan walks,
     // or has foreign key work.
     const names = new Set(table.cols.filter((_, i) => assigned.has(i)).map((c) => c.name.toLowerCase()));
-    const changes = (ix: Index): boolean => ix.cols.some((c) => (c.col >= 0 ? assigned.has(c.col) : mentions(c.e, names))) || mentions(ix.where, names);
-    const twoPass = assigned.has(ncols) || (table.rowidAlias >= 0 && assigned.has(table.rowidAlias)) || action === 'REPLACE'
-      || (action === undefined && table.indexes.some((ix) => ix.unique && ix.conflict === 'REPLACE' && changes(ix)))
+    const indexChanged = (ix: Index): boolean => ix.cols.some((c) => (c.col >= 0 ? assigned.has(c.col) : mentions(c.e, names))) || mentions(ix.where, names);
+    const rowidChanged = assigned.has(ncols) || (table.rowidAlias >= 0 && assigned.has(table.rowidAlias));
+    const twoPass = rowidChanged || action === 'REPLACE'
+      || (action === undefined && table.indexes.some((ix) => ix.unique && ix.conflict === 'REPLACE' && indexChanged(ix)))
       || stmt.from.length > 0 || stmt.returning !== undefined || hasSubquery(stmt.where);
     // The scan's access path is chosen when the loop first runs.
-    const scanChanged = (): boolean => { const a = loop.levels[0]!.access; return a.k === 'index' && changes(a.index); };
+    const scanChanged = (): boolean => { const a = loop.levels[0]!.access; return a.k === 'index' && indexChanged(a.index); };
     return {
       columns: ret?.names ?? [],
       explain: (out) => loop.explain(out),
@@ -1010,8 +1018,11 @@ export function compileUpdate(stmt: A.Update, qc: QueryCompiler, host: DmlHost):
         // update needs no second read (for an update by key, that read was a fifth of the cost).
         let wrote = false;
         const fc = fkStart(host, () => fkRequired(host, table, assigned));
-        // An UPDATE OR REPLACE compiles the deletions of the rows it may replace before its checks.
-        const unchecked = fc && action === 'REPLACE' ? setNullUnchecked(host, table, true, []) : undefined;
+        // An UPDATE OR REPLACE compiles the deletions of the rows it may replace before its checks,
+        // when it checks any: it changes the rowid or a unique index, or foreign keys make it check
+        // them all.
+        const checksKeys = (): boolean => rowidChanged || table.indexes.some((ix) => ix.unique && (indexChanged(ix) || fkRewritesIndexes(host, table, assigned)));
+        const unchecked = fc && action === 'REPLACE' && checksKeys() ? setNullUnchecked(host, table, true, []) : undefined;
         try {
           for (const rid of order) {
             const nr = matches.get(rid)!;

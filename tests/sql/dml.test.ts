@@ -370,4 +370,21 @@ test('UPDATE applies rows in the order its scan finds them, or in rowid order wh
   assert.equal(rows(s, "UPDATE OR IGNORE t SET u = 6 WHERE k > '' RETURNING a"), [[1]]);
 });
 
+test('UPDATE OR REPLACE: a row its replacement cascades away is skipped; a key it does not check is still checked (seeds 50111, 50000)', () => {
+  const { s } = fresh();
+  s.execute('PRAGMA foreign_keys = ON');
+  s.execute('CREATE TABLE t(k REAL UNIQUE, p REAL REFERENCES t(k) ON DELETE CASCADE)');
+  s.execute('INSERT INTO t VALUES (0, NULL), (3, 0), (4, 0), (5, NULL)');
+  // Replacing row 1 (k = 0) cascades to rows 2 and 3, the updated row among them.
+  assert.is(s.execute('UPDATE OR REPLACE t SET k = 0 WHERE rowid = 2').changes, 0);
+  assert.equal(rows(s, 'SELECT rowid, k FROM t'), [[4, 5]]);
+  // An UPDATE OR REPLACE that changes no rowid and no unique index compiles no deletion, so
+  // SQLite's skipped SET NULL check (setNullUnchecked) does not apply to it.
+  s.execute('CREATE TABLE u(a INTEGER PRIMARY KEY, b INTEGER REFERENCES u(a) ON DELETE SET NULL)');
+  s.execute('INSERT OR REPLACE INTO u VALUES (1, 0)');
+  assert.is(fails(s, 'UPDATE OR REPLACE u SET b = 0 WHERE a = 1', 'FOREIGN KEY constraint failed').code, 'SQLITE_CONSTRAINT_FOREIGNKEY');
+  s.execute('UPDATE OR REPLACE u SET b = 0, a = 1 WHERE a = 1');
+  assert.equal(rows(s, 'SELECT * FROM u'), [[1, 0]]);
+});
+
 test.run();
