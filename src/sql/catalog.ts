@@ -110,7 +110,7 @@ export function schemaTable(): Table {
   });
   return {
     name: 'sqlite_schema', rootpage: SCHEMA_ROOT, prefix: treePrefix(SCHEMA_ROOT),
-    cols: [col('type', 'text'), col('name', 'text'), col('tbl_name', 'text'), col('rootpage', 'int'), col('sql', 'text')],
+    cols: [col('type', 'TEXT'), col('name', 'TEXT'), col('tbl_name', 'TEXT'), col('rootpage', 'INT'), col('sql', 'TEXT')],
     rowidAlias: -1, rowidConflict: undefined, autoincrement: false, checks: [], fks: [], indexes: [],
     sql: 'CREATE TABLE sqlite_schema(type text, name text, tbl_name text, rootpage int, sql text)', strict: false, system: true,
   };

@@ -15,6 +15,7 @@ export const PRAGMA_COLUMNS: Record<string, string[]> = {
   foreign_key_list: ['id', 'seq', 'table', 'from', 'to', 'on_update', 'on_delete', 'match'],
   table_list: ['schema', 'name', 'type', 'ncol', 'wr', 'strict'],
   database_list: ['seq', 'name', 'file'],
+  collation_list: ['seq', 'name'],
 };
 
 /** Rows of an introspection pragma; `viewQuery` compiles a view to learn its columns. */
@@ -24,13 +25,20 @@ export function pragmaRows(name: string, arg: Value, schema: Schema, viewQuery: 
     case 'table_info':
     case 'table_xinfo': {
       const xinfo = name === 'table_xinfo';
-      const t = schema.table(a) ?? (/^sqlite_(master|schema)$/i.test(a) ? schema.table('sqlite_schema') : undefined);
+      // The temp schema's table has the same columns as the main one.
+      const t = schema.table(a) ?? (/^sqlite_(temp_)?(master|schema)$/i.test(a) ? schema.table('sqlite_schema') : undefined);
       if (t) {
-        return t.cols.map((c, i) => {
-          const r: Value[] = [BigInt(i), c.name, c.type, c.notNull ? 1n : 0n, c.dflt ? c.dflt.text : null, BigInt(c.pk)];
-          if (xinfo) r.push(0n);
-          return r;
-        });
+        const out: Value[][] = [];
+        for (const c of t.cols) {
+          // SQLite hides generated columns from table_info (numbering the others without them);
+          // table_xinfo marks them 2 (VIRTUAL) or 3 (STORED).
+          const hidden = c.generated ? (c.generated.stored ? 3n : 2n) : 0n;
+          if (hidden && !xinfo) continue;
+          const r: Value[] = [BigInt(out.length), c.name, c.type, c.notNull ? 1n : 0n, c.dflt ? c.dflt.text : null, BigInt(c.pk)];
+          if (xinfo) r.push(hidden);
+          out.push(r);
+        }
+        return out;
       }
       const v = schema.view(a);
       if (v) {
@@ -93,6 +101,7 @@ export function pragmaRows(name: string, arg: Value, schema: Schema, viewQuery: 
       return out;
     }
     case 'database_list': return [[0n, 'main', '']];
+    case 'collation_list': return [[0n, 'RTRIM'], [1n, 'NOCASE'], [2n, 'BINARY']];
     default: return [];
   }
 }

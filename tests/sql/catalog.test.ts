@@ -202,6 +202,17 @@ test('a STRICT table\'s primary key columns are NOT NULL, except an INTEGER PRIM
   s.execute('INSERT INTO r VALUES (NULL, 1)');
 });
 
+test('PRAGMA table_info hides generated columns, table_xinfo marks them; the schema tables show SQLite\'s column types', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE p(a INTEGER PRIMARY KEY, g AS (a * 2), h INT AS (a + 1) STORED, b TEXT)');
+  assert.equal(rows(s, 'PRAGMA table_info(p)'), [[0, 'a', 'INTEGER', 0, null, 1], [1, 'b', 'TEXT', 0, null, 0]]);
+  assert.equal(rows(s, "SELECT name, hidden FROM pragma_table_xinfo('p')"), [['a', 0], ['g', 2], ['h', 3], ['b', 0]]);
+  const schemaCols = [[0, 'type', 'TEXT', 0, null, 0], [1, 'name', 'TEXT', 0, null, 0], [2, 'tbl_name', 'TEXT', 0, null, 0], [3, 'rootpage', 'INT', 0, null, 0], [4, 'sql', 'TEXT', 0, null, 0]];
+  assert.equal(rows(s, 'PRAGMA table_info(sqlite_master)'), schemaCols);
+  assert.equal(rows(s, 'PRAGMA table_info(sqlite_temp_master)'), schemaCols);
+  assert.equal(rows(s, 'PRAGMA collation_list'), [[0, 'RTRIM'], [1, 'NOCASE'], [2, 'BINARY']]);
+});
+
 test('an explicit ON CONFLICT ABORT on a column UNIQUE conflicts with another clause on the same index; a bare UNIQUE gives way', () => {
   const { s } = fresh();
   const msg = 'conflicting ON CONFLICT clauses specified';
