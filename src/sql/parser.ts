@@ -499,7 +499,7 @@ export class Parser {
           constraints.push(this.tableConstraint());
         } else {
           if (constraints.length) throw this.err();
-          cols.push(this.columnDef());
+          cols.push(this.columnDef(name));
         }
         if (this.acceptOp(')')) break;
         this.expectOp(',');
@@ -578,7 +578,8 @@ export class Parser {
     this.p++;
   }
 
-  private columnDef(): A.ColumnDef {
+  /** A column definition of table `table` (which SQLite's messages name). */
+  private columnDef(table: string): A.ColumnDef {
     const spanStart = this.t.start;
     const name = this.name();
     const type = this.typeName();
@@ -592,7 +593,7 @@ export class Parser {
         if (this.acceptKw('DESC')) desc = true; else this.acceptKw('ASC');
         const conflict = this.conflictClause();
         const autoincrement = this.acceptKw('AUTOINCREMENT');
-        if (col.pk) throw new SqlError('SQLITE_ERROR', `table has more than one primary key`);
+        if (col.pk) throw new SqlError('SQLITE_ERROR', `table "${table}" has more than one primary key`);
         if (col.generated) throw new SqlError('SQLITE_ERROR', 'generated columns cannot be part of the PRIMARY KEY');
         col.pk = { desc, conflict, autoincrement };
       } else if (this.isKw('NOT') && this.isKw('NULL', this.peek())) {
@@ -758,7 +759,7 @@ export class Parser {
     if (this.acceptKw('ADD')) {
       this.acceptKw('COLUMN');
       const s = this.t.start;
-      const col = this.columnDef();
+      const col = this.columnDef(table);
       return { type: 'alter', table, op: 'addColumn', col, text: this.sql.slice(s, this.toks[this.p - 1]!.end) };
     }
     if (this.acceptKw('DROP')) {

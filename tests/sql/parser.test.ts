@@ -84,6 +84,14 @@ test('a column UNIQUE records its ON CONFLICT clause, and none when it has none'
   assert.equal(ct.cols[0]!.unique, [undefined, 'ABORT', 'IGNORE']);
 });
 
+test('column definitions refuse what SQLite refuses while parsing them, naming the table or column', () => {
+  assert.is(parseError('CREATE TABLE a(x PRIMARY KEY PRIMARY KEY)').message, 'table "a" has more than one primary key');
+  assert.is(parseError('CREATE TABLE a(x, y AS (x) DEFAULT 1)').message, 'cannot use DEFAULT on a generated column');
+  assert.is(parseError('CREATE TABLE a(x, y DEFAULT 1 AS (x))').message, 'error in generated column "y"');
+  assert.is(parseError('CREATE TABLE a(x, y AS (x) PRIMARY KEY)').message, 'generated columns cannot be part of the PRIMARY KEY');
+  assert.is(parseError('CREATE TABLE a(x REFERENCES p(b, c))').message, 'foreign key on x should reference only one column of table p');
+});
+
 test('statements split on semicolons; comments are skipped', () => {
   const ps = parseAll('SELECT 1; -- one\n/* two */ SELECT 2;;');
   assert.is(ps.length, 2);
