@@ -492,8 +492,6 @@ function findRowsByValues(t: Table, cols: number[], vals: Value[], env: Env, fir
 /**
  * RETURNING: result columns over the target table's row. As in SQLite they see that table alone,
  * under its own name: not its alias, not UPDATE's FROM tables, not `excluded`.
- */
-/**
  * `newRow`: RETURNING of INSERT or UPDATE, where SQLite holds a REAL column's integral value as an
  * integer tagged REAL (ExprCompiler.intReal). Functions that read it see a REAL, but one that
  * passes it through returns an integer, unless the whole expression has REAL affinity (SQLite
