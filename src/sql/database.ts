@@ -165,8 +165,9 @@ export class Session {
 
   private finish(commit: boolean): void {
     const tx = this.tx!;
-    // Like SQLite, the end of a transaction that wrote, or of an explicit one, ends defer_foreign_keys.
-    if (this.explicit || tx.dirty) this.fkc.deferAll = false;
+    // Like SQLite, the end of a transaction that read or wrote a table, or of an explicit one, ends
+    // defer_foreign_keys.
+    if (this.explicit || tx.dirty || tx.readTables) this.fkc.deferAll = false;
     this.tx = undefined;
     this.explicit = false;
     this.startedBySavepoint = false;
@@ -275,7 +276,7 @@ export class Session {
       case 'createTable': case 'createIndex': case 'createView': case 'drop': case 'alter': {
         const qc = this.compiler(schema);
         env.rows = new Array(64).fill(null);
-        const cx = { tx, schema, env, qc, foreignKeys: this.fkOn };
+        const cx = { tx, schema, env, qc, foreignKeys: this.fkOn, fkCounters: this.fkc };
         if (s.type === 'createTable') createTable(s, cx);
         else if (s.type === 'createIndex') createIndex(s, cx);
         else if (s.type === 'createView') createView(s, cx);

@@ -122,6 +122,19 @@ export class Tx implements KvReader {
   private lastKey: Bytes | undefined;
   private lastBin = '';
   readonly reads: ReadSet = { keys: [], ranges: [] };
+  /**
+   * Whether the transaction read a table or index (a key under the SQL trees' prefix 0x02, the
+   * schema table's tree 1 aside): SQLite starts a read transaction then, and ending one ends
+   * `defer_foreign_keys`; a statement such as `SELECT 1` starts none.
+   */
+  get readTables(): boolean {
+    const tree = (k: string | Bytes | undefined): boolean => {
+      if (k === undefined || k.length < 5) return false;
+      const at = (i: number) => (typeof k === 'string' ? k.charCodeAt(i) : k[i]!);
+      return at(0) === 2 && !(at(1) === 0 && at(2) === 0 && at(3) === 0 && at(4) === 1);
+    };
+    return this.reads.keys.some(tree) || this.reads.ranges.some((r) => tree(r.gte ?? r.gt ?? r.lt ?? r.lte));
+  }
   /** Whether any write happened (read-only transactions commit nothing). */
   get dirty(): boolean { return this.map !== undefined && this.map.size > 0; }
 

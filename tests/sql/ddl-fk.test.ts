@@ -6,41 +6,9 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import Sqlite from 'better-sqlite3';
-import { SqlError } from '../../src/sql/index.ts';
-import { fresh } from './helpers.ts';
+import { bothWithForeignKeys } from './helpers.ts';
 
-function show(v: unknown): string {
-  return typeof v === 'bigint' ? `${v}` : JSON.stringify(v);
-}
-
-/** Runs `script` (foreign keys on) on both engines; returns Trine's outcomes after asserting SQLite's are the same. */
-function both(script: string[]): string[] {
-  const { s } = fresh();
-  const lite = new Sqlite(':memory:');
-  lite.defaultSafeIntegers(true);
-  const ours: string[] = [];
-  const theirs: string[] = [];
-  for (const sql of ['PRAGMA foreign_keys = ON', ...script]) {
-    try {
-      const r = s.execute(sql, [], { safeIntegers: true });
-      ours.push(`ok ${r.rows.map((row) => row.map(show).join('|')).join(' ')}`);
-    } catch (e) {
-      if (!(e instanceof SqlError)) throw e;
-      ours.push(`${e.code}: ${e.message}`);
-    }
-    try {
-      const st = lite.prepare(sql);
-      const rows = st.reader ? (st.raw(true).all() as unknown[][]) : (st.run(), []);
-      theirs.push(`ok ${rows.map((row) => row.map(show).join('|')).join(' ')}`);
-    } catch (e) {
-      theirs.push(`${(e as { code: string }).code}: ${(e as Error).message}`);
-    }
-  }
-  lite.close();
-  assert.equal(ours, theirs);
-  return ours.slice(1);
-}
+const both = bothWithForeignKeys;
 
 const FK = 'SQLITE_CONSTRAINT_FOREIGNKEY: FOREIGN KEY constraint failed';
 const NAMES = "SELECT group_concat(name, ',') FROM sqlite_schema";
@@ -118,6 +86,27 @@ test('with foreign keys off, DROP TABLE of a parent drops it at once and leaves 
     'SELECT * FROM c',
   ]);
   assert.equal(out.slice(5), ['ok ', 'ok 1']);
+});
+
+test('DROP TABLE of a deferred parent inside a transaction counts until COMMIT; dropping the child too settles it', () => {
+  const out = both([
+    'CREATE TABLE s(id INTEGER PRIMARY KEY)',
+    'CREATE TABLE f(x REFERENCES s DEFERRABLE INITIALLY DEFERRED)',
+    'INSERT INTO s VALUES (1)',
+    'INSERT INTO f VALUES (1)',
+    'BEGIN',
+    'DROP TABLE s',
+    "SELECT group_concat(name, ',') FROM sqlite_schema",
+    'COMMIT',
+    'ROLLBACK',
+    "SELECT group_concat(name, ',') FROM sqlite_schema",
+    'BEGIN',
+    'DROP TABLE s',
+    'DROP TABLE f',
+    'COMMIT',
+    "SELECT group_concat(name, ',') FROM sqlite_schema",
+  ]);
+  assert.equal(out, ['ok ', 'ok ', 'ok ', 'ok ', 'ok ', 'ok ', 'ok "f"', FK, 'ok ', 'ok "s,f"', 'ok ', 'ok ', 'ok ', 'ok ', 'ok null']);
 });
 
 test.run();

@@ -6,43 +6,10 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import Sqlite from 'better-sqlite3';
-import { SqlError } from '../../src/sql/index.ts';
-import { fresh } from './helpers.ts';
+import { bothWithForeignKeys } from './helpers.ts';
 
-type Outcome = string;
 
-function show(v: unknown): string {
-  return typeof v === 'bigint' ? `${v}` : JSON.stringify(v);
-}
-
-/** Runs `script` (foreign keys on) on both engines; returns Trine's outcomes after asserting SQLite's are the same. */
-function both(script: string[]): Outcome[] {
-  const { s } = fresh();
-  const lite = new Sqlite(':memory:');
-  lite.defaultSafeIntegers(true);
-  const ours: Outcome[] = [];
-  const theirs: Outcome[] = [];
-  for (const sql of ['PRAGMA foreign_keys = ON', ...script]) {
-    try {
-      const r = s.execute(sql, [], { safeIntegers: true });
-      ours.push(`ok ${r.rows.map((row) => row.map(show).join('|')).join(' ')}`);
-    } catch (e) {
-      if (!(e instanceof SqlError)) throw e;
-      ours.push(`${e.code}: ${e.message}`);
-    }
-    try {
-      const st = lite.prepare(sql);
-      const rows = st.reader ? (st.raw(true).all() as unknown[][]) : (st.run(), []);
-      theirs.push(`ok ${rows.map((row) => row.map(show).join('|')).join(' ')}`);
-    } catch (e) {
-      theirs.push(`${(e as { code: string }).code}: ${(e as Error).message}`);
-    }
-  }
-  lite.close();
-  assert.equal(ours, theirs);
-  return ours.slice(1);
-}
+const both = bothWithForeignKeys;
 
 const FK = 'SQLITE_CONSTRAINT_FOREIGNKEY: FOREIGN KEY constraint failed';
 
@@ -235,6 +202,22 @@ test('a failed statement undoes its deferred counts only when SQLite journals it
     'SELECT count(*) FROM d',
   ]);
   assert.equal(out.slice(2), ['ok ', FK, 'ok ', 'ok ', FK, FK, 'ok ', 'ok ', FK, 'ok 0']);
+});
+
+test('defer_foreign_keys ends with a statement that read a table, not with one that read none', () => {
+  const script = (read: string) => [
+    'CREATE TABLE t0(c2 INT UNIQUE)',
+    'CREATE TABLE t1(c2)',
+    'CREATE TABLE t2(c0 INTEGER PRIMARY KEY, c2 INT REFERENCES t0(c2))',
+    'PRAGMA defer_foreign_keys = ON',
+    read,
+    'BEGIN',
+    'INSERT INTO t2 VALUES (NULL, 1)',
+    'COMMIT',
+    'ROLLBACK',
+  ];
+  assert.equal(both(script('SELECT c2 FROM t1')).slice(6), [FK, 'ok ', 'SQLITE_ERROR: cannot rollback - no transaction is active']);
+  assert.equal(both(script('SELECT 1')).slice(6), ['ok ', FK, 'ok ']);
 });
 
 test.run();

@@ -1,5 +1,6 @@
 /** Shared helpers for the SQL unit tests (not a test file). */
 import * as assert from 'uvu/assert';
+import Sqlite from 'better-sqlite3';
 import { Database, SqlError, type Session } from '../../src/sql/index.ts';
 import { MemoryKv } from '../../src/storage/memory-kv.ts';
 
@@ -33,4 +34,41 @@ export function fails(s: Session, sql: string, message: string | RegExp, params:
     return e as SqlError;
   }
   throw new assert.Assertion({ message: `expected ${sql} to fail with ${String(message)}`, operator: 'fails', expects: message, actual: 'success', generated: false });
+}
+
+function show(v: unknown): string {
+  return typeof v === 'bigint' ? `${v}` : JSON.stringify(v);
+}
+
+/**
+ * Runs `script` (after `PRAGMA foreign_keys = ON`) on Trine and on SQLite (better-sqlite3) and
+ * asserts that every statement's outcome, error message and code agree; returns Trine's outcomes
+ * (`ok <rows>` or `<code>: <message>`), which the caller states too, so a test fails when both
+ * engines change together.
+ */
+export function bothWithForeignKeys(script: string[]): string[] {
+  const { s } = fresh();
+  const lite = new Sqlite(':memory:');
+  lite.defaultSafeIntegers(true);
+  const ours: string[] = [];
+  const theirs: string[] = [];
+  for (const sql of ['PRAGMA foreign_keys = ON', ...script]) {
+    try {
+      const r = s.execute(sql, [], { safeIntegers: true });
+      ours.push(`ok ${r.rows.map((row) => row.map(show).join('|')).join(' ')}`);
+    } catch (e) {
+      if (!(e instanceof SqlError)) throw e;
+      ours.push(`${e.code}: ${e.message}`);
+    }
+    try {
+      const st = lite.prepare(sql);
+      const rows = st.reader ? (st.raw(true).all() as unknown[][]) : (st.run(), []);
+      theirs.push(`ok ${rows.map((row) => row.map(show).join('|')).join(' ')}`);
+    } catch (e) {
+      theirs.push(`${(e as { code: string }).code}: ${(e as Error).message}`);
+    }
+  }
+  lite.close();
+  assert.equal(ours, theirs);
+  return ours.slice(1);
 }
