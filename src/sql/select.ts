@@ -30,6 +30,17 @@ export interface Query {
   /** Declared types of result columns that are plain table columns (PRAGMA table_info of views). */
   declTypes: string[];
   /**
+   * The column names of this query as a FROM subquery or CTE, when they differ from `columns`;
+   * SQLite takes them from the unresolved result expressions (see sourceNames).
+   */
+  srcColumns?: string[];
+  /**
+   * The column names of a view (or CREATE TABLE AS table) made from this query, when they differ
+   * from `columns`; SQLite takes them from the resolved expressions, so a rowid is named after its
+   * INTEGER PRIMARY KEY column.
+   */
+  tableColumns?: string[];
+  /**
    * Per SELECT arm (a VALUES row counts as one), each column's affinity and the kinds of value
    * it may produce; a compound's `aff` folds these (see compoundAffinity).
    */
@@ -179,7 +190,8 @@ export class QueryCompiler implements SubqueryHost {
       parts[i]!.run(env, (r) => { if (filters.every((f) => f(env, r))) out.push(r); });
     };
     return {
-      columns: first.columns, aff: first.aff.map((_, i) => compoundAffinity(arms, i)), colls: first.colls, declTypes: first.declTypes,
+      columns: first.columns, srcColumns: first.srcColumns, tableColumns: first.tableColumns,
+      aff: first.aff.map((_, i) => compoundAffinity(arms, i)), colls: first.colls, declTypes: first.declTypes,
       // An expression subquery takes its affinity from the rightmost arm, as SQLite does.
       arms, exprAff: last.exprAff ?? last.aff, pushdown,
       correlated: parts.some((p) => p.correlated) || scope.correlated,
@@ -277,7 +289,7 @@ export class QueryCompiler implements SubqueryHost {
         cte.busy = true;
         try {
           const q = this.compileSelect(cte.cte.select, parent);
-          const names = cte.cte.cols ?? q.columns;
+          const names = cte.cte.cols ?? q.srcColumns ?? q.columns;
           if (cte.cte.cols && cte.cte.cols.length !== q.columns.length) {
             throw sqlError(`table ${cte.cte.name} has ${q.columns.length} values for ${cte.cte.cols.length} columns`);
           }
@@ -304,7 +316,7 @@ export class QueryCompiler implements SubqueryHost {
     if (item.k === 'sub') {
       const q = this.compileSelect(item.select, parent);
       const label = `(subquery-${++this.subqueryCount})`;
-      return this.materialized(q, item.alias ?? label, undefined, base, label);
+      return this.materialized(q, item.alias ?? label, q.srcColumns, base, label);
     }
     // Table-valued function: arguments may refer to sources to its left.
     const cols = this.tvf.columns(item.name.toLowerCase());
@@ -329,7 +341,7 @@ export class QueryCompiler implements SubqueryHost {
       let q: Query;
       try { q = this.compileSelect(view.select, undefined); } finally { this.ctes.push(...saved); }
       if (view.cols && view.cols.length !== q.columns.length) throw sqlError(`expected ${view.cols.length} columns for '${view.name}' but got ${q.columns.length}`);
-      return this.materialized(q, name, view.cols, base, name);
+      return this.materialized(q, name, view.cols ?? q.tableColumns, base, name);
     } finally { this.viewDepth--; }
   }
 
@@ -361,7 +373,7 @@ export class QueryCompiler implements SubqueryHost {
     const { levels, onTerms } = this.buildFrom(core.from, scope, parent);
 
     // Result columns, with * expanded.
-    const items: { e: A.Expr; name: string; text: string }[] = [];
+    const items: { e: A.Expr; alias: string | undefined; text: string }[] = [];
     for (const rc of core.cols) {
       if (rc.star) {
         const srcs = rc.table ? scope.sources.filter((s) => s.name.toLowerCase() === rc.table!.toLowerCase()) : scope.sources;
@@ -370,11 +382,11 @@ export class QueryCompiler implements SubqueryHost {
         for (const s of srcs) {
           s.cols.forEach((c) => {
             if (c.hidden || (!rc.table && s.usingHidden?.has(c.name.toLowerCase()))) return;
-            items.push({ e: { k: 'col', table: s.name, name: c.name }, name: c.name, text: c.name });
+            items.push({ e: { k: 'col', table: s.name, name: c.name }, alias: c.name, text: c.name });
           });
         }
       } else {
-        items.push({ e: rc.expr!, name: rc.alias ?? '', text: rc.text });
+        items.push({ e: rc.expr!, alias: rc.alias, text: rc.text });
       }
     }
     const aliases = new Map<string, A.Expr>();
@@ -409,14 +421,24 @@ export class QueryCompiler implements SubqueryHost {
       return r ? r.src.cols[r.idx]?.aff ?? 'INTEGER' : null;
     };
     const names = items.map((it, i) => {
-      if (it.name) return it.name;
+      if (it.alias !== undefined) return it.alias;
       const o = outs[i]!;
       if (o.col && it.e.k === 'col') return o.col.src.cols[o.col.idx]?.name ?? it.e.name;
       return it.text;
     });
+    const srcColumns = sourceNames(items.map((it) => it.alias ?? (skipCollate(it.e).k === 'col' ? (skipCollate(it.e) as { name: string }).name : it.text)));
+    const tableColumns = sourceNames(items.map((it) => {
+      if (it.alias !== undefined) return it.alias;
+      const e = skipCollate(it.e, true);
+      const r = e.k === 'col' ? this.ex.resolve(e, scope) : null;
+      if (!r) return it.text;
+      const t = r.src.table;
+      if (t && r.idx === r.src.rowidIdx) return t.rowidAlias >= 0 ? t.cols[t.rowidAlias]!.name : 'rowid';
+      return r.src.cols[r.idx]!.name;
+    }));
     scope.aliases = aliases;
     const having = core.having ? this.ex.compileCond(core.having, scope) : undefined;
-    const order = sel ? this.orderTerms(sel.orderBy, items, outs, scope) : [];
+    const order = sel ? this.orderTerms(sel.orderBy, items.map((it) => ({ e: it.e, name: it.alias ?? '' })), outs, scope) : [];
     scope.aliases = undefined;
     const isAgg = aggs.length > 0 || groupBy.length > 0;
     if (having && !isAgg) throw sqlError('a GROUP BY clause is required before HAVING');
@@ -550,8 +572,14 @@ export class QueryCompiler implements SubqueryHost {
       if (sortNeeded) out.push({ id: out.length + 2, parent: p, detail: 'USE TEMP B-TREE FOR ORDER BY' });
     };
     return {
-      columns: names, aff: outs.map((o) => o.aff), colls: outs.map((o) => o.coll),
-      declTypes: outs.map((o) => (o.col && o.col.src.table ? o.col.src.table.cols[o.col.idx]?.type ?? '' : '')),
+      columns: names, srcColumns, tableColumns, aff: outs.map((o) => o.aff), colls: outs.map((o) => o.coll),
+      declTypes: outs.map((o) => {
+        const t = o.col?.src.table;
+        if (!t) return '';
+        // A rowid has its INTEGER PRIMARY KEY column's declared type, else INTEGER.
+        if (o.col!.idx === o.col!.src.rowidIdx) return t.rowidAlias >= 0 ? t.cols[t.rowidAlias]!.type : 'INTEGER';
+        return t.cols[o.col!.idx]?.type ?? '';
+      }),
       arms: [{ aff: outs.map((o) => o.aff), kinds: items.map((it, i) => valueKinds(it.e, colAff, outs[i]!.aff)) }],
       pushdown: isAgg || sel?.limit || levels.length !== 1 ? undefined : projectPushdown(levels[0]!, outs),
       correlated: scope.correlated, run, explain,
@@ -1421,6 +1449,33 @@ function compoundAffinity(arms: { aff: (Affinity | null)[]; kinds: number[] }[],
   for (let k = j + 1; k < arms.length; k++) kinds |= arms[k]!.kinds[i]!;
   if (aff === 'TEXT' ? kinds & KIND_NUM : kinds & KIND_TEXT) return 'BLOB';
   return aff;
+}
+
+/**
+ * The result expression under COLLATE (and, once names are resolved, under likely(), unlikely()
+ * and likelihood(), which SQLite marks only then), whose name a subquery or view column takes.
+ */
+function skipCollate(e: A.Expr, resolved = false): A.Expr {
+  for (;;) {
+    if (e.k === 'collate') e = e.e;
+    else if (resolved && e.k === 'fn' && ['likely', 'unlikely', 'likelihood'].includes(e.name) && e.args.length > 0) e = e.args[0]!;
+    else return e;
+  }
+}
+
+/**
+ * SQLite's column names for a table made from a query (sqlite3ColumnsFromExprList): `true` and
+ * `false` become columnN, and a name already taken (case-insensitively) takes ":1", ":2" ... in
+ * place of any such suffix it had. (From the fifth try on SQLite numbers at random; this goes on.)
+ */
+function sourceNames(names: string[]): string[] {
+  const seen = new Set<string>();
+  return names.map((n, i) => {
+    let name = /^(true|false)$/i.test(n) ? `column${i + 1}` : n;
+    for (let cnt = 1; seen.has(name.toLowerCase()); cnt++) name = `${name.replace(/:[0-9]*$/, '')}:${cnt}`;
+    seen.add(name.toLowerCase());
+    return name;
+  });
 }
 
 /** A query over fixed rows (empty sqlite_temp_schema and similar). */
