@@ -29,6 +29,11 @@ function bin(key: Bytes): string {
 
 const NO_BYTES = new Uint8Array(0);
 
+/** A key (binary string) in a table or index tree: prefix 0x02 and a tree id other than 1 (the schema table's). */
+function isTreeKey(k: string): boolean {
+  return k.length >= 5 && k.charCodeAt(0) === 2 && !(k.charCodeAt(1) === 0 && k.charCodeAt(2) === 0 && k.charCodeAt(3) === 0 && k.charCodeAt(4) === 1);
+}
+
 /** Bytes back from a binary string. */
 function unbin(s: string): Bytes {
   const n = s.length;
@@ -128,12 +133,13 @@ export class Tx implements KvReader {
    * `defer_foreign_keys`; a statement such as `SELECT 1` starts none.
    */
   get readTables(): boolean {
-    const tree = (k: string | Bytes | undefined): boolean => {
-      if (k === undefined || k.length < 5) return false;
-      const at = (i: number) => (typeof k === 'string' ? k.charCodeAt(i) : k[i]!);
-      return at(0) === 2 && !(at(1) === 0 && at(2) === 0 && at(3) === 0 && at(4) === 1);
-    };
-    return this.reads.keys.some(tree) || this.reads.ranges.some((r) => tree(r.gte ?? r.gt ?? r.lt ?? r.lte));
+    const { keys, ranges } = this.reads;
+    for (const k of keys) if (isTreeKey(k)) return true;
+    for (const r of ranges) {
+      const k = r.gte ?? r.gt ?? r.lt ?? r.lte;
+      if (k !== undefined && isTreeKey(latin1(k, 0, Math.min(k.length, 5)))) return true;
+    }
+    return false;
   }
   /** Whether any write happened (read-only transactions commit nothing). */
   get dirty(): boolean { return this.map !== undefined && this.map.size > 0; }
