@@ -308,6 +308,8 @@ export class QueryCompiler implements SubqueryHost {
           return this.materialized(constQuery(['type', 'name', 'tbl_name', 'rootpage', 'sql'], []), item.alias ?? item.name, undefined, base, item.name);
         }
       }
+      // A table-valued pragma named without arguments is SQLite's eponymous virtual table.
+      if (!table && this.tvf.columns(lname)) return this.fromItem({ k: 'fn', name: item.name, args: [], alias: item.alias }, scope, parent);
       if (!table) throw sqlError(`no such table: ${item.schema ? `${item.schema}.` : ''}${item.name}`);
       const name = item.alias ?? (table.system ? item.name : table.name);
       const src = tableSource(table, this.newSlot(), name);

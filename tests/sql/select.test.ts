@@ -244,6 +244,18 @@ test('views, FROM subqueries and CTEs name their columns as SQLite does: duplica
   lite.close();
 });
 
+test('a table-valued pragma named without parentheses is an eponymous table, as in SQLite', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE t(id INTEGER PRIMARY KEY, c TEXT)');
+  assert.equal(rows(s, "SELECT name, ncol FROM pragma_table_list AS p WHERE p.name = 't'"), [['t', 2]]);
+  assert.equal(rows(s, 'SELECT * FROM main.pragma_table_list'), rows(s, 'SELECT * FROM pragma_table_list()'));
+  // Without its argument table_info describes no table.
+  const r = s.execute('SELECT * FROM pragma_table_info');
+  assert.equal({ columns: r.columns, rows: r.rows }, { columns: ['cid', 'name', 'type', 'notnull', 'dflt_value', 'pk'], rows: [] });
+  assert.equal(rows(s, 'SELECT name FROM pragma_collation_list ORDER BY 1'), [['BINARY'], ['NOCASE'], ['RTRIM']]);
+  fails(s, 'SELECT * FROM pragma_nosuch', 'no such table: pragma_nosuch');
+});
+
 test('unknown functions and wrong argument counts are errors', () => {
   const { s } = fresh();
   fails(s, 'SELECT nosuch(1)', 'no such function: nosuch');
