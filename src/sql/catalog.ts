@@ -147,8 +147,10 @@ export function buildTable(ct: A.CreateTable, rootpage: number, autoRoots: numbe
     const lower = c.name.toLowerCase();
     if (names.has(lower)) throw sqlError(`duplicate column name: ${c.name}`);
     names.add(lower);
+    // A STRICT table's ANY column keeps values as given (SQLite gives it no affinity).
+    const affinity = ct.strict && c.type.toUpperCase() === 'ANY' ? 'BLOB' : affinityOf(c.type);
     return {
-      name: c.name, type: c.type, affinity: affinityOf(c.type), notNull: c.notNull !== undefined,
+      name: c.name, type: c.type, affinity, notNull: c.notNull !== undefined,
       notNullConflict: c.notNull, dflt: c.dflt, collate: c.collate ? checkCollation(c.collate) : 'BINARY', pk: 0, generated: c.generated,
     };
   });
@@ -286,6 +288,44 @@ export function buildIndex(ci: A.CreateIndex, table: Table, rootpage: number): I
     name: ci.name, table: table.name, rootpage, prefix: treePrefix(rootpage), unique: ci.unique, origin: 'c', cols,
     where: ci.where, conflict: undefined, sql: ci.sql,
   };
+}
+
+/** Positions of the columns generated column `col` reads (the rowid reads as its alias column). */
+export function generatedRefs(table: Table, col: number): number[] {
+  const out: number[] = [];
+  const walk = (e: unknown): void => {
+    if (!e || typeof e !== 'object' || e instanceof Uint8Array) return;
+    const o = e as { k?: string; name?: unknown };
+    if (o.k === 'col' && typeof o.name === 'string') {
+      const name = o.name.toLowerCase();
+      const i = table.cols.findIndex((c) => c.name.toLowerCase() === name);
+      if (i >= 0 && !out.includes(i)) out.push(i);
+    }
+    for (const v of Object.values(o)) walk(v);
+  };
+  walk(table.cols[col]!.generated?.e);
+  return out;
+}
+
+/**
+ * The order in which SQLite computes a table's generated columns: passes over the columns, each
+ * computing those whose inputs are all available and putting off the rest, until a pass makes no
+ * progress; then the last column put off is reported as a loop.
+ */
+export function generatedOrder(table: Table): number[] {
+  const pending = new Set(table.cols.map((c, i) => (c.generated ? i : -1)).filter((i) => i >= 0));
+  const order: number[] = [];
+  while (pending.size > 0) {
+    let redo = -1, progress = false;
+    for (const i of [...pending]) {
+      if (generatedRefs(table, i).some((r) => pending.has(r))) { redo = i; continue; }
+      pending.delete(i);
+      order.push(i);
+      progress = true;
+    }
+    if (!progress) throw sqlError(`generated column loop on "${table.cols[redo]!.name}"`);
+  }
+  return order;
 }
 
 /** Quotes an identifier the way SQLite writes it into rewritten schema text. */

@@ -4,7 +4,7 @@
  * their cached schema is stale. DDL runs inside the session's transaction like any write.
  */
 import type * as A from './ast.ts';
-import { SCHEMA_ROOT, Schema, autoIndexCount, buildIndex, buildTable, quoteId, schemaTable, type Table } from './catalog.ts';
+import { SCHEMA_ROOT, Schema, autoIndexCount, buildIndex, buildTable, generatedOrder, quoteId, schemaTable, type Table } from './catalog.ts';
 import { SPACE_META, decodeRecord, encodeRecord, readRowid, rowKey, prefixEnd, treePrefix } from './codec.ts';
 import { compileDelete, type DmlHost, type FkCounters } from './dml.ts';
 import { constraintError, sqlError } from './errors.ts';
@@ -12,7 +12,7 @@ import type { Env } from './expr.ts';
 import { AGGREGATES, SCALARS } from './functions.ts';
 import { tokenize } from './lexer.ts';
 import { Parser } from './parser.ts';
-import { clearTree, decodeRow, encodeRow, indexEntry, insertRowRaw, maxRowid, scanRows, tableRt } from './rows.ts';
+import { clearTree, computeGenerated, decodeRow, encodeRow, indexEntry, insertRowRaw, maxRowid, scanRows, tableRt } from './rows.ts';
 import type { QueryCompiler } from './select.ts';
 import type { Tx } from './tx.ts';
 import { applyAffinity, checkCollation, truth, type Affinity, type Value } from './value.ts';
@@ -250,7 +250,12 @@ export function createTable(ct: A.CreateTable, cx: DdlContext): void {
   let root = schema.maxRootpage() + 1;
   const nAuto = autoIndexCount(def);
   const table = buildTable(def, root, Array.from({ length: nAuto }, (_, i) => root + 1 + i));
-  if (!ct.as) checkNewTable(def, table);
+  if (!ct.as) {
+    checkNewTable(def, table);
+    // SQLite refuses a loop among generated columns here; after ADD COLUMN it accepts one, and
+    // reading the table fails instead (tableRt).
+    generatedOrder(table);
+  }
   addSchemaRow(tx, 'table', def.name, def.name, root, def.sql);
   for (const ix of table.indexes) addSchemaRow(tx, 'index', ix.name, def.name, ix.rootpage, null);
   root += 1 + nAuto;
@@ -877,7 +882,7 @@ export function alter(a: A.Alter, cx: DdlContext): void {
         if (cx.foreignKeys !== false && c.fk && dflt) throw sqlError('Cannot add a REFERENCES column with non-NULL default value');
         if (c.notNull && !dflt) throw sqlError('Cannot add a NOT NULL column with default value NULL');
         if (dflt && !storableConstant(dflt)) throw sqlError('Cannot add a column with non-constant default');
-      }
+      } else if (hasRows && c.generated?.stored) throw sqlError('cannot add a STORED column');
       const tableRow = rows.find(({ row }) => row[0] === 'table' && String(row[1]).toLowerCase() === lname)!;
       const sql = String(tableRow.row[4]);
       const at = addColumnOffset(sql);
@@ -897,6 +902,7 @@ export function alter(a: A.Alter, cx: DdlContext): void {
         const value = rt.addedDefaults[t.cols.length]!;
         for (const r of scanRows(tx, t, undefined, undefined, false)) {
           const row = [...r.slice(0, t.cols.length), value, r[t.cols.length]!];
+          if (c.generated) computeGenerated(nt, row, cx.env, t.cols.length);
           const e: Env = { ...cx.env, rows: [row], agg: null };
           // SQLite reports this as a schema error (SQLITE_ERROR), not a constraint failure of a write.
           if (rt.checks.some((ch) => truth(ch.e.fn(e)) === false)) throw sqlError('CHECK constraint failed');

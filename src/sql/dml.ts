@@ -9,7 +9,7 @@ import type { Index, Table } from './catalog.ts';
 import { encodeRecord, indexKeyPrefix, prefixEnd, readRowid, rowKey } from './codec.ts';
 import { SqlError, sqlError } from './errors.ts';
 import { Scope, type CExpr, type Env, type Source } from './expr.ts';
-import { deleteRowRaw, encodeRow, indexEntry, insertRowRaw, maxRowid, readRow, scanRows, tableRt, tableSource, TABLE_SLOT, writeIndexEntries } from './rows.ts';
+import { changedColumns, computeGenerated, deleteRowRaw, encodeRow, indexEntry, insertRowRaw, maxRowid, readRow, scanRows, strictCheck, tableRt, tableSource, TABLE_SLOT, writeIndexEntries } from './rows.ts';
 import { compareBytes } from '../storage/kv.ts';
 import type { PlanRow, QueryCompiler } from './select.ts';
 import { INT64_MAX, affinityOf, applyAffinity, compareValues, truth, type Affinity, type Collation, type Value } from './value.ts';
@@ -253,7 +253,8 @@ export class RowWriter {
             const d = rt.defaults[c];
             row[c] = action === 'CASCADE' ? applyAffinity(nr![pcols[i]!]!, child.cols[c]!.affinity) : action === 'SET DEFAULT' && d ? applyAffinity(d.fn(env), child.cols[c]!.affinity) : null;
           });
-          w.actionUpdate(cur, row, set, env, depth + 1);
+          computeGenerated(child, row, env);
+          w.actionUpdate(cur, row, changedColumns(child, set), env, depth + 1);
         }
       }
     }
@@ -569,7 +570,10 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
   if (stmt.cols) {
     targets = stmt.cols.map((n) => {
       const i = table.cols.findIndex((c) => c.name.toLowerCase() === n.toLowerCase());
-      if (i >= 0) return i;
+      if (i >= 0) {
+        if (table.cols[i]!.generated) throw sqlError(`cannot INSERT into generated column "${table.cols[i]!.name}"`);
+        return i;
+      }
       if (['rowid', 'oid', '_rowid_'].includes(n.toLowerCase())) return ridIdx;
       throw sqlError(`table ${table.name} has no column named ${n}`);
     });
@@ -639,13 +643,14 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
           if (['rowid', 'oid', '_rowid_'].includes(n.toLowerCase())) return ridIdx;
           throw sqlError(`no such column: ${n}`);
         }
+        if (table.cols[i]!.generated) throw sqlError(`cannot UPDATE generated column "${table.cols[i]!.name}"`);
         return i;
       });
       if (idxs.length !== 1) throw sqlError('row value assignments are not supported yet');
       return { col: idxs[0]!, e: qc.ex.compile(a.e, scope) };
     });
     const where = u.where ? qc.ex.compile(u.where, scope) : undefined;
-    return { index, set, where, assigned: new Set(set?.map((a) => a.col)) };
+    return { index, set, where, assigned: changedColumns(table, new Set(set?.map((a) => a.col))) };
   });
   const ret = compileReturning(qc, stmt.returning, target.src, true);
   const rt = tableRt(table);
@@ -664,6 +669,7 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
     setNullUnchecked(host, table, replaces() && (table.rowidAlias >= 0 || targets.includes(ridIdx) || table.indexes.some((ix) => ix.unique)), upserts.filter((u) => u.set).map((u) => u.assigned));
   const alias = table.rowidAlias;
   const autoinc = table.autoincrement;
+  const generated = rt.generated.length > 0;
   // SQLite applies column affinity before the first index check, and before any conflict check
   // when the table has CHECK constraints or generated columns, so `excluded.*` sees the values as
   // supplied only on a rowid conflict checked before everything else.
@@ -716,6 +722,7 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
     // ...except that a REAL column always reads back as REAL (SQLite's OP_RealAffinity).
     if (raw !== row) for (let i = 0; i < ncols; i++) if (table.cols[i]!.affinity === 'REAL' && typeof raw[i] === 'bigint') raw[i] = Number(raw[i]);
     for (let i = 0; i < ncols; i++) if (i !== alias) row[i] = applyAffinity(row[i]!, table.cols[i]!.affinity);
+    if (table.strict) strictCheck(table, row, false);
     // SQLite computes a default once per statement into the row's register, and applies affinity
     // in place there: after one row of the statement got that far, later rows see it typed.
     if (raw !== row && st.typedDefaults) for (let i = 0; i < ncols; i++) if (!given[i]) raw[i] = row[i]!;
@@ -746,6 +753,10 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
     const rowid = rid;
     row[ridIdx] = rowid;
     if (alias >= 0) row[alias] = rowid;
+    if (generated) {
+      computeGenerated(table, row, env);
+      if (table.strict) strictCheck(table, row, true);
+    }
     // SQLite advances the AUTOINCREMENT counter before any constraint check, so even an
     // ignored row moves it.
     if (autoinc) {
@@ -867,6 +878,7 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
   const ncols = table.cols.length;
   const alias = table.rowidAlias;
   for (let i = 0; i < ncols; i++) if (i !== alias) nr[i] = applyAffinity(nr[i]!, table.cols[i]!.affinity);
+  if (table.strict) strictCheck(table, nr, false);
   let rid: Value = alias >= 0 ? nr[alias]! : nr[ncols]!;
   if (alias >= 0 && nr[alias] === old[alias] && nr[ncols] !== old[ncols]) rid = nr[ncols]!;
   if (rid === null) {
@@ -877,6 +889,8 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
   if (typeof rid !== 'bigint') throw new SqlError('SQLITE_MISMATCH', 'datatype mismatch');
   nr[ncols] = rid;
   if (alias >= 0) nr[alias] = rid;
+  computeGenerated(table, nr, env);
+  if (table.strict) strictCheck(table, nr, true);
   const oldRowid = old[ncols] as bigint;
   if (!w.checkRow(nr, action, env, true)) return false;
   const rt = tableRt(table);
@@ -972,14 +986,14 @@ export function compileUpdate(stmt: A.Update, qc: QueryCompiler, host: DmlHost):
       if (i < 0) {
         if (['rowid', 'oid', '_rowid_'].includes(n.toLowerCase())) i = ncols;
         else throw sqlError(`no such column: ${n}`);
-      }
+      } else if (table.cols[i]!.generated) throw sqlError(`cannot UPDATE generated column "${table.cols[i]!.name}"`);
       sets.push({ col: i, e: qc.ex.compile(a.e, scope) });
     }
     const ret = compileReturning(qc, stmt.returning, target.src, true);
     const w = new RowWriter(table, host);
     const slot = target.src.slot;
     const action = stmt.or;
-    const assigned = new Set(sets.map((s) => s.col));
+    const assigned = changedColumns(table, new Set(sets.map((s) => s.col)));
     // SQLite updates each row as its scan finds it (one pass) unless it collects the rowids first
     // and then updates in rowid order: when the UPDATE changes the rowid, may REPLACE, has a FROM
     // clause, RETURNING (a trigger there) or a subquery in WHERE, changes the index the scan walks,

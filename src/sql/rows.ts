@@ -5,12 +5,13 @@
  * queries that need only those can skip the row (covering reads).
  */
 import type * as A from './ast.ts';
-import type { Index, Table } from './catalog.ts';
+import { generatedOrder, generatedRefs, type Index, type Table } from './catalog.ts';
 import { decodeRecord, encodeRecord, indexKey, prefixEnd, readRowid, rowKey } from './codec.ts';
-import { sqlError } from './errors.ts';
+import { SqlError, sqlError } from './errors.ts';
 import { ExprCompiler, Scope, type CExpr, type Env, type Source, type SubqueryHost } from './expr.ts';
+import type { FnContext } from './functions.ts';
 import type { Tx } from './tx.ts';
-import { applyAffinity, truth, type Collation, type Value } from './value.ts';
+import { applyAffinity, truth, typeName, type Collation, type Value } from './value.ts';
 
 /** Compiled per-table expressions (index expressions, partial-index predicates, CHECKs, defaults). */
 export interface TableRt {
@@ -24,6 +25,8 @@ export interface TableRt {
   defaults: (CExpr | undefined)[];
   /** Value of each column for rows written before an ADD COLUMN (the column's default). */
   addedDefaults: Value[];
+  /** Generated columns in the order SQLite computes them (each after the ones it reads). */
+  generated: { col: number; e: CExpr }[];
 }
 
 const noSubqueries: SubqueryHost = {
@@ -75,21 +78,94 @@ export function tableRt(table: Table): TableRt {
     source, indexes,
     checks: table.checks.map((c) => ({ e: compile(c.e), text: c.name ?? c.text })),
     defaults, addedDefaults,
+    generated: generatedOrder(table).map((col) => ({ col, e: compile(table.cols[col]!.generated!.e) })),
   };
   cache.set(table, rt);
   return rt;
+}
+
+/**
+ * Computes the generated columns of `row` from its other columns, each with its column's affinity
+ * (SQLite applies none for BLOB). `from`: only the columns at or after this position, which a row
+ * stored before they were added lacks (the ones before it are stored).
+ */
+export function computeGenerated(table: Table, row: Value[], env: Env | undefined, from = 0): void {
+  const gen = tableRt(table).generated;
+  if (gen.length === 0) return;
+  const e: Env = env ? { rows: [row], params: [], agg: null, fn: env.fn, run: env.run, tx: env.tx } : { ...readEnv, rows: [row] };
+  for (const g of gen) if (g.col >= from) row[g.col] = applyAffinity(g.e.fn(e), table.cols[g.col]!.affinity);
+}
+
+/**
+ * Generated expressions are deterministic and hold no subquery, so computing one while decoding a
+ * row needs no statement: these never run.
+ */
+const noContext: FnContext = {
+  changes: () => 0n, totalChanges: () => 0n, lastInsertRowid: () => 0n, now: () => Date.now(),
+};
+const readEnv: Env = { rows: [], params: [], agg: null, fn: noContext, run: 0, tx: undefined as never };
+
+const STRICT_NAME: Record<string, string> = { INT: 'INT', INTEGER: 'INTEGER', REAL: 'REAL', TEXT: 'TEXT', BLOB: 'BLOB', ANY: 'ANY' };
+
+/**
+ * A STRICT table's type check, SQLite's OP_TypeCheck, on values that already have their column's
+ * affinity: the non-generated columns (`generated` false) or the generated ones, VIRTUAL before
+ * STORED as SQLite reports them. A REAL column turns an integer into a real; any other value of
+ * the wrong type fails the statement.
+ */
+export function strictCheck(table: Table, row: Value[], generated: boolean): void {
+  if (generated) { checkTypes(table, row, 'virtual'); checkTypes(table, row, 'stored'); } else checkTypes(table, row, 'plain');
+}
+
+function checkTypes(table: Table, row: Value[], kind: 'plain' | 'virtual' | 'stored'): void {
+  const cols = table.cols;
+  for (let i = 0; i < cols.length; i++) {
+    const c = cols[i]!;
+    const v = row[i]!;
+    if (v === null || i === table.rowidAlias || (c.generated ? (c.generated.stored ? 'stored' : 'virtual') : 'plain') !== kind) continue;
+    const type = STRICT_NAME[c.type.toUpperCase()]!;
+    let ok: boolean;
+    switch (type) {
+      case 'INT': case 'INTEGER': ok = typeof v === 'bigint'; break;
+      case 'REAL':
+        if (typeof v === 'bigint') row[i] = Number(v);
+        ok = typeof row[i] === 'number';
+        break;
+      case 'TEXT': ok = typeof v === 'string'; break;
+      case 'BLOB': ok = v instanceof Uint8Array; break;
+      default: ok = true;
+    }
+    if (!ok) throw new SqlError('SQLITE_CONSTRAINT_DATATYPE', `cannot store ${typeName(v).toUpperCase()} value in ${type} column ${table.name}.${c.name}`);
+  }
+}
+
+/**
+ * Column positions an UPDATE assigning `assigned` changes: those, and the generated columns that
+ * read any of them, directly or through another (SQLite marks them changed too). The rowid
+ * (position `cols.length`) changes its alias column.
+ */
+export function changedColumns(table: Table, assigned: ReadonlySet<number>): Set<number> {
+  const out = new Set(assigned);
+  const rowid = table.rowidAlias >= 0 && assigned.has(table.cols.length);
+  for (const g of tableRt(table).generated) {
+    if (generatedRefs(table, g.col).some((r) => out.has(r) || (rowid && r === table.rowidAlias))) out.add(g.col);
+  }
+  return out;
 }
 
 /** Decodes a stored row into [...columns, rowid]. */
 export function decodeRow(table: Table, rowid: bigint, bytes: Uint8Array): Value[] {
   const rec = decodeRecord(bytes);
   const n = table.cols.length;
-  if (rec.length < n) {
+  const stored = rec.length;
+  if (stored < n) {
     const add = tableRt(table).addedDefaults;
-    for (let i = rec.length; i < n; i++) rec.push(add[i]!);
-  } else if (rec.length > n) rec.length = n;
+    for (let i = stored; i < n; i++) rec.push(add[i]!);
+  } else if (stored > n) rec.length = n;
   rec.push(rowid);
   if (table.rowidAlias >= 0) rec[table.rowidAlias] = rowid;
+  // A VIRTUAL column added after the row was written reads as its expression.
+  if (stored < n) computeGenerated(table, rec, undefined, stored);
   return rec;
 }
 
