@@ -29,6 +29,9 @@ function bin(key: Bytes): string {
 
 const NO_BYTES = new Uint8Array(0);
 
+/** Batches up to this many keys are built key by key (the bulk path's setup costs more). */
+const SMALL_BATCH = 16;
+
 /** A key (binary string) in a table or index tree: prefix 0x02 and a tree id other than 1 (the schema table's). */
 function isTreeKey(k: string): boolean {
   return k.length >= 5 && k.charCodeAt(0) === 2 && !(k.charCodeAt(1) === 0 && k.charCodeAt(2) === 0 && k.charCodeAt(3) === 0 && k.charCodeAt(4) === 1);
@@ -48,6 +51,8 @@ function unbin(s: string): Bytes {
  * interleaved with them in the buffer, need a real sort. Keys shorter than 5 bytes are merged in.
  */
 function sortedKeys(map: Map<string, string | null>): string[] {
+  // The default sort compares UTF-16 code units, which for these strings is byte order.
+  if (map.size <= SMALL_BATCH) return [...map.keys()].sort();
   const buckets = new Map<number, string[]>();
   const short: string[] = [];
   for (const k of map.keys()) {
@@ -56,7 +61,6 @@ function sortedKeys(map: Map<string, string | null>): string[] {
     const b = buckets.get(p);
     if (b) b.push(k); else buckets.set(p, [k]);
   }
-  // The default sort compares UTF-16 code units, which for these strings is byte order.
   const prefixes = [...buckets.keys()].sort((a, b) => a - b);
   let ks: string[] = [];
   for (const p of prefixes) {
@@ -80,6 +84,12 @@ function sortedKeys(map: Map<string, string | null>): string[] {
 function sortedEntries(map: Map<string, string | null>): { ks: string[]; keys: Bytes[]; values: (Bytes | null)[] } {
   const ks = sortedKeys(map);
   const n = ks.length;
+  if (n <= SMALL_BATCH) {
+    // An autocommit statement's few keys: a shared buffer and joins would cost more than they save.
+    const keys = ks.map(unbin);
+    const values = ks.map((k) => { const v = map.get(k)!; return v === null ? null : v.length === 0 ? NO_BYTES : unbin(v); });
+    return { ks, keys, values };
+  }
   const vs = new Array<string>(n);
   const dels: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -180,7 +190,7 @@ export class Tx implements KvReader {
       const e = this.map.get(k);
       if (e !== undefined) return e === null ? undefined : unbin(e);
     }
-    return this.view().get(key);
+    return this.view().get(key, k);
   }
 
   *scan(range: KeyRange = {}): IterableIterator<KvEntry> {

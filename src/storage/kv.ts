@@ -36,7 +36,11 @@ export interface KvEntry {
 
 /** A consistent read view: the store as of one point in time. */
 export interface KvReader {
-  get(key: Bytes): Bytes | undefined;
+  /**
+   * `bin`, when given, is `binaryKey(key)` already made by the caller (the SQL transaction keys its
+   * buffer by it): a store that hashes keys by that string takes it instead of making its own.
+   */
+  get(key: Bytes, bin?: string): Bytes | undefined;
   /** Entries in key order (or reverse order) within `range`. */
   scan(range?: KeyRange): IterableIterator<KvEntry>;
 }

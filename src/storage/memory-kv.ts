@@ -59,8 +59,8 @@ export class MemoryKv implements KvStore {
     return undefined;
   }
 
-  get(key: Bytes): Bytes | undefined {
-    const head = this.points.get(binaryKey(key));
+  get(key: Bytes, bin?: string): Bytes | undefined {
+    const head = this.points.get(bin ?? binaryKey(key));
     return head ? head.value : undefined;
   }
 
@@ -84,8 +84,8 @@ export class MemoryKv implements KvStore {
     this.pins.set(seq, (this.pins.get(seq) ?? 0) + 1);
     let released = false;
     return {
-      get: (key: Bytes) => {
-        return MemoryKv.visible(this.points.get(binaryKey(key)), seq);
+      get: (key: Bytes, bin?: string) => {
+        return MemoryKv.visible(this.points.get(bin ?? binaryKey(key)), seq);
       },
       scan: (range: KeyRange = {}) => this.scanAt(seq, range),
       release: () => {
