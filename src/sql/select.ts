@@ -394,29 +394,11 @@ export class QueryCompiler implements SubqueryHost {
     const aliases = new Map<string, A.Expr>();
     core.cols.forEach((rc) => { if (rc.alias && rc.expr) aliases.set(rc.alias.toLowerCase(), rc.expr); });
 
-    // WHERE: no aggregates; aliases usable as a fallback, as in SQLite.
-    scope.aliases = aliases;
-    scope.noAgg = 'WHERE';
-    const slotLevel = new Map<number, number>();
-    levels.forEach((l, i) => slotLevel.set(l.src.slot, i));
-    const whereTerms: Conjunct[] = conjuncts(core.where).map((e) => { const t = this.ex.compileTracked(e, scope); return { ...t, ast: e }; });
-    const onCompiled = onTerms.map((t) => ({ level: t.level, c: { ...this.ex.compileTracked(t.e, scope), ast: t.e } }));
-    scope.noAgg = undefined;
-
-    // Aggregates are collected while compiling GROUP BY, result columns, HAVING and ORDER BY.
+    // SQLite resolves names in the result columns, HAVING, WHERE, the ON clauses in join order,
+    // ORDER BY and then GROUP BY, so when several names are unknown the first of these reports.
+    // Aggregates are collected from the result columns, HAVING and ORDER BY.
     const aggs: AggCall[] = [];
     scope.aggs = aggs;
-    scope.noAgg = 'GROUP BY';
-    const groupBy = core.groupBy.map((g) => {
-      if (g.k === 'lit' && typeof g.v === 'bigint') {
-        const k = Number(g.v);
-        if (k < 1 || k > items.length) throw sqlError(`1st GROUP BY term out of range - should be between 1 and ${items.length}`);
-        return this.ex.compile(items[k - 1]!.e, scope);
-      }
-      return this.ex.compile(g, scope);
-    });
-    scope.noAgg = undefined;
-    scope.aliases = undefined;
     const outs = items.map((it) => this.ex.compile(it.e, scope));
     const colAff = (e: A.Expr & { k: 'col' }): Affinity | null => {
       const r = this.ex.resolve(e, scope);
@@ -438,12 +420,33 @@ export class QueryCompiler implements SubqueryHost {
       if (t && r.idx === r.src.rowidIdx) return t.rowidAlias >= 0 ? t.cols[t.rowidAlias]!.name : 'rowid';
       return r.src.cols[r.idx]!.name;
     }));
+    // Whether the query aggregates is settled by its result columns and GROUP BY.
+    const isAgg = aggs.length > 0 || core.groupBy.length > 0;
+    if (core.having && !isAgg) throw sqlError('HAVING clause on a non-aggregate query');
+    // The other clauses may name result columns by alias.
     scope.aliases = aliases;
     const having = core.having ? this.ex.compileCond(core.having, scope) : undefined;
+    scope.noAgg = 'WHERE';
+    const slotLevel = new Map<number, number>();
+    levels.forEach((l, i) => slotLevel.set(l.src.slot, i));
+    const whereTerms: Conjunct[] = conjuncts(core.where).map((e) => { const t = this.ex.compileTracked(e, scope); return { ...t, ast: e }; });
+    const onCompiled = onTerms.map((t) => ({ level: t.level, c: { ...this.ex.compileTracked(t.e, scope), ast: t.e } }));
+    scope.noAgg = undefined;
+    const ordered = aggs.length;
     const order = sel ? this.orderTerms(sel.orderBy, items.map((it) => ({ e: it.e, name: it.alias ?? '' })), outs, scope) : [];
+    // SQLite finds an aggregate in the ORDER BY of a query that does not aggregate as it generates code.
+    if (!isAgg && aggs.length > ordered) throw sqlError(`misuse of aggregate: ${aggs[ordered]!.name}()`);
+    scope.noAgg = 'GROUP BY';
+    const groupBy = core.groupBy.map((g) => {
+      if (g.k === 'lit' && typeof g.v === 'bigint') {
+        const k = Number(g.v);
+        if (k < 1 || k > items.length) throw sqlError(`1st GROUP BY term out of range - should be between 1 and ${items.length}`);
+        return this.ex.compile(items[k - 1]!.e, scope);
+      }
+      return this.ex.compile(g, scope);
+    });
+    scope.noAgg = undefined;
     scope.aliases = undefined;
-    const isAgg = aggs.length > 0 || groupBy.length > 0;
-    if (having && !isAgg) throw sqlError('a GROUP BY clause is required before HAVING');
     const limit = sel?.limit ? this.ex.compile(sel.limit, new Scope(parent)) : undefined;
     const offset = sel?.offset ? this.ex.compile(sel.offset, new Scope(parent)) : undefined;
 

@@ -114,7 +114,10 @@ test('DISTINCT, GROUP BY, HAVING and aggregates', () => {
   assert.equal(rows(s, 'SELECT count(*) FILTER (WHERE v > 1) FROM t'), [[3]]);
   fails(s, 'SELECT g FROM t WHERE count(*) > 1', 'misuse of aggregate function count()');
   fails(s, 'SELECT sum(max(v)) FROM t', /misuse of aggregate/);
-  fails(s, 'SELECT g FROM t HAVING g', 'a GROUP BY clause is required before HAVING');
+  fails(s, 'SELECT g FROM t HAVING g', 'HAVING clause on a non-aggregate query');
+  fails(s, 'SELECT g FROM t HAVING count(*) > 1', 'HAVING clause on a non-aggregate query');
+  assert.equal(rows(s, 'SELECT count(*) FROM t HAVING count(*) > 1'), [[5]]);
+  fails(s, 'SELECT g FROM t ORDER BY count(*)', 'misuse of aggregate: count()');
   fails(s, 'SELECT sum(v, 1) FROM t', 'wrong number of arguments to function sum()');
   s.execute('CREATE TABLE big(x INTEGER); INSERT INTO big VALUES (9223372036854775807), (1)');
   fails(s, 'SELECT sum(x) FROM big', 'integer overflow');
@@ -254,6 +257,33 @@ test('a table-valued pragma named without parentheses is an eponymous table, as 
   assert.equal({ columns: r.columns, rows: r.rows }, { columns: ['cid', 'name', 'type', 'notnull', 'dflt_value', 'pk'], rows: [] });
   assert.equal(rows(s, 'SELECT name FROM pragma_collation_list ORDER BY 1'), [['BINARY'], ['NOCASE'], ['RTRIM']]);
   fails(s, 'SELECT * FROM pragma_nosuch', 'no such table: pragma_nosuch');
+});
+
+test('names resolve in the order SQLite uses: result columns, HAVING, WHERE, ON clauses in join order, ORDER BY, GROUP BY', () => {
+  const setup = 'CREATE TABLE t(a, b); CREATE TABLE u(c, d);';
+  const lite = new Sqlite(':memory:');
+  lite.exec(setup);
+  const { s } = fresh();
+  s.execute(setup);
+  const cases: [string, string][] = [
+    ['SELECT x1 FROM t WHERE x2 GROUP BY x3 HAVING x4 ORDER BY x5', 'x1'],
+    ['SELECT a FROM t WHERE x2 GROUP BY x3 HAVING x4 ORDER BY x5', 'x4'],
+    ['SELECT a FROM t WHERE x2 GROUP BY x3 HAVING a ORDER BY x5', 'x2'],
+    ['SELECT a FROM t WHERE a GROUP BY x3 HAVING a ORDER BY x5', 'x5'],
+    ['SELECT a FROM t JOIN u ON x6 JOIN u AS u2 ON x7 WHERE x2', 'x2'],
+    ['SELECT a FROM t JOIN u ON x6 JOIN u AS u2 ON x7 WHERE a', 'x6'],
+    ['SELECT a FROM t JOIN u ON u.c JOIN u AS u2 ON x7 ORDER BY x5', 'x7'],
+    ['SELECT x1, a FROM t JOIN u ON x6', 'x1'],
+    ['SELECT (SELECT x9) FROM t WHERE x2', 'x9'],
+    ['SELECT x1 FROM t WHERE count(*) > 1', 'x1'],
+  ];
+  for (const [sql, name] of cases) {
+    assert.throws(() => lite.prepare(sql), (e: Error) => e.message === `no such column: ${name}`, `SQLite: ${sql}`);
+    fails(s, sql, `no such column: ${name}`);
+  }
+  lite.close();
+  // HAVING without aggregation is refused before WHERE's names are resolved.
+  fails(s, 'SELECT a FROM t WHERE x2 HAVING x4', 'HAVING clause on a non-aggregate query');
 });
 
 test('unknown functions and wrong argument counts are errors', () => {
