@@ -289,7 +289,7 @@ export class QueryCompiler implements SubqueryHost {
         cte.busy = true;
         try {
           const q = this.compileSelect(cte.cte.select, parent);
-          const names = cte.cte.cols ?? q.srcColumns ?? q.columns;
+          const names = cte.cte.cols ? sourceNames(cte.cte.cols) : q.srcColumns ?? q.columns;
           if (cte.cte.cols && cte.cte.cols.length !== q.columns.length) {
             throw sqlError(`table ${cte.cte.name} has ${q.columns.length} values for ${cte.cte.cols.length} columns`);
           }
@@ -343,7 +343,7 @@ export class QueryCompiler implements SubqueryHost {
       let q: Query;
       try { q = this.compileSelect(view.select, undefined); } finally { this.ctes.push(...saved); }
       if (view.cols && view.cols.length !== q.columns.length) throw sqlError(`expected ${view.cols.length} columns for '${view.name}' but got ${q.columns.length}`);
-      return this.materialized(q, name, view.cols ?? q.tableColumns, base, name);
+      return this.materialized(q, name, view.cols ? sourceNames(view.cols) : q.tableColumns, base, name);
     } finally { this.viewDepth--; }
   }
 
@@ -406,8 +406,8 @@ export class QueryCompiler implements SubqueryHost {
     };
     const names = items.map((it, i) => {
       if (it.alias !== undefined) return it.alias;
-      const o = outs[i]!;
-      if (o.col && it.e.k === 'col') return o.col.src.cols[o.col.idx]?.name ?? it.e.name;
+      const c = outs[i]!.col;
+      if (c && it.e.k === 'col') return columnName(c.src, c.idx);
       return it.text;
     });
     const srcColumns = sourceNames(items.map((it) => it.alias ?? (skipCollate(it.e).k === 'col' ? (skipCollate(it.e) as { name: string }).name : it.text)));
@@ -415,10 +415,7 @@ export class QueryCompiler implements SubqueryHost {
       if (it.alias !== undefined) return it.alias;
       const e = skipCollate(it.e, true);
       const r = e.k === 'col' ? this.ex.resolve(e, scope) : null;
-      if (!r) return it.text;
-      const t = r.src.table;
-      if (t && r.idx === r.src.rowidIdx) return t.rowidAlias >= 0 ? t.cols[t.rowidAlias]!.name : 'rowid';
-      return r.src.cols[r.idx]!.name;
+      return r ? columnName(r.src, r.idx) : it.text;
     }));
     // Whether the query aggregates is settled by its result columns and GROUP BY.
     const isAgg = aggs.length > 0 || core.groupBy.length > 0;
@@ -1454,6 +1451,13 @@ function compoundAffinity(arms: { aff: (Affinity | null)[]; kinds: number[] }[],
   for (let k = j + 1; k < arms.length; k++) kinds |= arms[k]!.kinds[i]!;
   if (aff === 'TEXT' ? kinds & KIND_NUM : kinds & KIND_TEXT) return 'BLOB';
   return aff;
+}
+
+/** The name SQLite gives a column reference: a rowid takes its INTEGER PRIMARY KEY column's name. */
+function columnName(src: Source, idx: number): string {
+  const t = src.table;
+  if (t && idx === src.rowidIdx) return t.rowidAlias >= 0 ? t.cols[t.rowidAlias]!.name : 'rowid';
+  return src.cols[idx]!.name;
 }
 
 /**

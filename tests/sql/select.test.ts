@@ -219,14 +219,17 @@ test('result column names follow SQLite', () => {
   const { s } = fresh();
   s.execute('CREATE TABLE t(a INTEGER PRIMARY KEY, b TEXT)');
   assert.equal(s.execute('SELECT A, t.b, b + 1, a AS x, *, count(*) FROM t').columns, ['a', 'b', 'b + 1', 'x', 'a', 'b', 'count(*)']);
-  assert.equal(s.execute('SELECT rowid, oid, _rowid_ FROM t').columns, ['rowid', 'oid', '_rowid_']);
+  // A rowid is named after the INTEGER PRIMARY KEY column, or else rowid whatever it was called.
+  assert.equal(s.execute('SELECT rowid, oid, t._rowid_ FROM t').columns, ['a', 'a', 'a']);
+  s.execute('CREATE TABLE u(x)');
+  assert.equal(s.execute('SELECT rowid, oid, _rowid_ FROM u').columns, ['rowid', 'rowid', 'rowid']);
 });
 
 test('views, FROM subqueries and CTEs name their columns as SQLite does: duplicates take :1, :2 ...', () => {
   const setup = `CREATE TABLE t(id INTEGER PRIMARY KEY, c TEXT, d); INSERT INTO t VALUES (1, 'x', 2); CREATE TABLE u(x); INSERT INTO u VALUES (7);
     CREATE VIEW v2 AS SELECT 1 AS a, 2 AS a; CREATE VIEW v3 AS SELECT c COLLATE NOCASE, rowid, d + 1, t.c, id AS c FROM t;
     CREATE VIEW v4 AS SELECT * FROM (SELECT 1 AS a, 2 AS A) UNION ALL SELECT 3, 4;
-    CREATE VIEW v5 AS SELECT rowid, oid, likely(x), true, y."c:1" FROM u, (SELECT 5 AS c, 6 AS c) AS y;`;
+    CREATE VIEW v5 AS SELECT rowid, oid, likely(x), true, y."c:1" FROM u, (SELECT 5 AS c, 6 AS c) AS y; CREATE VIEW v6(a, A) AS SELECT 1, 2;`;
   const lite = new Sqlite(':memory:');
   lite.defaultSafeIntegers(true);
   lite.exec(setup);
@@ -237,7 +240,7 @@ test('views, FROM subqueries and CTEs name their columns as SQLite does: duplica
     'SELECT * FROM (SELECT 1 AS a, 2 AS a, 3 AS a, 4 AS "a:1")', 'SELECT * FROM (SELECT 1 AS "a:1", 2 AS a, 3 AS a)',
     'SELECT * FROM (SELECT c COLLATE NOCASE, rowid, t.c, t.rowid, oid, likely(d), c AS "" FROM t)',
     'SELECT * FROM (SELECT *, * FROM t)', "SELECT * FROM (SELECT 1, 1, 'x', true, 2 AS FALSE)",
-    'WITH w AS (SELECT 1 AS a, 2 AS a) SELECT * FROM w', 'WITH w AS (SELECT c COLLATE NOCASE, rowid FROM t) SELECT * FROM w',
+    'WITH w AS (SELECT 1 AS a, 2 AS a) SELECT * FROM w', 'WITH w(a, a) AS (SELECT 1, 2) SELECT * FROM w', 'SELECT * FROM v6', 'WITH w AS (SELECT c COLLATE NOCASE, rowid FROM t) SELECT * FROM w',
   ]) {
     const p = lite.prepare(sql);
     const want = { columns: p.columns().map((c) => c.name), rows: p.raw(true).all() };
