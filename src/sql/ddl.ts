@@ -12,7 +12,7 @@ import type { Env } from './expr.ts';
 import { AGGREGATES, SCALARS } from './functions.ts';
 import { tokenize } from './lexer.ts';
 import { Parser } from './parser.ts';
-import { clearTree, computeGenerated, decodeRow, encodeRow, indexEntry, insertRowRaw, maxRowid, scanRows, tableRt } from './rows.ts';
+import { clearTree, computeGenerated, decodeRow, strictFits, encodeRow, indexEntry, insertRowRaw, maxRowid, scanRows, tableRt } from './rows.ts';
 import type { QueryCompiler } from './select.ts';
 import type { Tx } from './tx.ts';
 import { applyAffinity, checkCollation, truth, type Affinity, type Value } from './value.ts';
@@ -896,15 +896,24 @@ export function alter(a: A.Alter, cx: DdlContext): void {
         if (e instanceof Error) throw sqlError(`error in table ${t.name} after add column: ${e.message}`);
         throw e;
       }
-      if (hasRows) {
-        // Existing rows must pass the table's CHECK constraints with the new column's default.
+      if (hasRows && (nt.checks.length > 0 || (c.notNull && c.generated) || t.strict)) {
+        // Existing rows must pass the table's constraints with the new column's value, in the
+        // order SQLite's quick_check reports a row's problems: NOT NULL, the STRICT type, CHECK.
         const rt = tableRt(nt);
-        const value = rt.addedDefaults[t.cols.length]!;
+        const n = t.cols.length;
+        const col = nt.cols[n]!;
+        const value = rt.addedDefaults[n]!;
         for (const r of scanRows(tx, t, undefined, undefined, false)) {
-          const row = [...r.slice(0, t.cols.length), value, r[t.cols.length]!];
-          if (c.generated) computeGenerated(nt, row, cx.env, t.cols.length);
+          const row = [...r.slice(0, n), value, r[n]!];
+          if (c.generated) computeGenerated(nt, row, cx.env, n);
+          const v = row[n]!;
+          const fits = !t.strict || v === null || strictFits(col.type, v);
+          // A generated value fails as SQLite computes it, with the bare message of its code.
+          if (!fits && c.generated) throw constraintError('DATATYPE', 'constraint failed');
+          // SQLite reports these as a schema error (SQLITE_ERROR), not a constraint failure of a write.
+          if (v === null && col.notNull) throw sqlError('NOT NULL constraint failed');
+          if (!fits) throw sqlError('type mismatch on DEFAULT');
           const e: Env = { ...cx.env, rows: [row], agg: null };
-          // SQLite reports this as a schema error (SQLITE_ERROR), not a constraint failure of a write.
           if (rt.checks.some((ch) => truth(ch.e.fn(e)) === false)) throw sqlError('CHECK constraint failed');
         }
       }

@@ -66,6 +66,16 @@ function uniqueKind(table: Table, ix: Index | 'rowid'): 'PRIMARYKEY' | 'UNIQUE' 
   return pk.length > 0 && pk.length === ix.cols.length && ix.cols.every((c, k) => c.col === pk[k]) ? 'PRIMARYKEY' : 'UNIQUE';
 }
 
+/**
+ * Where SQLite type-checks a STRICT table's row, which is where it applies column affinity: before
+ * computing generated columns, else after NOT NULL and before CHECK constraints, else after the
+ * rowid's uniqueness and before the first index.
+ */
+function strictPoint(t: Table): 'generated' | 'check' | 'index' | undefined {
+  if (!t.strict) return undefined;
+  return tableRt(t).generated.length > 0 ? 'generated' : t.checks.length > 0 ? 'check' : 'index';
+}
+
 function checkWritable(table: Table | undefined, name: string, host: DmlHost, isView: boolean): Table {
   if (isView) throw sqlError(`cannot modify ${name} because it is a view`);
   if (/^sqlite_(master|schema)$/i.test(name)) throw sqlError('table sqlite_master may not be modified');
@@ -100,6 +110,7 @@ export class RowWriter {
       }
     }
     const rt = tableRt(t);
+    if (t.strict && strictPoint(t) === 'check') strictCheck(t, row, false);
     if (rt.checks.length) {
       const e = tableEnv(env, row);
       for (const ch of rt.checks) {
@@ -670,6 +681,7 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
   const alias = table.rowidAlias;
   const autoinc = table.autoincrement;
   const generated = rt.generated.length > 0;
+  const strictAt = strictPoint(table);
   // SQLite applies column affinity before the first index check, and before any conflict check
   // when the table has CHECK constraints or generated columns, so `excluded.*` sees the values as
   // supplied only on a rowid conflict checked before everything else.
@@ -722,7 +734,6 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
     // ...except that a REAL column always reads back as REAL (SQLite's OP_RealAffinity).
     if (raw !== row) for (let i = 0; i < ncols; i++) if (table.cols[i]!.affinity === 'REAL' && typeof raw[i] === 'bigint') raw[i] = Number(raw[i]);
     for (let i = 0; i < ncols; i++) if (i !== alias) row[i] = applyAffinity(row[i]!, table.cols[i]!.affinity);
-    if (table.strict) strictCheck(table, row, false);
     // SQLite computes a default once per statement into the row's register, and applies affinity
     // in place there: after one row of the statement got that far, later rows see it typed.
     if (raw !== row && st.typedDefaults) for (let i = 0; i < ncols; i++) if (!given[i]) raw[i] = row[i]!;
@@ -754,6 +765,7 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
     row[ridIdx] = rowid;
     if (alias >= 0) row[alias] = rowid;
     if (generated) {
+      if (table.strict) strictCheck(table, row, false);
       computeGenerated(table, row, env);
       if (table.strict) strictCheck(table, row, true);
     }
@@ -765,6 +777,7 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
     }
     if (!w.checkRow(row, action, env, true)) return;
     const key = rowKey(table.prefix, rowid);
+    let typed = strictAt !== 'index';
     for (const ix of checks) {
       let r: ReturnType<typeof handle>;
       if (ix === 'rowid') {
@@ -775,12 +788,14 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
         st.typedDefaults = true;
         continue;
       } else {
+        if (!typed) { strictCheck(table, row, false); typed = true; }
         const other = w.findConflict(ix, row, rowid, env, true);
         if (other === undefined) continue;
         r = handle(st, ix.index, other, row, raw);
       }
       if (r === 'skip' || r === 'done') return;
     }
+    if (!typed) strictCheck(table, row, false);
     if (host.foreignKeys()) { w.childKeys(row, env, 1, undefined, st.unchecked, !st.journal); w.parentKeys(row, env, -1); }
     insertRowRaw(env.tx, table, row, env, key);
     st.changes++;
@@ -878,7 +893,6 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
   const ncols = table.cols.length;
   const alias = table.rowidAlias;
   for (let i = 0; i < ncols; i++) if (i !== alias) nr[i] = applyAffinity(nr[i]!, table.cols[i]!.affinity);
-  if (table.strict) strictCheck(table, nr, false);
   let rid: Value = alias >= 0 ? nr[alias]! : nr[ncols]!;
   if (alias >= 0 && nr[alias] === old[alias] && nr[ncols] !== old[ncols]) rid = nr[ncols]!;
   if (rid === null) {
@@ -889,8 +903,10 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
   if (typeof rid !== 'bigint') throw new SqlError('SQLITE_MISMATCH', 'datatype mismatch');
   nr[ncols] = rid;
   if (alias >= 0) nr[alias] = rid;
+  const strict = table.strict ? strictPoint(table) : undefined;
+  if (strict === 'generated') strictCheck(table, nr, false);
   computeGenerated(table, nr, env);
-  if (table.strict) strictCheck(table, nr, true);
+  if (strict === 'generated') strictCheck(table, nr, true);
   const oldRowid = old[ncols] as bigint;
   if (!w.checkRow(nr, action, env, true)) return false;
   const rt = tableRt(table);
@@ -899,6 +915,7 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
     if (!updateConflict(env, table, w, action, 'rowid', rid)) return false;
     replaced = true;
   }
+  if (strict === 'index') strictCheck(table, nr, false);
   const recheck = action === 'REPLACE' && w.fkOn() && fkRewritesIndexes(w.host, table, assigned);
   const checked: TableRtIndex[] = [];
   for (let k = rt.indexes.length - 1; k >= 0; k--) {

@@ -123,19 +123,19 @@ function checkTypes(table: Table, row: Value[], kind: 'plain' | 'virtual' | 'sto
     const c = cols[i]!;
     const v = row[i]!;
     if (v === null || i === table.rowidAlias || (c.generated ? (c.generated.stored ? 'stored' : 'virtual') : 'plain') !== kind) continue;
-    const type = STRICT_NAME[c.type.toUpperCase()]!;
-    let ok: boolean;
-    switch (type) {
-      case 'INT': case 'INTEGER': ok = typeof v === 'bigint'; break;
-      case 'REAL':
-        if (typeof v === 'bigint') row[i] = Number(v);
-        ok = typeof row[i] === 'number';
-        break;
-      case 'TEXT': ok = typeof v === 'string'; break;
-      case 'BLOB': ok = v instanceof Uint8Array; break;
-      default: ok = true;
-    }
-    if (!ok) throw new SqlError('SQLITE_CONSTRAINT_DATATYPE', `cannot store ${typeName(v).toUpperCase()} value in ${type} column ${table.name}.${c.name}`);
+    if (!strictFits(c.type, v)) throw new SqlError('SQLITE_CONSTRAINT_DATATYPE', `cannot store ${typeName(v).toUpperCase()} value in ${STRICT_NAME[c.type.toUpperCase()]!} column ${table.name}.${c.name}`);
+    if (typeof v === 'bigint' && c.type.toUpperCase() === 'REAL') row[i] = Number(v);
+  }
+}
+
+/** Whether a STRICT column of `type` can hold non-NULL `v` (an integer fits a REAL column). */
+export function strictFits(type: string, v: Value): boolean {
+  switch (STRICT_NAME[type.toUpperCase()]) {
+    case 'INT': case 'INTEGER': return typeof v === 'bigint';
+    case 'REAL': return typeof v === 'number' || typeof v === 'bigint';
+    case 'TEXT': return typeof v === 'string';
+    case 'BLOB': return v instanceof Uint8Array;
+    default: return true;
   }
 }
 

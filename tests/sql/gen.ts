@@ -13,7 +13,8 @@ export { mulberry32 };
  */
 export interface Stmt { sql: string; ordered: boolean; fold?: boolean; apply?: () => void }
 
-interface Col { name: string; type: string; nocase: boolean }
+/** `gen`: a generated column, which INSERT and UPDATE may not name. */
+interface Col { name: string; type: string; nocase: boolean; gen?: boolean }
 /**
  * `keys`: column sets that carry a PRIMARY KEY or UNIQUE constraint (or a full unique index), the
  * valid ON CONFLICT targets and foreign key parents. `deps`: the tables a view reads or a table's
@@ -21,12 +22,26 @@ interface Col { name: string; type: string; nocase: boolean }
  */
 interface Tbl {
   name: string; cols: Col[]; ipk: boolean; keys?: string[][]; deps?: string[];
-  view?: boolean;
+  view?: boolean; strict?: boolean;
 }
+
+/** The columns INSERT and UPDATE may name. */
+const writable = (t: Tbl): Col[] => t.cols.filter((c) => !c.gen);
 
 interface Model { tables: Tbl[]; views: Tbl[]; fk: boolean }
 
 const TYPES = ['INTEGER', 'TEXT', 'REAL', 'NUMERIC', 'BLOB', '', 'VARCHAR(10)', 'INT'];
+/** The only types a STRICT table accepts. */
+const STRICT_TYPES = ['INTEGER', 'INT', 'REAL', 'TEXT', 'BLOB', 'ANY'];
+
+/**
+ * SQLite bug: inside a transaction, an INSERT or UPDATE OR REPLACE into a STRICT table that
+ * replaces a row and then fails its type check leaves the replaced row's index entries deleted
+ * (`BEGIN; INSERT OR REPLACE INTO t VALUES (2, '', 'b')` over row 2 of `t(c0 INTEGER PRIMARY KEY,
+ * c1 INT, c2 TEXT) STRICT` with an index on (c2, c1): PRAGMA integrity_check "row 1 missing from
+ * index", later "database disk image is malformed"). So no OR REPLACE there.
+ */
+const noReplace = (ors: string[], t: Tbl, inTx: boolean): string[] => (t.strict && inTx ? ors.filter((o) => o !== 'OR REPLACE ') : ors);
 const LITS = [
   '0', '1', '2', '3', '7', '-1', '10', '100', '9223372036854775807', '-9223372036854775808', '9007199254740993',
   '0.5', '-1.25', '3.0', '2.5', '1e15', "'a'", "'B'", "'abc'", "'Abc'", "''", "' x '", "'10'", "'3.0'", "'x1'", "'1e3'",
@@ -73,6 +88,8 @@ export class Gen {
     const defs: string[] = [];
     const keys: string[][] = [];
     const ipk = this.chance(0.5);
+    const strict = this.chance(0.15);
+    const types = strict ? STRICT_TYPES : TYPES;
     const deps: string[] = [];
     for (let i = 0; i < n; i++) {
       const cname = `c${i}`;
@@ -82,17 +99,21 @@ export class Gen {
         defs.push(`${cname} INTEGER PRIMARY KEY${this.chance(0.2) ? ' AUTOINCREMENT' : ''}`);
         continue;
       }
-      const ref = i > 0 && this.chance(0.3) ? this.parentKey(undefined) : undefined;
-      const type = ref ? this.childType(ref[1]) : this.pick(TYPES);
+      // A generated column reads the columns before it (the first column is never one: a table
+      // needs a column that is not generated).
+      const gen = i > 0 && this.chance(0.2);
+      const ref = i > 0 && !gen && this.chance(0.3) ? this.parentKey(undefined) : undefined;
+      const type = ref ? this.childType(ref[1], strict) : this.pick(types);
       const nocase = ref ? ref[1].nocase : this.chance(0.15);
       let d = `${cname} ${type}`;
       if (nocase) d += ' COLLATE NOCASE';
+      if (gen) d += this.generated({ name, cols, ipk: false });
       if (this.chance(0.15)) d += ' NOT NULL';
       if (this.chance(0.15)) { d += ' UNIQUE'; keys.push([cname]); }
-      if (this.chance(0.25)) d += ` DEFAULT ${this.pick(["0", "'d'", '1.5', 'NULL', '-3'])}`;
+      if (!gen && this.chance(0.25)) d += ` DEFAULT ${this.pick(["0", "'d'", '1.5', 'NULL', '-3'])}`;
       if (this.chance(0.1)) d += ` CHECK (${cname} IS NULL OR ${cname} <> 13)`;
       if (ref) d += this.references(ref, deps);
-      cols.push({ name: cname, type, nocase });
+      cols.push({ name: cname, type, nocase, gen });
       defs.push(d);
     }
     let alias = ipk;
@@ -104,8 +125,8 @@ export class Gen {
       if (!two && cols[0]!.type === 'INTEGER') alias = true;
     }
     if (this.chance(0.15)) { defs.push(`UNIQUE (${cols[n - 1]!.name}, ${cols[n - 2]!.name})`); keys.push([cols[n - 1]!.name, cols[n - 2]!.name]); }
-    this.tables.push({ name, cols, ipk: alias, keys, deps });
-    return `CREATE TABLE ${name} (${defs.join(', ')})`;
+    this.tables.push({ name, cols, ipk: alias, keys, deps, strict });
+    return `CREATE TABLE ${name} (${defs.join(', ')})${strict ? ' STRICT' : ''}`;
   }
 
   /**
@@ -138,8 +159,15 @@ export class Gen {
    * A foreign key column's type: the parent's half the time, so child values often match the parent
    * only after one side's affinity.
    */
-  private childType(parent: Col): string {
-    return this.chance(0.5) ? parent.type : this.pick(TYPES);
+  private childType(parent: Col, strict = false): string {
+    const types = strict ? STRICT_TYPES : TYPES;
+    return this.chance(0.5) && types.includes(parent.type) ? parent.type : this.pick(types);
+  }
+
+  /** A generated column's clause over the columns of `t` (those defined before it). */
+  private generated(t: Tbl): string {
+    const kind = this.pick(['', ' VIRTUAL', ' STORED']);
+    return `${this.chance(0.3) ? ' GENERATED ALWAYS' : ''} AS (${this.expr(t, 1)})${kind}`;
   }
 
   private createIndexStmt(): Stmt {
@@ -191,28 +219,30 @@ export class Gen {
 
   private insertStmt(): Stmt {
     const t = this.pick(this.tables);
-    const or = this.pick(['', '', '', 'OR IGNORE ', 'OR REPLACE ', 'OR ABORT ', 'OR FAIL ']);
+    const or = this.pick(noReplace(['', '', '', 'OR IGNORE ', 'OR REPLACE ', 'OR ABORT ', 'OR FAIL '], t, this.inTx));
     const rows = 1 + this.int(3);
-    const ncols = t.cols.length;
+    // Now and then a column list that names a generated column too, which SQLite refuses.
+    const targets = this.chance(0.03) ? t.cols : writable(t);
+    const ncols = targets.length;
     const useCols = this.chance(0.5);
     const k = useCols ? 1 + this.int(ncols) : ncols;
-    const cols = useCols ? `(${t.cols.slice(0, k).map((c) => c.name).join(', ')})` : '';
+    const cols = useCols ? `(${targets.slice(0, k).map((c) => c.name).join(', ')})` : '';
     // A non-integer INTEGER PRIMARY KEY is "datatype mismatch"; SQLite then keeps earlier rows of an
     // OR IGNORE/REPLACE statement inside a transaction (no statement journal), which we deliberately
     // do not copy (statement atomicity), so the generator keeps rowid values integral.
     const val = (i: number): string => (i === 0 && t.ipk ? this.pick(['1', '2', '3', '10', '-1', 'NULL', 'NULL', '1000']) : this.chance(0.2) ? this.expr(undefined, 1) : this.lit());
     let upsert = '';
-    if (!or && this.chance(0.2) && t.cols.length > 1) {
-      upsert = this.chance(0.5) ? ' ON CONFLICT DO NOTHING' : ` ON CONFLICT DO UPDATE SET ${this.pick(t.cols.slice(1)).name} = excluded.${this.pick(t.cols.slice(1)).name}`;
+    if (!or && this.chance(0.2) && writable(t).length > 1) {
+      upsert = this.chance(0.5) ? ' ON CONFLICT DO NOTHING' : ` ON CONFLICT DO UPDATE SET ${this.pick(writable(t).slice(1)).name} = excluded.${this.pick(t.cols.slice(1)).name}`;
       if (upsert.includes('DO UPDATE') && !t.ipk && !this.chance(0.3)) upsert = ' ON CONFLICT DO NOTHING';
     } else if (!or && this.chance(0.12)) {
       upsert = this.upsertTarget(t);
     }
-    const vals = Array.from({ length: rows }, () => `(${t.cols.slice(0, k).map((_, i) => val(i)).join(', ')})`).join(', ');
+    const vals = Array.from({ length: rows }, () => `(${targets.slice(0, k).map((_, i) => val(i)).join(', ')})`).join(', ');
     if (this.chance(0.05)) return { sql: `INSERT ${or}INTO ${t.name} DEFAULT VALUES${this.returning(t)}`, ordered: true };
     if (this.chance(0.08)) {
       const s = this.pick(this.tables);
-      return { sql: `INSERT ${or}INTO ${t.name}${cols} SELECT ${t.cols.slice(0, k).map((_, i) => (i === 0 && t.ipk ? 'NULL' : this.pick(s.cols).name)).join(', ')} FROM ${s.name} WHERE ${this.expr(s, 1)} ORDER BY rowid`, ordered: true };
+      return { sql: `INSERT ${or}INTO ${t.name}${cols} SELECT ${targets.slice(0, k).map((_, i) => (i === 0 && t.ipk ? 'NULL' : this.pick(s.cols).name)).join(', ')} FROM ${s.name} WHERE ${this.expr(s, 1)} ORDER BY rowid`, ordered: true };
     }
     // Rows come back in VALUES order: each is returned as it is inserted.
     return { sql: `INSERT ${or}INTO ${t.name}${cols} VALUES ${vals}${upsert}${this.returning(t)}`, ordered: true };
@@ -226,9 +256,10 @@ export class Gen {
     const target = keys.length && !this.chance(0.1) ? [...this.pick(keys)] : [this.pick(t.cols).name];
     if (target.length > 1 && this.chance(0.5)) target.reverse();
     const named = target.join(', ');
-    if (this.chance(0.4)) return ` ON CONFLICT (${named}) DO NOTHING`;
     // A rowid set here could reach the largest one, after which SQLite picks new rowids at random.
-    const c = this.pick(t.ipk ? t.cols.slice(1) : t.cols).name;
+    const w = t.ipk ? writable(t).slice(1) : writable(t);
+    if (w.length === 0 || this.chance(0.4)) return ` ON CONFLICT (${named}) DO NOTHING`;
+    const c = this.pick(w).name;
     const set = `${c} = ${this.pick([`excluded.${this.pick(t.cols).name}`, this.lit(), `${c} || excluded.${c}`, this.expr(t, 2)])}`;
     const where = this.chance(0.3) ? ` WHERE ${this.expr(t, 1)}` : '';
     return ` ON CONFLICT (${named}) DO UPDATE SET ${set}${where}`;
@@ -238,8 +269,11 @@ export class Gen {
 
   private updateStmt(): Stmt {
     const t = this.pick(this.tables);
-    const or = this.pick(['', '', 'OR IGNORE ', 'OR REPLACE ']);
-    const cols = t.ipk ? t.cols.slice(1) : t.cols;
+    const or = this.pick(noReplace(['', '', 'OR IGNORE ', 'OR REPLACE '], t, this.inTx));
+    // Now and then a generated column, which SQLite refuses to UPDATE.
+    const all = this.chance(0.03) ? t.cols : writable(t);
+    const cols = t.ipk ? all.slice(1) : all;
+    if (cols.length === 0) return this.deleteStmt();
     const c = this.pick(cols).name;
     const others = cols.filter((x) => x.name !== c);
     const set = `${c} = ${this.expr(t, 1)}${others.length && this.chance(0.3) ? `, ${this.pick(others).name} = ${this.lit()}` : ''}`;
@@ -380,10 +414,13 @@ export class Gen {
         apply: () => { t.cols = t.cols.filter((x) => x !== c); t.keys = t.keys?.filter((key) => !key.includes(c.name)); },
       };
     }
-    const ref = this.chance(0.2) ? this.parentKey(t) : undefined;
-    const col: Col = { name: `c${10 + this.nextName++}`, type: ref ? this.childType(ref[1]) : this.pick(TYPES), nocase: ref ? ref[1].nocase : this.chance(0.15) };
+    const gen = this.chance(0.15);
+    const ref = !gen && this.chance(0.2) ? this.parentKey(t) : undefined;
+    const col: Col = { name: `c${10 + this.nextName++}`, type: ref ? this.childType(ref[1], t.strict) : this.pick(t.strict ? STRICT_TYPES : TYPES), nocase: ref ? ref[1].nocase : this.chance(0.15), gen };
     let d = `${col.name} ${col.type}`;
     if (col.nocase) d += ' COLLATE NOCASE';
+    // SQLite adds a STORED column only to an empty table; the generator does not know which.
+    if (gen) return { sql: `ALTER TABLE ${t.name} ADD COLUMN ${d}${this.generated(t)}`, ordered: true, apply: () => { t.cols.push(col); } };
     // SQLite refuses NOT NULL without a default, a non-constant default and a REFERENCES column
     // with a non-NULL default only when the table has rows. Trine bug: a CHECK the rows fail (`ALTER
     // TABLE t ADD c DEFAULT 0 CHECK (c <> 0)` on a non-empty t) fails with SQLITE_CONSTRAINT_CHECK
