@@ -91,6 +91,8 @@ interface Level {
   indexed: string | null | undefined;
   /** When set, WHERE terms pushed into the compound subquery apply only while this holds. */
   pushIf?: () => boolean;
+  /** Compiles a table-valued function's arguments; called after the WHERE and ON clauses. */
+  resolveArgs?: () => void;
 }
 
 /** A CTE in scope, with the FROM items that name it. */
@@ -320,10 +322,17 @@ export class QueryCompiler implements SubqueryHost {
       const label = `(subquery-${++this.subqueryCount})`;
       return this.materialized(q, item.alias ?? label, q.srcColumns, base, label);
     }
-    // Table-valued function: arguments may refer to sources to its left.
+    // Table-valued function: arguments may refer to sources to its left (and result column
+    // aliases); SQLite resolves their names after the WHERE and ON clauses.
     const cols = this.tvf.columns(item.name.toLowerCase());
     if (!cols) throw sqlError(`no such table: ${item.name}`);
-    const args = item.args.map((a) => this.ex.compile(a, scope));
+    const visible = scope.sources.length;
+    let args: CExpr[] = [];
+    const resolveArgs = (): void => {
+      const all = scope.sources;
+      scope.sources = all.slice(0, visible);
+      try { args = item.args.map((a) => this.ex.compile(a, scope)); } finally { scope.sources = all; }
+    };
     const name = item.name.toLowerCase();
     // Its columns are declared without types, so they have BLOB affinity like untyped table columns.
     const src: Source = {
@@ -331,7 +340,7 @@ export class QueryCompiler implements SubqueryHost {
       cols: cols.map((c) => ({ name: c, aff: 'BLOB', coll: 'BINARY', hidden: false })), rowidIdx: -1, used: new Set(), leftJoined: false,
     };
     return {
-      ...base, src, table: undefined, subLabel: `${item.alias ?? item.name} VIRTUAL TABLE INDEX 0:`,
+      ...base, src, table: undefined, subLabel: `${item.alias ?? item.name} VIRTUAL TABLE INDEX 0:`, resolveArgs,
       produce: (env) => this.tvf.rows(name, args.map((a) => a.fn(env)), env),
     };
   }
@@ -428,6 +437,7 @@ export class QueryCompiler implements SubqueryHost {
     levels.forEach((l, i) => slotLevel.set(l.src.slot, i));
     const whereTerms: Conjunct[] = conjuncts(core.where).map((e) => { const t = this.ex.compileTracked(e, scope); return { ...t, ast: e }; });
     const onCompiled = onTerms.map((t) => ({ level: t.level, c: { ...this.ex.compileTracked(t.e, scope), ast: t.e } }));
+    for (const l of levels) l.resolveArgs?.();
     scope.noAgg = undefined;
     const ordered = aggs.length;
     const order = sel ? this.orderTerms(sel.orderBy, items.map((it) => ({ e: it.e, name: it.alias ?? '' })), outs, scope) : [];
@@ -1098,6 +1108,7 @@ export class QueryCompiler implements SubqueryHost {
     scope.noAgg = 'WHERE';
     const whereTerms: Conjunct[] = conjuncts(where).map((e) => ({ ...this.ex.compileTracked(e, scope), ast: e }));
     const onCompiled = onTerms.map((t) => ({ level: t.level + extra.length, c: { ...this.ex.compileTracked(t.e, scope), ast: t.e } }));
+    for (const l of fromLevels) l.resolveArgs?.();
     scope.noAgg = undefined;
     const levelOf = (slots: Set<number>): number => {
       let m = 0;

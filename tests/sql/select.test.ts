@@ -279,12 +279,19 @@ test('names resolve in the order SQLite uses: result columns, HAVING, WHERE, ON 
     ['SELECT x1, a FROM t JOIN u ON x6', 'x1'],
     ['SELECT (SELECT x9) FROM t WHERE x2', 'x9'],
     ['SELECT x1 FROM t WHERE count(*) > 1', 'x1'],
+    // A table-valued function's arguments come after WHERE and ON, before ORDER BY.
+    ['SELECT a FROM t, pragma_table_info(x8) WHERE x2', 'x2'],
+    ['SELECT a FROM t JOIN pragma_table_info(x8) ON x6', 'x6'],
+    ['SELECT a FROM t, pragma_table_info(x8) ORDER BY x5', 'x8'],
   ];
   for (const [sql, name] of cases) {
     assert.throws(() => lite.prepare(sql), (e: Error) => e.message === `no such column: ${name}`, `SQLite: ${sql}`);
     fails(s, sql, `no such column: ${name}`);
   }
   lite.close();
+  // They may name a result column alias, as WHERE may.
+  s.execute("INSERT INTO t VALUES ('u', 1)");
+  assert.equal(rows(s, 'SELECT a AS q, name FROM t, pragma_table_info(q)'), [['u', 'c'], ['u', 'd']]);
   // HAVING without aggregation is refused before WHERE's names are resolved.
   fails(s, 'SELECT a FROM t WHERE x2 HAVING x4', 'HAVING clause on a non-aggregate query');
 });
