@@ -67,13 +67,21 @@ function uniqueKind(table: Table, ix: Index | 'rowid'): 'PRIMARYKEY' | 'UNIQUE' 
 }
 
 /**
- * Where SQLite type-checks a STRICT table's row, which is where it applies column affinity: before
- * computing generated columns, else after NOT NULL and before CHECK constraints, else after the
- * rowid's uniqueness and before the first index.
+ * Where SQLite type-checks a STRICT table's stored columns, which is where it applies column
+ * affinity: after NOT NULL and before the CHECK constraints, or without those after the rowid's
+ * uniqueness and before the first index. (With generated columns it checks the others before
+ * computing them, too, and a VIRTUAL one as it computes it.)
  */
-function strictPoint(t: Table): 'generated' | 'check' | 'index' | undefined {
+function strictPoint(t: Table): 'check' | 'index' | undefined {
   if (!t.strict) return undefined;
-  return tableRt(t).generated.length > 0 ? 'generated' : t.checks.length > 0 ? 'check' : 'index';
+  return t.checks.length > 0 ? 'check' : 'index';
+}
+
+/** Computes a row's generated columns, with a STRICT table's type checks around it (see strictPoint). */
+function generate(t: Table, row: Value[], env: Env): void {
+  if (t.strict) strictCheck(t, row, 'plain');
+  computeGenerated(t, row, env);
+  if (t.strict) strictCheck(t, row, 'virtual');
 }
 
 function checkWritable(table: Table | undefined, name: string, host: DmlHost, isView: boolean): Table {
@@ -93,24 +101,31 @@ export class RowWriter {
   checkRow(row: Value[], action: Action | undefined, env: Env, useDefaults: boolean): boolean {
     const defaults = useDefaults ? tableRt(this.table).defaults : undefined;
     const t = this.table;
-    // Two passes, as SQLite: columns resolved by REPLACE are checked after all the others.
+    // Two passes, as SQLite: the first checks the columns that are not generated and gives those
+    // resolved by REPLACE their default; the second checks, in column order, the generated
+    // columns (computed again when a default went in) and the columns REPLACE resolved.
+    let filled = false;
     for (let pass = 0; pass < 2; pass++) {
+      if (pass === 1 && filled) computeGenerated(t, row, env);
       for (let i = 0; i < t.cols.length; i++) {
         const c = t.cols[i]!;
         if (!c.notNull || row[i] !== null || i === t.rowidAlias) continue;
         let act = action ?? c.notNullConflict ?? 'ABORT';
         if (act === 'REPLACE' && !(defaults && c.dflt)) act = 'ABORT';
-        if ((act === 'REPLACE') !== (pass === 1)) continue;
+        if (pass === 0) {
+          if (c.generated) continue;
+          if (act === 'REPLACE') {
+            row[i] = applyAffinity(defaults![i] ? defaults![i]!.fn(env) : null, c.affinity);
+            filled = true;
+            continue;
+          }
+        } else if (!c.generated && act !== 'REPLACE') continue;
         if (act === 'IGNORE') return false;
-        if (act === 'REPLACE' && defaults && c.dflt) {
-          row[i] = applyAffinity(defaults[i] ? defaults[i]!.fn(env) : null, c.affinity);
-          if (row[i] !== null) continue;
-        }
         throw fail('NOTNULL', `NOT NULL constraint failed: ${t.name}.${c.name}`, act === 'REPLACE' ? 'ABORT' : act);
       }
     }
     const rt = tableRt(t);
-    if (t.strict && strictPoint(t) === 'check') strictCheck(t, row, false);
+    if (t.strict && strictPoint(t) === 'check') strictCheck(t, row, 'stored');
     if (rt.checks.length) {
       const e = tableEnv(env, row);
       for (const ch of rt.checks) {
@@ -764,11 +779,7 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
     const rowid = rid;
     row[ridIdx] = rowid;
     if (alias >= 0) row[alias] = rowid;
-    if (generated) {
-      if (table.strict) strictCheck(table, row, false);
-      computeGenerated(table, row, env);
-      if (table.strict) strictCheck(table, row, true);
-    }
+    if (generated) generate(table, row, env);
     // SQLite advances the AUTOINCREMENT counter before any constraint check, so even an
     // ignored row moves it.
     if (autoinc) {
@@ -788,14 +799,14 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
         st.typedDefaults = true;
         continue;
       } else {
-        if (!typed) { strictCheck(table, row, false); typed = true; }
+        if (!typed) { strictCheck(table, row, 'stored'); typed = true; }
         const other = w.findConflict(ix, row, rowid, env, true);
         if (other === undefined) continue;
         r = handle(st, ix.index, other, row, raw);
       }
       if (r === 'skip' || r === 'done') return;
     }
-    if (!typed) strictCheck(table, row, false);
+    if (!typed) strictCheck(table, row, 'stored');
     if (host.foreignKeys()) { w.childKeys(row, env, 1, undefined, st.unchecked, !st.journal); w.parentKeys(row, env, -1); }
     insertRowRaw(env.tx, table, row, env, key);
     st.changes++;
@@ -903,10 +914,7 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
   if (typeof rid !== 'bigint') throw new SqlError('SQLITE_MISMATCH', 'datatype mismatch');
   nr[ncols] = rid;
   if (alias >= 0) nr[alias] = rid;
-  const strict = table.strict ? strictPoint(table) : undefined;
-  if (strict === 'generated') strictCheck(table, nr, false);
-  computeGenerated(table, nr, env);
-  if (strict === 'generated') strictCheck(table, nr, true);
+  if (tableRt(table).generated.length > 0) generate(table, nr, env);
   const oldRowid = old[ncols] as bigint;
   if (!w.checkRow(nr, action, env, true)) return false;
   const rt = tableRt(table);
@@ -915,7 +923,7 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
     if (!updateConflict(env, table, w, action, 'rowid', rid)) return false;
     replaced = true;
   }
-  if (strict === 'index') strictCheck(table, nr, false);
+  if (table.strict && strictPoint(table) === 'index') strictCheck(table, nr, 'stored');
   const recheck = action === 'REPLACE' && w.fkOn() && fkRewritesIndexes(w.host, table, assigned);
   const checked: TableRtIndex[] = [];
   for (let k = rt.indexes.length - 1; k >= 0; k--) {

@@ -109,21 +109,19 @@ const STRICT_NAME: Record<string, string> = { INT: 'INT', INTEGER: 'INTEGER', RE
 
 /**
  * A STRICT table's type check, SQLite's OP_TypeCheck, on values that already have their column's
- * affinity: the non-generated columns (`generated` false) or the generated ones, VIRTUAL before
- * STORED as SQLite reports them. A REAL column turns an integer into a real; any other value of
- * the wrong type fails the statement.
+ * affinity: the columns that are not generated (`plain`), the VIRTUAL ones (which SQLite checks as
+ * it computes them) or every stored column, generated or not (`stored`). A REAL column turns an
+ * integer into a real; any other value of the wrong type fails the statement.
  */
-export function strictCheck(table: Table, row: Value[], generated: boolean): void {
-  if (generated) { checkTypes(table, row, 'virtual'); checkTypes(table, row, 'stored'); } else checkTypes(table, row, 'plain');
-}
-
-function checkTypes(table: Table, row: Value[], kind: 'plain' | 'virtual' | 'stored'): void {
+export function strictCheck(table: Table, row: Value[], which: 'plain' | 'virtual' | 'stored'): void {
   const cols = table.cols;
   for (let i = 0; i < cols.length; i++) {
     const c = cols[i]!;
     const v = row[i]!;
-    if (v === null || i === table.rowidAlias || (c.generated ? (c.generated.stored ? 'stored' : 'virtual') : 'plain') !== kind) continue;
-    if (!strictFits(c.type, v)) throw new SqlError('SQLITE_CONSTRAINT_DATATYPE', `cannot store ${typeName(v).toUpperCase()} value in ${STRICT_NAME[c.type.toUpperCase()]!} column ${table.name}.${c.name}`);
+    const g = c.generated;
+    if (v === null || i === table.rowidAlias) continue;
+    if (which === 'plain' ? g !== undefined : which === 'virtual' ? !g || g.stored : g !== undefined && !g.stored) continue;
+    if (!strictFits(c.type, v)) throw new SqlError('SQLITE_CONSTRAINT_DATATYPE', `cannot store ${typeof v === 'bigint' ? 'INT' : typeName(v).toUpperCase()} value in ${STRICT_NAME[c.type.toUpperCase()]!} column ${table.name}.${c.name}`);
     if (typeof v === 'bigint' && c.type.toUpperCase() === 'REAL') row[i] = Number(v);
   }
 }
