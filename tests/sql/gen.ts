@@ -13,8 +13,8 @@ export { mulberry32 };
  */
 export interface Stmt { sql: string; ordered: boolean; fold?: boolean; apply?: () => void }
 
-/** `gen`: a generated column, which INSERT and UPDATE may not name. */
-interface Col { name: string; type: string; nocase: boolean; gen?: boolean }
+/** `gen`: a generated column, which INSERT and UPDATE may not name. `notNull`: declared NOT NULL. */
+interface Col { name: string; type: string; nocase: boolean; gen?: boolean; notNull?: boolean }
 /**
  * `keys`: column sets that carry a PRIMARY KEY or UNIQUE constraint (or a full unique index), the
  * valid ON CONFLICT targets and foreign key parents. `deps`: the tables a view reads or a table's
@@ -31,6 +31,14 @@ const writable = (t: Tbl): Col[] => t.cols.filter((c) => !c.gen);
 interface Model { tables: Tbl[]; views: Tbl[]; fk: boolean }
 
 const TYPES = ['INTEGER', 'TEXT', 'REAL', 'NUMERIC', 'BLOB', '', 'VARCHAR(10)', 'INT'];
+/**
+ * Generated columns are not REAL. SQLite keeps an integral value of one as an integer until it
+ * reads it back from a row, so what a later generated column, an index or a sort sees depends on
+ * the access path (`CREATE TABLE t(a, r REAL AS (a)); INSERT INTO t(a) VALUES (1); SELECT r FROM
+ * t ORDER BY r`: SQLite 1, yet 1.0 without ORDER BY); Trine's value is always the REAL.
+ */
+const notReal = (type: string): boolean => type !== 'REAL';
+
 /** The only types a STRICT table accepts. */
 const STRICT_TYPES = ['INTEGER', 'INT', 'REAL', 'TEXT', 'BLOB', 'ANY'];
 
@@ -105,17 +113,18 @@ export class Gen {
       // needs a column that is not generated).
       const gen = i > 0 && this.chance(0.2);
       const ref = i > 0 && !gen && this.chance(0.3) ? this.parentKey(undefined) : undefined;
-      const type = ref ? this.childType(ref[1], strict) : this.pick(types);
+      const type = ref ? this.childType(ref[1], strict) : this.pick(gen ? types.filter(notReal) : types);
       const nocase = ref ? ref[1].nocase : this.chance(0.15);
       let d = `${cname} ${type}`;
       if (nocase) d += ' COLLATE NOCASE';
-      if (gen) d += this.generated({ name, cols, ipk: false }, type);
-      if (this.chance(0.15)) d += ' NOT NULL';
+      if (gen) d += this.generated({ name, cols, ipk: false });
+      const notNull = this.chance(0.15);
+      if (notNull) d += ' NOT NULL';
       if (this.chance(0.15)) { d += ' UNIQUE'; keys.push([cname]); }
       if (!gen && this.chance(0.25)) d += ` DEFAULT ${this.pick(["0", "'d'", '1.5', 'NULL', '-3'])}`;
       if (this.chance(0.1)) d += ` CHECK (${cname} IS NULL OR ${cname} <> 13)`;
       if (ref) d += this.references(ref, deps);
-      cols.push({ name: cname, type, nocase, gen });
+      cols.push({ name: cname, type, nocase, gen, notNull });
       defs.push(d);
     }
     let alias = ipk;
@@ -166,15 +175,14 @@ export class Gen {
     return this.chance(0.5) && types.includes(parent.type) ? parent.type : this.pick(types);
   }
 
-  /**
-   * A generated column's clause over the columns of `t` (those defined before it). Trine bug: a
-   * VIRTUAL REAL column holding an integral value sorts as a REAL where SQLite's sorter keeps the
-   * integer (`CREATE TABLE t(a, r REAL AS (a)); INSERT INTO t(a) VALUES (1); SELECT r FROM t ORDER
-   * BY r`: SQLite 1, Trine 1.0), so a REAL one is STORED.
-   */
-  private generated(t: Tbl, type: string): string {
-    const kind = type === 'REAL' ? ' STORED' : this.pick(['', ' VIRTUAL', ' STORED']);
-    return `${this.chance(0.3) ? ' GENERATED ALWAYS' : ''} AS (${this.expr(t, 1)})${kind}`;
+  /** A generated column's clause over the columns of `t` (those defined before it). */
+  private generated(t: Tbl): string {
+    const kind = this.pick(['', ' VIRTUAL', ' STORED']);
+    // SQLite quirk: it computes a generated column taking NOT NULL columns to be not NULL before
+    // it checks them, so `x NOT IN (3, c)` with c NOT NULL but NULL is 1 there, and which error a
+    // row with that NULL fails with follows. So the expression reads nullable columns only.
+    const cols = t.cols.filter((c) => !c.notNull);
+    return `${this.chance(0.3) ? ' GENERATED ALWAYS' : ''} AS (${this.expr(cols.length ? { ...t, cols } : undefined, 1)})${kind}`;
   }
 
   private createIndexStmt(): Stmt {
@@ -427,19 +435,20 @@ export class Gen {
     // SQLite quirk: an ADD COLUMN that fails its check of the existing rows (a STRICT column whose
     // default or generated value has the wrong type) inside a transaction leaves the column in
     // SQLite's cached schema, so a STRICT table there gets an ANY column, which takes any value.
-    const type = t.strict && this.inTx ? 'ANY' : ref ? this.childType(ref[1], t.strict) : this.pick(t.strict ? STRICT_TYPES : TYPES);
+    const types = t.strict ? STRICT_TYPES : TYPES;
+    const type = t.strict && this.inTx ? 'ANY' : ref ? this.childType(ref[1], t.strict) : this.pick(gen ? types.filter(notReal) : types);
     const col: Col = { name: `c${10 + this.nextName++}`, type, nocase: ref ? ref[1].nocase : this.chance(0.15), gen };
     let d = `${col.name} ${col.type}`;
     if (col.nocase) d += ' COLLATE NOCASE';
     // SQLite adds a STORED column only to an empty table; the generator does not know which.
-    if (gen) return { sql: `ALTER TABLE ${t.name} ADD COLUMN ${d}${this.generated(t, col.type)}`, ordered: true, apply: () => { t.cols.push(col); } };
+    if (gen) return { sql: `ALTER TABLE ${t.name} ADD COLUMN ${d}${this.generated(t)}`, ordered: true, apply: () => { t.cols.push(col); } };
     // SQLite refuses NOT NULL without a default, a non-constant default and a REFERENCES column
     // with a non-NULL default only when the table has rows. Trine bug: a CHECK the rows fail (`ALTER
     // TABLE t ADD c DEFAULT 0 CHECK (c <> 0)` on a non-empty t) fails with SQLITE_CONSTRAINT_CHECK
     // where SQLite's code is SQLITE_ERROR, so the CHECK asked always holds.
     const dflt = this.chance(0.5) ? this.pick(['0', "'d'", '1.5', 'NULL', '-3', '(1 + 2)']) : undefined;
     if (dflt) d += ` DEFAULT ${dflt}`;
-    if (dflt !== 'NULL' && this.chance(0.15)) d += ' NOT NULL';
+    if (dflt !== 'NULL' && this.chance(0.15)) { d += ' NOT NULL'; col.notNull = true; }
     if (this.chance(0.15)) d += ` CHECK (${col.name} IS NULL OR ${col.name} <> 13)`;
     const deps: string[] = [];
     if (ref) d += this.references(ref, deps);
