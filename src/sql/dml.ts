@@ -279,7 +279,6 @@ export class RowWriter {
             const d = rt.defaults[c];
             row[c] = action === 'CASCADE' ? applyAffinity(nr![pcols[i]!]!, child.cols[c]!.affinity) : action === 'SET DEFAULT' && d ? applyAffinity(d.fn(env), child.cols[c]!.affinity) : null;
           });
-          computeGenerated(child, row, env);
           w.actionUpdate(cur, row, changedColumns(child, set), env, depth + 1);
         }
       }
@@ -291,7 +290,10 @@ export class RowWriter {
    * count as in any UPDATE, so a SET DEFAULT whose default has no parent fails the statement.
    */
   private actionUpdate(old: Value[], nr: Value[], assigned: ReadonlySet<number>, env: Env, depth: number): void {
+    const t = this.table;
+    if (tableRt(t).generated.length > 0) generate(t, nr, env);
     if (!this.checkRow(nr, undefined, env, true)) return;
+    if (t.strict && strictPoint(t) === 'index') strictCheck(t, nr, 'stored');
     this.rewrite(old, nr, env, assigned);
     this.parentActions(old, nr, env, depth, assigned);
   }

@@ -230,6 +230,15 @@ test('STRICT tables: conversions, then the type check (SQLITE_CONSTRAINT_DATATYP
     INSERT INTO s6 VALUES (1, x'00');
     INSERT INTO s6 VALUES (2, 'b');
     UPDATE s6 SET id = 1, b = x'00' WHERE id = 2;
+    PRAGMA foreign_keys = ON;
+    CREATE TABLE p(k PRIMARY KEY);
+    CREATE TABLE c(r INT REFERENCES p(k) ON UPDATE CASCADE, g TEXT AS (r || 'x') STORED) STRICT;
+    INSERT INTO p VALUES (1);
+    INSERT INTO c(r) VALUES (1);
+    UPDATE p SET k = 'abc';
+    UPDATE p SET k = '7';
+    UPDATE p SET k = 8;
+    SELECT r, typeof(r), g FROM c;
     CREATE TABLE s7(a INT NOT NULL, b TEXT CHECK (b <> 'q')) STRICT;
     INSERT INTO s7 VALUES (NULL, x'00');
     INSERT INTO s7 VALUES (1, x'00');
