@@ -294,6 +294,15 @@ export class RowWriter {
     if (tableRt(t).generated.length > 0) generate(t, nr, env);
     if (!this.checkRow(nr, undefined, env, true)) return;
     if (t.strict && strictPoint(t) === 'index') strictCheck(t, nr, 'stored');
+    // The action's UPDATE checks the unique indexes its change reaches, newest first, as any UPDATE.
+    const rt = tableRt(t);
+    const rowid = nr[t.cols.length] as bigint;
+    for (let k = rt.indexes.length - 1; k >= 0; k--) {
+      const ix = rt.indexes[k]!;
+      if (!ix.index.unique || !indexChanges(t, ix, old, nr, assigned, env)) continue;
+      const other = this.findConflict(ix, nr, rowid, env);
+      if (other !== undefined && !updateConflict(env, t, this, undefined, ix.index, other)) return;
+    }
     this.rewrite(old, nr, env, assigned);
     this.parentActions(old, nr, env, depth, assigned);
   }

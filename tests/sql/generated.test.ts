@@ -159,6 +159,12 @@ test('generated columns: ADD COLUMN (rows written before it compute the VIRTUAL 
     SELECT * FROM c;
     DELETE FROM p;
     SELECT * FROM c;
+    CREATE TABLE pd(k INTEGER PRIMARY KEY);
+    CREATE TABLE cd(a, r INTEGER DEFAULT 'd' REFERENCES pd(k) ON DELETE SET DEFAULT, g AS (a || r) STORED UNIQUE);
+    INSERT INTO pd VALUES (1), (2);
+    INSERT INTO cd(a, r) VALUES ('x', 1), ('x', 2);
+    DELETE FROM pd;
+    SELECT * FROM cd;
     CREATE TABLE n(a);
     INSERT INTO n VALUES (1);
     ALTER TABLE n ADD COLUMN f AS (NULL) NOT NULL;
