@@ -234,11 +234,7 @@ export function createTable(ct: A.CreateTable, cx: DdlContext): void {
     const q = cx.qc.compileSelect(ct.as, undefined);
     q.run(cx.env, (r) => { rows.push(r); });
     const typeOf = (a: Affinity | null): string => (a === 'INTEGER' ? 'INT' : a === 'REAL' ? 'REAL' : a === 'TEXT' ? 'TEXT' : a === 'NUMERIC' ? 'NUM' : '');
-    const seen = new Set<string>();
-    const cols = q.columns.map((c, i) => {
-      let name = c;
-      for (let k = 1; seen.has(name.toLowerCase()); k++) name = `${c}:${k}`;
-      seen.add(name.toLowerCase());
+    const cols = (q.tableColumns ?? q.columns).map((name, i) => {
       const t = typeOf(q.aff[i] ?? null);
       return `${quoteIdIfNeeded(name)}${t ? ` ${t}` : ''}`;
     });

@@ -566,6 +566,38 @@ const PASSING_ARGS: Record<string, number[] | undefined> = {
   coalesce: undefined, ifnull: undefined, max: undefined, min: undefined, nullif: [0], iif: [1, 2], likely: [0], unlikely: [0], likelihood: [0],
 };
 
+/**
+ * Adds the column references that result column `i` of `sel` (of each arm of a compound) may
+ * return unchanged; a column of a FROM subquery or CTE passes on what that query's column passes
+ * (SQLite flattens the subquery, or copies the tagged value through unchanged).
+ */
+function passedThroughColumn(sel: A.Select, i: number, out: Set<A.Expr>): void {
+  for (const core of sel.cores) {
+    const e = core.k === 'core' ? core.cols[i]?.expr : undefined;
+    if (core.k !== 'core' || !e) continue;
+    const cols = new Set<A.Expr>();
+    passedThrough(e, cols);
+    for (const c of cols) {
+      out.add(c);
+      if (c.k !== 'col') continue;
+      const name = c.name.toLowerCase();
+      for (const j of core.from) {
+        const it = j.item;
+        const alias = (it.alias ?? (it.k === 'table' ? it.name : undefined))?.toLowerCase();
+        if (c.table !== undefined && c.table.toLowerCase() !== alias) continue;
+        const cte = it.k === 'table' ? sel.with.find((w) => w.name.toLowerCase() === it.name.toLowerCase()) : undefined;
+        const q = it.k === 'sub' ? it.select : cte?.select;
+        const first = q?.cores[0];
+        if (!q || first?.k !== 'core') continue;
+        const k = cte?.cols
+          ? cte.cols.findIndex((n) => n.toLowerCase() === name)
+          : first.cols.findIndex((r) => (r.alias ?? (r.expr?.k === 'col' ? r.expr.name : undefined))?.toLowerCase() === name);
+        if (k >= 0) passedThroughColumn(q, k, out);
+      }
+    }
+  }
+}
+
 /** Adds the column references whose value `e` may return unchanged to `out`. */
 function passedThrough(e: A.Expr, out: Set<A.Expr>): void {
   switch (e.k) {
@@ -578,11 +610,7 @@ function passedThrough(e: A.Expr, out: Set<A.Expr>): void {
       return;
     // CAST AS NUMERIC turns a tagged integer into a plain one (CAST AS INTEGER does anyway).
     case 'cast': if (['NUMERIC', 'INTEGER'].includes(affinityOf(e.type))) passedThrough(e.e, out); return;
-    case 'subq': {
-      const core = e.select.cores.length === 1 ? e.select.cores[0]! : undefined;
-      if (core?.k === 'core' && core.cols[0]?.expr) passedThrough(core.cols[0].expr, out);
-      return;
-    }
+    case 'subq': passedThroughColumn(e.select, 0, out); return;
     case 'fn': {
       const name = e.name.toLowerCase();
       // One-argument max() and min() are aggregates.

@@ -168,9 +168,19 @@ export function toNumber(v: Value): bigint | number | null {
   if (v === null) return null;
   switch (typeof v) {
     case 'bigint': case 'number': return v;
-    case 'string': return parseNumericPrefix(v).v;
-    default: return parseNumericPrefix(fromUtf8(v)).v;
+    case 'string': return arithmeticValue(v);
+    default: return arithmeticValue(fromUtf8(v));
   }
+}
+
+/**
+ * Text read for arithmetic as SQLite's computeNumericType reads it: the longest numeric prefix,
+ * except that an integer ended by a NUL (spaces aside) is REAL: SQLite's real parser takes the
+ * NUL for the end of the string, its integer parser for extra text (`('5' || X'00') * 1` is 5.0).
+ */
+function arithmeticValue(s: string): bigint | number {
+  const r = parseNumericPrefix(s);
+  return typeof r.v === 'bigint' && r.whole && !r.empty && s.includes('\0') ? Number(r.v) : r.v;
 }
 
 /** CAST(v AS INTEGER). */

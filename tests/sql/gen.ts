@@ -406,13 +406,9 @@ export class Gen {
     const viewed = this.views.some((v) => v.deps?.includes(t.name));
     // SQLite quirk: a DROP COLUMN that a view breaks, inside a transaction, fails but leaves the
     // column gone from SQLite's cached schema (`table t has 2 columns but 3 values were supplied`).
-    // Trine bug: a view's missing column is reported from the ON clause before the result columns
-    // (`CREATE VIEW v AS SELECT a.c AS x FROM t a JOIN t b ON b.c = 1`, then `ALTER TABLE t DROP
-    // COLUMN c`: SQLite says "no such column: a.c", Trine "b.c"), so joining views keep their columns.
-    const joined = this.views.some((v) => (v.deps?.length ?? 0) > 1 && v.deps!.includes(t.name));
     const forms = [0, 1, 2, 3].filter((f) => {
       if (f === 1) return !viewed;
-      return f !== 2 || (!joined && !(viewed && this.inTx));
+      return f !== 2 || !(viewed && this.inTx);
     });
     const k = this.pick(forms);
     if (k === 0) {

@@ -129,4 +129,20 @@ test('typeof, CAST and storage through a table follow affinity', () => {
   assert.is(one(s, "SELECT 'abc' = 'ABC' COLLATE NOCASE"), 1n);
 });
 
+test('arithmetic reads an integer a NUL ends as REAL, as SQLite does; other prefixes, casts and bit operations keep integers', () => {
+  const { s } = fresh();
+  const got = (e: string) => { const r = s.execute(`SELECT ${e}, typeof(${e})`, [], { safeIntegers: true }).rows[0]!; return `${String(r[0])} ${String(r[1])}`; };
+  // Each expected value is better-sqlite3's answer.
+  assert.is(got("('5' || X'00') * 1"), '5 real');
+  assert.is(got("(' -5 ' || X'00' || 'abc') + 0"), '-5 real');
+  assert.is(got("('5' || X'00') % 2"), '1 real');
+  assert.is(got("-('5' || X'00')"), '-5 real');
+  assert.is(got("('9223372036854775807' || X'00') * 1"), '9223372036854776000 real');
+  assert.is(got("('5abc' || X'00') * 1"), '5 integer');
+  assert.is(got("('0x5' || X'00') * 1"), '0 integer');
+  assert.is(got("('5abc') * 1"), '5 integer');
+  assert.is(got("CAST('5' || X'00' AS INTEGER)"), '5 integer');
+  assert.is(got("('5' || X'00') & 1"), '1 integer');
+});
+
 test.run();
