@@ -11,7 +11,7 @@ import { SqlError, sqlError } from './errors.ts';
 import { Scope, type CExpr, type Env, type Source } from './expr.ts';
 import { changedColumns, computeGenerated, deleteRowRaw, encodeRow, indexEntry, insertRowRaw, maxRowid, readRow, scanRows, strictCheck, tableRt, tableSource, TABLE_SLOT, writeIndexEntries } from './rows.ts';
 import { compareBytes } from '../storage/kv.ts';
-import type { PlanRow, QueryCompiler } from './select.ts';
+import { columnName, type PlanRow, type QueryCompiler } from './select.ts';
 import { INT64_MAX, affinityOf, applyAffinity, compareValues, truth, type Affinity, type Collation, type Value } from './value.ts';
 
 /** What DML needs from the session. */
@@ -556,7 +556,7 @@ function compileReturning(qc: QueryCompiler, cols: A.ResultCol[] | undefined, ta
       if (ce.aff === 'REAL') { const f = ce.fn; ce = { ...ce, fn: (env) => { const v = f(env); return typeof v === 'bigint' ? Number(v) : v; } }; }
     } else ce = qc.ex.compile(rc.expr!, scope);
     fns.push(ce);
-    names.push(rc.alias ?? (ce.col && rc.expr!.k === 'col' ? src.cols[ce.col.idx]?.name ?? rc.text : rc.text));
+    names.push(rc.alias ?? (ce.col && rc.expr!.k === 'col' ? columnName(src, ce.col.idx) : rc.text));
   }
   return { names, fns };
 }

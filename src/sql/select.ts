@@ -1465,7 +1465,7 @@ function compoundAffinity(arms: { aff: (Affinity | null)[]; kinds: number[] }[],
 }
 
 /** The name SQLite gives a column reference: a rowid takes its INTEGER PRIMARY KEY column's name. */
-function columnName(src: Source, idx: number): string {
+export function columnName(src: Source, idx: number): string {
   const t = src.table;
   if (t && idx === src.rowidIdx) return t.rowidAlias >= 0 ? t.cols[t.rowidAlias]!.name : 'rowid';
   return src.cols[idx]!.name;

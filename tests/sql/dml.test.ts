@@ -251,6 +251,15 @@ test('RETURNING sees only the target table, under its own name (not FROM tables,
   fails(s, 'DELETE FROM t AS x WHERE a = 2 RETURNING x.b', 'no such column: x.b');
 });
 
+test('RETURNING names a rowid reference after the INTEGER PRIMARY KEY column, else rowid, as a SELECT does', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE t(a INTEGER PRIMARY KEY, b); CREATE TABLE u(x, y)');
+  assert.equal(s.execute('INSERT INTO t VALUES (1, 2) RETURNING rowid, oid, _rowid_, t.rowid, b').columns, ['a', 'a', 'a', 'a', 'b']);
+  assert.equal(s.execute('INSERT INTO u VALUES (1, 2) RETURNING rowid, oid, u._rowid_, x').columns, ['rowid', 'rowid', 'rowid', 'x']);
+  assert.equal(s.execute('UPDATE u SET x = 3 RETURNING oid, oid AS k').columns, ['rowid', 'k']);
+  assert.equal(s.execute('DELETE FROM t RETURNING _rowid_, *').columns, ['a', 'a', 'b']);
+});
+
 test('foreign keys: UPDATE checks only the keys whose columns it assigns, so orphan rows stay writable', () => {
   const { s } = fresh();
   s.execute('CREATE TABLE p(id INTEGER PRIMARY KEY); CREATE TABLE c(x REFERENCES p, y UNIQUE)');
