@@ -84,12 +84,18 @@ function generate(t: Table, row: Value[], env: Env): void {
   if (t.strict) strictCheck(t, row, 'virtual');
 }
 
-function checkWritable(table: Table | undefined, name: string, host: DmlHost, isView: boolean): Table {
-  if (isView) throw sqlError(`cannot modify ${name} because it is a view`);
+function checkWritable(qc: QueryCompiler, name: string): Table {
+  const view = qc.schema.view(name);
+  if (view) {
+    // SQLite works out the view's columns first (sqlite3ViewGetColumnNames), so a view over a
+    // dropped table or column reports that, not that views are read-only.
+    qc.viewQuery(view);
+    throw sqlError(`cannot modify ${name} because it is a view`);
+  }
   if (/^sqlite_(master|schema)$/i.test(name)) throw sqlError('table sqlite_master may not be modified');
+  const table = qc.schema.table(name);
   if (!table) throw sqlError(`no such table: ${name}`);
   if (table.name === 'sqlite_schema') throw sqlError('table sqlite_master may not be modified');
-  void host;
   return table;
 }
 
@@ -626,8 +632,7 @@ function passedThrough(e: A.Expr, out: Set<A.Expr>): void {
 // ---- INSERT ----
 
 export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost): CompiledDml {
-  const view = qc.schema.view(stmt.table);
-  const table = checkWritable(qc.schema.table(stmt.table), stmt.table, host, !!view);
+  const table = checkWritable(qc, stmt.table);
   const ncols = table.cols.length;
   const ridIdx = ncols;
   // Target positions for each supplied value.
@@ -1032,8 +1037,7 @@ function sameValues(a: Value[], b: Value[]): boolean {
 // ---- UPDATE ----
 
 export function compileUpdate(stmt: A.Update, qc: QueryCompiler, host: DmlHost): CompiledDml {
-  const view = qc.schema.view(stmt.table);
-  const table = checkWritable(qc.schema.table(stmt.table), stmt.table, host, !!view);
+  const table = checkWritable(qc, stmt.table);
   const ncols = table.cols.length;
   qc.pushCtes(stmt.with);
   try {
@@ -1125,8 +1129,7 @@ export function compileUpdate(stmt: A.Update, qc: QueryCompiler, host: DmlHost):
 // ---- DELETE ----
 
 export function compileDelete(stmt: A.Delete, qc: QueryCompiler, host: DmlHost): CompiledDml {
-  const view = qc.schema.view(stmt.table);
-  const table = checkWritable(qc.schema.table(stmt.table), stmt.table, host, !!view);
+  const table = checkWritable(qc, stmt.table);
   qc.pushCtes(stmt.with);
   try {
     const scope = new Scope(undefined);

@@ -345,15 +345,17 @@ export class QueryCompiler implements SubqueryHost {
     };
   }
 
-  private viewLevel(view: View, name: string, base: Omit<Level, 'src' | 'table' | 'produce'>): Level {
+  /** A view's query, compiled outside the CTEs of the statement that names it. */
+  viewQuery(view: View): Query {
     if (++this.viewDepth > MAX_VIEW_DEPTH) throw sqlError(`view ${view.name} is circularly defined`);
-    try {
-      const saved = this.ctes.splice(0);
-      let q: Query;
-      try { q = this.compileSelect(view.select, undefined); } finally { this.ctes.push(...saved); }
-      if (view.cols && view.cols.length !== q.columns.length) throw sqlError(`expected ${view.cols.length} columns for '${view.name}' but got ${q.columns.length}`);
-      return this.materialized(q, name, view.cols ? sourceNames(view.cols) : q.tableColumns, base, name);
-    } finally { this.viewDepth--; }
+    const saved = this.ctes.splice(0);
+    try { return this.compileSelect(view.select, undefined); } finally { this.ctes.push(...saved); this.viewDepth--; }
+  }
+
+  private viewLevel(view: View, name: string, base: Omit<Level, 'src' | 'table' | 'produce'>): Level {
+    const q = this.viewQuery(view);
+    if (view.cols && view.cols.length !== q.columns.length) throw sqlError(`expected ${view.cols.length} columns for '${view.name}' but got ${q.columns.length}`);
+    return this.materialized(q, name, view.cols ? sourceNames(view.cols) : q.tableColumns, base, name);
   }
 
   private materialized(q: Query, name: string, names: string[] | undefined, base: Omit<Level, 'src' | 'table' | 'produce'>, label: string): Level {

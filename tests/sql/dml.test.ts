@@ -260,6 +260,22 @@ test('RETURNING names a rowid reference after the INTEGER PRIMARY KEY column, el
   assert.equal(s.execute('DELETE FROM t RETURNING _rowid_, *').columns, ['a', 'a', 'b']);
 });
 
+test('writing to a view first compiles it: a view over a dropped table reports that table (differential seed 3102)', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE t0(a); CREATE TABLE t1(a)');
+  s.execute('CREATE VIEW v0 AS SELECT * FROM t0; CREATE VIEW v1 AS SELECT * FROM v0, t1; CREATE VIEW v2(x, y) AS SELECT 1');
+  s.execute('CREATE VIEW v3 AS SELECT b FROM t1; CREATE VIEW v4 AS SELECT * FROM v4');
+  fails(s, 'DELETE FROM v0', 'cannot modify v0 because it is a view');
+  // SQLite takes a view's declared column names without counting its result columns here.
+  fails(s, 'UPDATE v2 SET x = 1', 'cannot modify v2 because it is a view');
+  s.execute('DROP TABLE t0');
+  for (const sql of ['DELETE FROM v0', 'UPDATE v0 SET a = 1', 'INSERT INTO v0 VALUES (1)', 'INSERT INTO v1 SELECT 1, 2 RETURNING *']) {
+    assert.is(fails(s, sql, 'no such table: main.t0').code, 'SQLITE_ERROR');
+  }
+  fails(s, 'DELETE FROM v3', 'no such column: b');
+  fails(s, 'DELETE FROM v4', 'view v4 is circularly defined');
+});
+
 test('foreign keys: UPDATE checks only the keys whose columns it assigns, so orphan rows stay writable', () => {
   const { s } = fresh();
   s.execute('CREATE TABLE p(id INTEGER PRIMARY KEY); CREATE TABLE c(x REFERENCES p, y UNIQUE)');
