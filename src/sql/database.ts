@@ -397,8 +397,8 @@ export class Session {
       case 'defer_foreign_keys':
         if (s.value) {
           this.fkc.deferAll = pragmaBool(arg);
-          // Turning it off forgets the immediate violations it deferred, as in SQLite.
-          if (!this.fkc.deferAll) this.fkc.deferredImm = 0;
+          // Turning it off forgets every outstanding violation, deferred keys' too, as SQLite does.
+          if (!this.fkc.deferAll) { this.fkc.deferredImm = 0; this.fkc.deferred = 0; }
           return empty();
         }
         return { columns: ['defer_foreign_keys'], rows: [[this.fkc.deferAll ? 1n : 0n]], changes: 0 };

@@ -220,4 +220,17 @@ test('defer_foreign_keys ends with a statement that read a table, not with one t
   assert.equal(both(script('SELECT 1')).slice(6), ['ok ', FK, 'ok ']);
 });
 
+test('turning defer_foreign_keys off forgets a deferred key\'s violations too (differential seed 20046)', () => {
+  const script = (pragma: string) => [
+    'CREATE TABLE t0 (c0 INTEGER PRIMARY KEY)',
+    'CREATE TABLE t1 (c0, c1 REFERENCES t0(c0) DEFERRABLE INITIALLY DEFERRED)',
+    'BEGIN',
+    'INSERT INTO t1 VALUES (2, 5)',
+    pragma,
+    'COMMIT',
+  ];
+  assert.equal(both(script('PRAGMA defer_foreign_keys = OFF')).slice(5), ['ok ']);
+  assert.equal(both(script('PRAGMA defer_foreign_keys = ON')).slice(5), [FK]);
+});
+
 test.run();
