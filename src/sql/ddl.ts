@@ -12,7 +12,7 @@ import type { Env } from './expr.ts';
 import { AGGREGATES, SCALARS } from './functions.ts';
 import { tokenize } from './lexer.ts';
 import { Parser } from './parser.ts';
-import { clearTree, computeGenerated, decodeRow, strictFits, encodeRow, indexEntry, insertRowRaw, maxRowid, scanRows, tableRt } from './rows.ts';
+import { clearTree, computeGenerated, decodeRow, generatedLoop, strictFits, encodeRow, indexEntry, insertRowRaw, maxRowid, scanRows, tableRt } from './rows.ts';
 import type { QueryCompiler } from './select.ts';
 import type { Tx } from './tx.ts';
 import { applyAffinity, checkCollation, truth, type Affinity, type Value } from './value.ts';
@@ -290,6 +290,17 @@ export function createIndex(ci: A.CreateIndex, cx: DdlContext): void {
       continue;
     }
     selfReference(ic.e, table, 'index expressions');
+  }
+  if (tableRt(table).loop !== undefined) {
+    // A generated column caught in a loop (ADD COLUMN allows one) fails where the index reads it.
+    for (const e of [...ci.cols.map((ic) => ic.e), ci.where]) {
+      for (const o of nodes(e)) {
+        const name = o.k === 'col' ? (o as { name: string }).name : o === e && o.k === 'lit' && typeof o.v === 'string' ? o.v : undefined;
+        const i = name === undefined ? -1 : table.cols.findIndex((c) => c.name.toLowerCase() === name.toLowerCase());
+        const loop = i >= 0 && table.cols[i]!.generated ? generatedLoop(table, i) : undefined;
+        if (loop !== undefined) throw sqlError(`generated column loop on "${loop}"`);
+      }
+    }
   }
   const root = schema.maxRootpage() + 1;
   const ix = buildIndex(ci, table, root);

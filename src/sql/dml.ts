@@ -9,7 +9,7 @@ import type { Index, Table } from './catalog.ts';
 import { encodeRecord, indexKeyPrefix, prefixEnd, readRowid, rowKey } from './codec.ts';
 import { SqlError, sqlError } from './errors.ts';
 import { Scope, type CExpr, type Env, type Source } from './expr.ts';
-import { changedColumns, computeGenerated, deleteRowRaw, encodeRow, indexEntry, insertRowRaw, maxRowid, readRow, scanRows, strictCheck, tableRt, tableSource, TABLE_SLOT, writeIndexEntries } from './rows.ts';
+import { changedColumns, computeGenerated, deleteRowRaw, generatedLoop, encodeRow, indexEntry, insertRowRaw, maxRowid, readRow, scanRows, strictCheck, tableRt, tableSource, TABLE_SLOT, writeIndexEntries } from './rows.ts';
 import { compareBytes } from '../storage/kv.ts';
 import { columnName, type PlanRow, type QueryCompiler } from './select.ts';
 import { INT64_MAX, affinityOf, applyAffinity, compareValues, truth, type Affinity, type Collation, type Value } from './value.ts';
@@ -724,6 +724,8 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
   });
   const ret = compileReturning(qc, stmt.returning, target.src, true);
   const rt = tableRt(table);
+  // SQLite compiles the computation of every generated column of the new row.
+  if (rt.loop !== undefined) throw sqlError(rt.loop);
   const checks = uniquenessOrder(rt.indexes, upserts.map((u) => u.index));
   const w = new RowWriter(table, host);
   const action = stmt.or;
@@ -1044,7 +1046,9 @@ export function compileUpdate(stmt: A.Update, qc: QueryCompiler, host: DmlHost):
     const scope = new Scope(undefined);
     const target = qc.tableLevel(table, stmt.alias ?? table.name, scope);
     // The new row starts as a copy of the old one, so every column must be read (no covering scan).
-    for (let i = 0; i < ncols; i++) target.src.used.add(i);
+    // With a loop among its generated columns, the UPDATE fails once compiled, as SQLite's does.
+    const genLoop = tableRt(table).loop;
+    if (genLoop === undefined) for (let i = 0; i < ncols; i++) target.src.used.add(i);
     const sets: { col: number; e: CExpr }[] = [];
     const loop = qc.compileLoop(stmt.from, stmt.where, scope, undefined, [target]);
     for (const a of stmt.set) {
@@ -1058,6 +1062,7 @@ export function compileUpdate(stmt: A.Update, qc: QueryCompiler, host: DmlHost):
       sets.push({ col: i, e: qc.ex.compile(a.e, scope) });
     }
     const ret = compileReturning(qc, stmt.returning, target.src, true);
+    if (genLoop !== undefined) throw sqlError(genLoop);
     const w = new RowWriter(table, host);
     const slot = target.src.slot;
     const action = stmt.or;
@@ -1136,6 +1141,13 @@ export function compileDelete(stmt: A.Delete, qc: QueryCompiler, host: DmlHost):
     const target = qc.tableLevel(table, stmt.alias ?? table.name, scope);
     const loop = qc.compileLoop([], stmt.where, scope, undefined, [target]);
     const ret = compileReturning(qc, stmt.returning, target.src, false);
+    // SQLite's RETURNING reads the whole old row, so a generated column caught in a loop fails it.
+    if (ret && tableRt(table).loop !== undefined) {
+      for (let i = 0; i < table.cols.length; i++) {
+        const name = table.cols[i]!.generated ? generatedLoop(table, i) : undefined;
+        if (name !== undefined) throw sqlError(`generated column loop on "${name}"`);
+      }
+    }
     const w = new RowWriter(table, host);
     const slot = target.src.slot;
     const ncols = table.cols.length;

@@ -27,6 +27,8 @@ export interface TableRt {
   addedDefaults: Value[];
   /** Generated columns in the order SQLite computes them (each after the ones it reads). */
   generated: { col: number; e: CExpr }[];
+  /** The error of a loop among generated columns, which then leaves `generated` the ones outside it. */
+  loop: string | undefined;
 }
 
 const noSubqueries: SubqueryHost = {
@@ -74,23 +76,56 @@ export function tableRt(table: Table): TableRt {
     if (!d || !d.isConst) return null;
     return applyAffinity(d.fn({ rows: [], params: [], agg: null, fn: undefined as never, run: 0, tx: undefined as never }), c.affinity);
   });
+  let order: number[];
+  let loop: string | undefined;
+  try {
+    order = generatedOrder(table);
+  } catch (e) {
+    if (!(e instanceof SqlError)) throw e;
+    // Only ADD COLUMN makes a loop. SQLite computes a generated column where it is read, so then
+    // every write fails, but only reads of the columns caught in the loop do (generatedLoop).
+    loop = e.message;
+    const looped = new Set(table.cols.flatMap((c, i) => (c.generated && generatedLoop(table, i) ? [i] : [])));
+    const rest = { ...table, cols: table.cols.map((c, i) => (looped.has(i) ? { ...c, generated: undefined } : c)) };
+    order = generatedOrder(rest).filter((i) => !looped.has(i));
+  }
   rt = {
     source, indexes,
     checks: table.checks.map((c) => ({ e: compile(c.e), text: c.name ?? c.text })),
     defaults, addedDefaults,
-    generated: generatedOrder(table).map((col) => ({ col, e: compile(table.cols[col]!.generated!.e) })),
+    generated: order.map((col) => ({ col, e: compile(table.cols[col]!.generated!.e) })),
+    loop,
   };
   cache.set(table, rt);
   return rt;
 }
 
 /**
+ * The column at which SQLite, computing generated column `col`, finds itself computing a column it
+ * is already computing (in the order the expressions name them), or undefined when there is none.
+ */
+export function generatedLoop(table: Table, col: number, busy: number[] = []): string | undefined {
+  if (busy.includes(col)) return table.cols[col]!.name;
+  busy.push(col);
+  try {
+    for (const r of generatedRefs(table, col)) {
+      const name = table.cols[r]!.generated ? generatedLoop(table, r, busy) : undefined;
+      if (name !== undefined) return name;
+    }
+    return undefined;
+  } finally { busy.pop(); }
+}
+
+/**
  * Computes the generated columns of `row` from its other columns, each with its column's affinity
  * (SQLite applies none for BLOB). `from`: only the columns at or after this position, which a row
- * stored before they were added lacks (the ones before it are stored).
+ * stored before they were added lacks (the ones before it are stored); a column caught in a loop
+ * is left NULL there, as no query that reads it compiles.
  */
 export function computeGenerated(table: Table, row: Value[], env: Env | undefined, from = 0): void {
-  const gen = tableRt(table).generated;
+  const rt = tableRt(table);
+  if (from === 0 && rt.loop !== undefined) throw sqlError(rt.loop);
+  const gen = rt.generated;
   if (gen.length === 0) return;
   const e: Env = env ? { rows: [row], params: [], agg: null, fn: env.fn, run: env.run, tx: env.tx } : { ...readEnv, rows: [row] };
   for (const g of gen) if (g.col >= from) row[g.col] = applyAffinity(g.e.fn(e), table.cols[g.col]!.affinity);

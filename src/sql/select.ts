@@ -15,7 +15,7 @@ import {
 } from './expr.ts';
 import { MinMaxAcc, SCALARS } from './functions.ts';
 import { MAX_VIEW_DEPTH } from './limits.ts';
-import { decodeRow, scanRows, tableRt, tableSource } from './rows.ts';
+import { decodeRow, generatedLoop, scanRows, tableRt, tableSource } from './rows.ts';
 import {
   INT64_MAX, INT64_MIN, affinityOf, applyAffinity, compareValues, realToInt64, toInteger, truth,
   type Affinity, type Collation, type Value,
@@ -494,6 +494,7 @@ export class QueryCompiler implements SubqueryHost {
       if (this.orderFromAccess(levels[0]!, order)) sortNeeded = false;
     }
     for (const l of levels) if (l.access.k === 'index') l.access.covering = this.isCovering(l, l.access.index);
+    this.checkLoops(levels);
 
     const distinct = core.distinct;
     const outColls = outs.map((o) => o.coll ?? 'BINARY');
@@ -841,6 +842,18 @@ export class QueryCompiler implements SubqueryHost {
     return cands.some((c) => JSON.stringify(stripTable(c.ast), bigintJson) === want);
   }
 
+  /** SQLite computes a generated column where it is read, so only reading one caught in a loop fails. */
+  private checkLoops(levels: Level[]): void {
+    for (const l of levels) {
+      const t = l.table;
+      if (!t || tableRt(t).loop === undefined) continue;
+      for (const u of l.src.used) {
+        const name = t.cols[u]?.generated ? generatedLoop(t, u) : undefined;
+        if (name !== undefined) throw sqlError(`generated column loop on "${name}"`);
+      }
+    }
+  }
+
   private isCovering(l: Level, ix: Index): boolean {
     const have = new Set(ix.cols.filter((c) => c.col >= 0).map((c) => c.col));
     const table = l.table!;
@@ -1139,6 +1152,7 @@ export class QueryCompiler implements SubqueryHost {
       if (loop) return;
       levels.forEach((l, i) => { if (l.table) l.access = this.chooseAccess(l, cands[i]!, slotLevel, i, scope); });
       for (const l of levels) if (l.access.k === 'index') l.access.covering = this.isCovering(l, l.access.index);
+    this.checkLoops(levels);
       loop = this.buildLoop(levels);
     };
     return {

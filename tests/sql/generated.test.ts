@@ -188,6 +188,35 @@ test('generated columns: ADD COLUMN (rows written before it compute the VIRTUAL 
   assert.is(one(s, 'SELECT v FROM m'), 40n);
 });
 
+test('generated columns: a loop that ADD COLUMN made fails only the statements that compute a column in it', () => {
+  const out = same(`
+    CREATE TABLE e(a, b AS (a + 1));
+    INSERT INTO e VALUES (1), (2);
+    ALTER TABLE e ADD COLUMN v AS (v);
+    ALTER TABLE e ADD COLUMN w AS (v + 1);
+    ALTER TABLE e ADD COLUMN x AS (a * 2);
+    SELECT a, b, x FROM e ORDER BY x;
+    SELECT count(*) FROM e;
+    SELECT * FROM e;
+    SELECT a FROM e WHERE w IS NULL;
+    SELECT a, (SELECT max(v) FROM e) FROM e;
+    CREATE INDEX ex ON e(x);
+    CREATE INDEX ev ON e(b, v);
+    CREATE INDEX ew ON e(a) WHERE w > 0;
+    SELECT a FROM e WHERE x = 4;
+    INSERT INTO e(a) VALUES (3);
+    INSERT INTO e(a) SELECT 1 WHERE 0;
+    UPDATE e SET a = 3;
+    UPDATE e SET a = 3 WHERE 0;
+    DELETE FROM e WHERE a = 1 RETURNING a;
+    DELETE FROM e WHERE a = 1;
+    SELECT a FROM e;
+  `);
+  assert.equal(out.slice(5, 7), [JSON.stringify([['int:1', 'int:2', 'int:2'], ['int:2', 'int:3', 'int:4']]), JSON.stringify([['int:2']])]);
+  assert.is(out[7], 'SQLITE_ERROR: generated column loop on "v"');
+  assert.is(out[14], 'SQLITE_ERROR: generated column loop on "w"');
+});
+
 test('STRICT tables: conversions, then the type check (SQLITE_CONSTRAINT_DATATYPE)', () => {
   same(`
     CREATE TABLE s(a INT, b REAL, c TEXT, d BLOB, e ANY, f INTEGER) STRICT;
