@@ -981,9 +981,15 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
       if (!updateConflict(env, table, w, action, ix.index, other)) return false;
       replaced = true;
       // SQLite's quirk, reproduced: when foreign keys make it check every index of an UPDATE OR
-      // REPLACE, a replacement makes the indexes checked before it that the UPDATE leaves as they
-      // were conflict with the row's own entries.
-      const own = recheck ? checked.find((c) => !indexChanges(table, c, old, nr, assigned, env) && indexEntry(c, nr, rid, env)?.values.every((v) => v !== null)) : undefined;
+      // REPLACE, a replacement makes the indexes checked before it whose entry for the row keeps
+      // its value (also when the UPDATE assigns those columns their old values) conflict with the
+      // row's own entries.
+      const own = recheck ? checked.find((c) => {
+        const after = indexEntry(c, nr, rid, env);
+        if (!after || !after.values.every((v) => v !== null)) return false;
+        const before = indexEntry(c, old, oldRowid, env);
+        return before != null && sameValues(before.values, after.values);
+      }) : undefined;
       if (own) throw fail(uniqueKind(table, own.index), uniqueMessage(table, own.index), 'ABORT');
     }
     checked.push(ix);

@@ -233,4 +233,15 @@ test('turning defer_foreign_keys off forgets a deferred key\'s violations too (d
   assert.equal(both(script('PRAGMA defer_foreign_keys = ON')).slice(5), [FK]);
 });
 
+test('UPDATE OR REPLACE that checks every index conflicts with the row\'s own entry where a column is set to the value it had', () => {
+  const out = both([
+    'CREATE TABLE t (a INT UNIQUE, b INT, c INT UNIQUE, r REFERENCES t(c) ON UPDATE CASCADE)',
+    'INSERT INTO t VALUES (1, 10, 100, NULL), (2, 20, 200, NULL), (3, 30, 300, NULL)',
+    'UPDATE OR REPLACE t SET a = 3, c = c WHERE a = 1',
+    'UPDATE OR REPLACE t SET a = 3, c = c + 1 WHERE a = 1',
+    'SELECT a, c FROM t ORDER BY a',
+  ]);
+  assert.equal(out.slice(2), ['SQLITE_CONSTRAINT_UNIQUE: UNIQUE constraint failed: t.c', 'ok ', 'ok 2|200 3|101']);
+});
+
 test.run();
