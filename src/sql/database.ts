@@ -13,7 +13,7 @@ import { Scope, type Env } from './expr.ts';
 import type { FnContext } from './functions.ts';
 import { STATEMENT_CACHE_SIZE } from './limits.ts';
 import { Parser } from './parser.ts';
-import { PRAGMA_COLUMNS, pragmaRows } from './pragma.ts';
+import { PRAGMA_COLUMNS, VALUE_PRAGMAS, pragmaRows, pragmaTable } from './pragma.ts';
 import { QueryCompiler, type PlanRow, type Query, type TableFunctions } from './select.ts';
 import { Tx, type Committer, type ReadSet } from './tx.ts';
 import { fromJs, toText, truth, type Value } from './value.ts';
@@ -324,8 +324,13 @@ export class Session {
 
   private compiler(schema: Schema): QueryCompiler {
     const tvf: TableFunctions = {
-      columns: (name) => (name.startsWith('pragma_') ? PRAGMA_COLUMNS[name.slice(7)] : undefined),
-      rows: (name, args) => pragmaRows(name.slice(7), args[0] ?? null, schema, (v) => this.viewQuery(schema, v)),
+      columns: (name) => (name.startsWith('pragma_') ? pragmaTable(name.slice(7)) : undefined),
+      rows: (name, args, env) => {
+        const p = name.slice(7);
+        // Compiled statements are shared by the Database's sessions: the state is the running one's.
+        if (VALUE_PRAGMAS.includes(p)) return [[this.db.running!.pragmaValue(p, env.tx)]];
+        return pragmaRows(p, args[0] ?? null, schema, (v) => this.viewQuery(schema, v));
+      },
     };
     return new QueryCompiler(schema, tvf);
   }
@@ -376,6 +381,16 @@ export class Session {
     };
   }
 
+  /** The value of a pragma of VALUE_PRAGMAS. */
+  private pragmaValue(name: string, tx: Tx): Value {
+    switch (name) {
+      case 'foreign_keys': return this.fkOn ? 1n : 0n;
+      case 'defer_foreign_keys': return this.fkc.deferAll ? 1n : 0n;
+      case 'user_version': return readUserVersion(tx);
+      default: return BigInt(readCookie(tx));
+    }
+  }
+
   private pragma(s: Extract<A.Stmt, { type: 'pragma' }>, schema: Schema, tx: Tx, env: Env): { columns: string[]; rows: Value[][]; changes: number } {
     const name = s.name;
     let arg: Value = null;
@@ -393,7 +408,7 @@ export class Session {
           if (!this.explicit) this.fkOn = pragmaBool(arg);
           return empty();
         }
-        return { columns: ['foreign_keys'], rows: [[this.fkOn ? 1n : 0n]], changes: 0 };
+        return { columns: ['foreign_keys'], rows: [[this.pragmaValue(name, tx)]], changes: 0 };
       case 'defer_foreign_keys':
         if (s.value) {
           this.fkc.deferAll = pragmaBool(arg);
@@ -401,12 +416,12 @@ export class Session {
           if (!this.fkc.deferAll) { this.fkc.deferredImm = 0; this.fkc.deferred = 0; }
           return empty();
         }
-        return { columns: ['defer_foreign_keys'], rows: [[this.fkc.deferAll ? 1n : 0n]], changes: 0 };
+        return { columns: ['defer_foreign_keys'], rows: [[this.pragmaValue(name, tx)]], changes: 0 };
       case 'user_version':
         if (s.value) { writeUserVersion(tx, BigInt(toText(arg) ?? '0')); return empty(); }
-        return { columns: ['user_version'], rows: [[readUserVersion(tx)]], changes: 0 };
+        return { columns: ['user_version'], rows: [[this.pragmaValue(name, tx)]], changes: 0 };
       case 'schema_version':
-        return { columns: ['schema_version'], rows: [[BigInt(readCookie(tx))]], changes: 0 };
+        return { columns: ['schema_version'], rows: [[this.pragmaValue(name, tx)]], changes: 0 };
       default:
         // Unknown pragmas are ignored, as SQLite ignores them.
         return empty();

@@ -18,6 +18,24 @@ export const PRAGMA_COLUMNS: Record<string, string[]> = {
   collation_list: ['seq', 'name'],
 };
 
+/** Pragmas that answer one value from the session or the database header: their column is their name. */
+export const VALUE_PRAGMAS = ['foreign_keys', 'defer_foreign_keys', 'user_version', 'schema_version'];
+
+/** Pragmas that take a table or index name and, optionally, a schema name. */
+const NAME_PRAGMAS = ['table_info', 'table_xinfo', 'index_list', 'index_info', 'index_xinfo', 'foreign_key_list'];
+
+/**
+ * The columns of SQLite's eponymous virtual table for a pragma (pragma_<name>): its result
+ * columns, then a hidden `arg` when it takes an argument and a hidden `schema` when it takes a
+ * schema name, which hold the table-valued function's arguments.
+ */
+export function pragmaTable(name: string): { names: string[]; hidden: number } | undefined {
+  const cols = PRAGMA_COLUMNS[name] ?? (VALUE_PRAGMAS.includes(name) ? [name] : undefined);
+  if (!cols) return undefined;
+  const hidden = NAME_PRAGMAS.includes(name) ? ['arg', 'schema'] : name === 'table_list' ? ['arg'] : [];
+  return { names: [...cols, ...hidden], hidden: hidden.length };
+}
+
 /** Rows of an introspection pragma; `viewQuery` compiles a view to learn its columns. */
 export function pragmaRows(name: string, arg: Value, schema: Schema, viewQuery: (name: string) => Query | undefined): Value[][] {
   const a = arg === null || arg === undefined ? '' : toText(arg)!;

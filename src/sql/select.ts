@@ -59,7 +59,9 @@ export interface Query {
 
 /** Table-valued functions (pragma_*), supplied by the session layer. */
 export interface TableFunctions {
-  columns(name: string): string[] | undefined;
+  /** Its columns; the last `hidden` of them are the hidden ones that take its arguments. */
+  columns(name: string): { names: string[]; hidden: number } | undefined;
+  /** Rows of its visible columns. */
   rows(name: string, args: Value[], env: Env): Value[][];
 }
 
@@ -91,8 +93,8 @@ interface Level {
   indexed: string | null | undefined;
   /** When set, WHERE terms pushed into the compound subquery apply only while this holds. */
   pushIf?: () => boolean;
-  /** Compiles a table-valued function's arguments; called after the WHERE and ON clauses. */
-  resolveArgs?: () => void;
+  /** Compiles a table-valued function's arguments; called after the WHERE and ON clauses (`terms`). */
+  resolveArgs?: (terms: A.Expr[]) => void;
 }
 
 /** A CTE in scope, with the FROM items that name it. */
@@ -327,21 +329,42 @@ export class QueryCompiler implements SubqueryHost {
     const cols = this.tvf.columns(item.name.toLowerCase());
     if (!cols) throw sqlError(`no such table: ${item.name}`);
     const visible = scope.sources.length;
-    let args: CExpr[] = [];
-    const resolveArgs = (): void => {
-      const all = scope.sources;
-      scope.sources = all.slice(0, visible);
-      try { args = item.args.map((a) => this.ex.compile(a, scope)); } finally { scope.sources = all; }
-    };
-    const name = item.name.toLowerCase();
+    const nVisible = cols.names.length - cols.hidden;
     // Its columns are declared without types, so they have BLOB affinity like untyped table columns.
     const src: Source = {
       slot: this.newSlot(), name: item.alias ?? item.name, table: undefined,
-      cols: cols.map((c) => ({ name: c, aff: 'BLOB', coll: 'BINARY', hidden: false })), rowidIdx: -1, used: new Set(), leftJoined: false,
+      cols: cols.names.map((c, i) => ({ name: c, aff: 'BLOB', coll: 'BINARY', hidden: i >= nVisible })), rowidIdx: -1, used: new Set(), leftJoined: false,
     };
+    let args: (CExpr | undefined)[] = [];
+    const resolveArgs = (terms: A.Expr[]): void => {
+      const all = scope.sources;
+      const later = new Set(all.slice(visible).map((s) => s.slot));
+      // SQLite's xBestIndex takes `hidden = value` for an argument not given, when the value
+      // needs only the sources to the left.
+      const pushed = (h: number): CExpr | undefined => {
+        for (const t of terms) {
+          if (t.k !== 'bin' || t.op !== '=') continue;
+          for (const [c, v] of [[t.l, t.r], [t.r, t.l]] as const) {
+            const r = c.k === 'col' ? this.ex.resolve(c, scope) : null;
+            if (r?.src !== src || r.idx !== nVisible + h) continue;
+            const ce = this.ex.compileTracked(v, scope);
+            if (![...ce.slots].some((sl) => later.has(sl))) return ce.ce;
+          }
+        }
+        return undefined;
+      };
+      scope.sources = all.slice(0, visible);
+      try { args = item.args.map((a) => this.ex.compile(a, scope)); } finally { scope.sources = all; }
+      for (let h = args.length; h < cols.hidden; h++) args.push(pushed(h));
+    };
+    const name = item.name.toLowerCase();
     return {
       ...base, src, table: undefined, subLabel: `${item.alias ?? item.name} VIRTUAL TABLE INDEX 0:`, resolveArgs,
-      produce: (env) => this.tvf.rows(name, args.map((a) => a.fn(env)), env),
+      produce: (env) => {
+        const vals = args.map((a) => (a ? a.fn(env) : null));
+        const hidden = Array.from({ length: cols.hidden }, (_, h) => vals[h] ?? null);
+        return this.tvf.rows(name, vals, env).map((r) => [...r, ...hidden]);
+      },
     };
   }
 
@@ -439,7 +462,7 @@ export class QueryCompiler implements SubqueryHost {
     levels.forEach((l, i) => slotLevel.set(l.src.slot, i));
     const whereTerms: Conjunct[] = conjuncts(core.where).map((e) => { const t = this.ex.compileTracked(e, scope); return { ...t, ast: e }; });
     const onCompiled = onTerms.map((t) => ({ level: t.level, c: { ...this.ex.compileTracked(t.e, scope), ast: t.e } }));
-    for (const l of levels) l.resolveArgs?.();
+    for (const l of levels) l.resolveArgs?.([...whereTerms, ...onCompiled.map((o) => o.c)].map((t) => t.ast));
     scope.noAgg = undefined;
     const ordered = aggs.length;
     const order = sel ? this.orderTerms(sel.orderBy, items.map((it) => ({ e: it.e, name: it.alias ?? '' })), outs, scope) : [];
@@ -1123,7 +1146,7 @@ export class QueryCompiler implements SubqueryHost {
     scope.noAgg = 'WHERE';
     const whereTerms: Conjunct[] = conjuncts(where).map((e) => ({ ...this.ex.compileTracked(e, scope), ast: e }));
     const onCompiled = onTerms.map((t) => ({ level: t.level + extra.length, c: { ...this.ex.compileTracked(t.e, scope), ast: t.e } }));
-    for (const l of fromLevels) l.resolveArgs?.();
+    for (const l of fromLevels) l.resolveArgs?.([...whereTerms, ...onCompiled.map((o) => o.c)].map((t) => t.ast));
     scope.noAgg = undefined;
     const levelOf = (slots: Set<number>): number => {
       let m = 0;

@@ -238,6 +238,32 @@ test("PRAGMA table_info on a view shows SQLite's column types: declared, else na
   assert.equal(rows(s, 'SELECT name, type FROM pragma_table_info(?)', ['w']), [['a', 'BLOB'], ['b', 'INT']]);
 });
 
+test("pragma_<name> tables answer as SQLite's eponymous virtual tables: value pragmas, hidden arg and schema columns", () => {
+  const { db, s } = fresh();
+  s.execute('CREATE TABLE t(a INT, b); CREATE INDEX ti ON t(b); PRAGMA user_version = 7');
+  assert.equal(rows(s, 'SELECT * FROM pragma_user_version'), [[7]]);
+  assert.equal(s.execute('SELECT * FROM pragma_foreign_keys').columns, ['foreign_keys']);
+  assert.equal(rows(s, 'SELECT * FROM pragma_defer_foreign_keys, pragma_foreign_keys()'), [[0, 0]]);
+  assert.equal(rows(s, 'SELECT schema_version > 0 FROM pragma_schema_version'), [[1]]);
+  // A statement compiled by one session reads the state of the session that runs it.
+  const other = db.session();
+  other.execute('PRAGMA foreign_keys = ON');
+  assert.equal(rows(other, 'SELECT * FROM pragma_foreign_keys'), [[1]]);
+  assert.equal(rows(s, 'SELECT * FROM pragma_foreign_keys'), [[0]]);
+  // The hidden columns are left out of *, hold the arguments, and an equality on one is an argument.
+  const info = s.execute("SELECT *, arg, schema FROM pragma_table_info('t')");
+  assert.equal(info.columns, ['cid', 'name', 'type', 'notnull', 'dflt_value', 'pk', 'arg', 'schema']);
+  assert.equal(info.rows, [[0, 'a', 'INT', 0, null, 0, 't', null], [1, 'b', '', 0, null, 0, 't', null]]);
+  assert.equal(rows(s, "SELECT name, arg FROM pragma_table_info WHERE arg = 'T'"), [['a', 'T'], ['b', 'T']]);
+  assert.equal(rows(s, "SELECT pragma_table_info.arg, name, schema FROM pragma_table_info WHERE 't' = arg AND schema = 'main'"), [['t', 'a', 'main'], ['t', 'b', 'main']]);
+  assert.equal(rows(s, 'SELECT * FROM pragma_table_info'), []);
+  assert.equal(rows(s, 'SELECT m.name, p.name FROM sqlite_master m JOIN pragma_index_list p ON p.arg = m.name'), [['t', 'ti']]);
+  assert.equal(rows(s, "SELECT name, arg FROM pragma_table_list WHERE arg = 't'"), [['t', 't']]);
+  assert.equal(rows(s, "SELECT name FROM pragma_table_xinfo('t') WHERE arg = 'x'"), []);
+  fails(s, 'SELECT arg FROM pragma_foreign_keys', 'no such column: arg');
+  fails(s, 'SELECT * FROM pragma_database_list WHERE arg = 1', 'no such column: arg');
+});
+
 test("Kysely's introspection query (CTE joined with pragma_table_info) works", () => {
   const { s } = fresh();
   s.execute('CREATE TABLE person (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, age INT DEFAULT 0)');
