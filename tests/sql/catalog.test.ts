@@ -1,9 +1,30 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Database } from '../../src/sql/index.ts';
+import { Database, type Session } from '../../src/sql/index.ts';
 import { fails, fresh, one, rows } from './helpers.ts';
 import { mulberry32 } from './gen.ts';
 import Sqlite from 'better-sqlite3';
+
+/**
+ * Runs each case's statement after `setup` on SQLite and on a fresh Trine: SQLite must fail with
+ * the message given (or succeed for null), and Trine exactly as SQLite; `after` checks Trine's
+ * state once each case ran.
+ */
+function sameAsSqlite(setup: string, cases: [string, string | null][], after?: (s: Session) => void): void {
+  for (const [sql, want] of cases) {
+    const { s } = fresh();
+    const lite = new Sqlite(':memory:');
+    s.execute(setup);
+    lite.exec(setup);
+    let theirs: string | null = null;
+    try { lite.exec(sql); } catch (e) { theirs = (e as Error).message; }
+    lite.close();
+    assert.is(theirs, want, `SQLite on ${sql}`);
+    if (want === null) s.execute(sql);
+    else fails(s, sql, want);
+    after?.(s);
+  }
+}
 
 test('CREATE TABLE stores its text in sqlite_master with autoindexes after it', () => {
   const { s } = fresh();
@@ -141,18 +162,7 @@ test('CREATE TABLE, CREATE INDEX and DROP refuse what SQLite refuses, with its m
     ['CREATE TABLE t(a, FOREIGN KEY (a, b) REFERENCES p)', 'unknown column "b" in foreign key definition'],
     ['CREATE TABLE t(a COLLATE nosuch)', 'no such collation sequence: nosuch'],
   ];
-  for (const [sql, want] of cases) {
-    const { s } = fresh();
-    const lite = new Sqlite(':memory:');
-    s.execute(setup);
-    lite.exec(setup);
-    let theirs: string | null = null;
-    try { lite.exec(sql); } catch (e) { theirs = (e as Error).message; }
-    lite.close();
-    assert.is(theirs, want, `SQLite on ${sql}`);
-    if (want === null) s.execute(sql);
-    else fails(s, sql, want);
-  }
+  sameAsSqlite(setup, cases);
 });
 
 test('ALTER TABLE refuses views, system tables, clashing renames and broken added columns as SQLite does', () => {
@@ -176,20 +186,10 @@ test('ALTER TABLE refuses views, system tables, clashing renames and broken adde
     ['ALTER TABLE t ADD COLUMN d AS (random())', 'error in table t after add column: non-deterministic functions prohibited in generated columns'],
     ['ALTER TABLE t ADD COLUMN d AS (nosuch)', 'error in table t after add column: no such column: nosuch'],
   ];
-  for (const [sql, want] of cases) {
-    const { s } = fresh();
-    const lite = new Sqlite(':memory:');
-    s.execute(setup);
-    lite.exec(setup);
-    let theirs: string | null = null;
-    try { lite.exec(sql); } catch (e) { theirs = (e as Error).message; }
-    lite.close();
-    assert.is(theirs, want, `SQLite on ${sql}`);
-    if (want === null) s.execute(sql);
-    else fails(s, sql, want);
+  sameAsSqlite(setup, cases, (s) => {
     // Whatever failed left a schema that still loads.
     assert.equal(rows(s, 'SELECT count(*) FROM t'), [[0]]);
-  }
+  });
 });
 
 test('a STRICT table\'s primary key columns are NOT NULL, except an INTEGER PRIMARY KEY', () => {
