@@ -1112,8 +1112,9 @@ export function compileUpdate(stmt: A.Update, qc: QueryCompiler, host: DmlHost):
         // An UPDATE OR REPLACE compiles the deletions of the rows it may replace before its checks,
         // when it checks any: it changes the rowid or a unique index, or foreign keys make it check
         // them all.
-        const checksKeys = (): boolean => rowidChanged || table.indexes.some((ix) => ix.unique && (indexChanged(ix) || fkRewritesIndexes(host, table, assigned)));
-        const unchecked = fc && action === 'REPLACE' && checksKeys() ? setNullUnchecked(host, table, true, []) : undefined;
+        // Inline, not a named closure: this runs per execution (tsx's keepNames makes each named closure a defineProperty).
+        const unchecked = fc && action === 'REPLACE' && (rowidChanged || table.indexes.some((ix) => ix.unique && (indexChanged(ix) || fkRewritesIndexes(host, table, assigned))))
+          ? setNullUnchecked(host, table, true, []) : undefined;
         try {
           for (const rid of order) {
             const nr = matches.get(rid)!;
