@@ -560,8 +560,14 @@ export class LsmEngine implements KvStore {
   private thread(role: 'flush' | 'compact'): StorageThread | undefined {
     const cur = this.threads[role];
     if (cur === null) return undefined;
-    if (cur && !cur.failed) return cur;
-    if (cur || this.fs !== nodeFs || !this.useThread) { this.threads[role] = null; return undefined; }
+    if (cur) {
+      if (!cur.failed) return cur;
+      // It died between jobs (a job running then reports it through onThread).
+      this.threads[role] = null;
+      this.threadUnavailable(role, 'the thread exited');
+      return undefined;
+    }
+    if (this.fs !== nodeFs || !this.useThread) { this.threads[role] = null; return undefined; }
     const t = StorageThread.start(() => (this.closing ? new Aborted() : undefined));
     if (typeof t === 'string') {
       this.threads[role] = null;
