@@ -5,7 +5,8 @@
  */
 import { Buffer } from 'node:buffer';
 import { SortedMap } from '../storage/sorted-map.ts';
-import { latin1 } from './codec.ts';
+import { SCHEMA_ROOT } from './catalog.ts';
+import { SPACE_TREE, latin1, treePrefix } from './codec.ts';
 import { overlayScan, type Bytes, type KeyRange, type KvEntry, type KvReader, type KvSnapshot, type KvStore, type WriteOp } from '../storage/kv.ts';
 
 /** Keys and ranges a transaction read: what a concurrent commit must not have changed. */
@@ -32,9 +33,11 @@ const NO_BYTES = new Uint8Array(0);
 /** Batches up to this many keys are built key by key (the bulk path's setup costs more). */
 const SMALL_BATCH = 16;
 
-/** A key (binary string) in a table or index tree: prefix 0x02 and a tree id other than 1 (the schema table's). */
+const SCHEMA_TREE = bin(treePrefix(SCHEMA_ROOT));
+
+/** A key (binary string) in a table or index tree other than the schema table's. */
 function isTreeKey(k: string): boolean {
-  return k.length >= 5 && k.charCodeAt(0) === 2 && !(k.charCodeAt(1) === 0 && k.charCodeAt(2) === 0 && k.charCodeAt(3) === 0 && k.charCodeAt(4) === 1);
+  return k.length >= 5 && k.charCodeAt(0) === SPACE_TREE && !k.startsWith(SCHEMA_TREE);
 }
 
 /** Bytes back from a binary string. */
@@ -61,12 +64,7 @@ function sortedKeys(map: Map<string, string | null>): string[] {
     const b = buckets.get(p);
     if (b) b.push(k); else buckets.set(p, [k]);
   }
-  const prefixes = [...buckets.keys()].sort((a, b) => a - b);
-  let ks: string[] = [];
-  for (const p of prefixes) {
-    const b = buckets.get(p)!.sort();
-    ks = ks.length === 0 ? b : ks.concat(b);
-  }
+  const ks = [...buckets.keys()].sort((a, b) => a - b).flatMap((p) => buckets.get(p)!.sort());
   if (short.length === 0) return ks;
   short.sort();
   const out = new Array<string>(ks.length + short.length);
