@@ -145,7 +145,6 @@ export class RowWriter {
     return true;
   }
 
-  /** Rowid of another row with the same unique-index values, if any. */
   /**
    * The rowid of another row holding `row`'s values in unique index `ix`. An UPDATE's row is its
    * own index entry (`rowid` is skipped); a row being inserted has none yet, so a row already
@@ -163,8 +162,6 @@ export class RowWriter {
     }
     return undefined;
   }
-
-  fkOn(): boolean { return this.host.foreignKeys(); }
 
   deleteRow(row: Value[], env: Env, depth = 0): void {
     const fk = this.host.foreignKeys();
@@ -205,7 +202,7 @@ export class RowWriter {
       const fk = t.fks[k]!;
       if (fk === unchecked && dir > 0) continue;
       const cols = fk.cols.map((c) => colIndex(t, c));
-      if (assigned && !cols.some((c) => assigned.has(c) || (c === t.rowidAlias && assigned.has(t.cols.length)))) continue;
+      if (assigned && !touches(t, cols, assigned)) continue;
       const vals = cols.map((c) => row[c]!);
       if (vals.some((v) => v === null)) continue;
       if (dir < 0 && !this.pending(fk)) continue;
@@ -235,7 +232,7 @@ export class RowWriter {
       for (const fk of child.fks) {
         if (fk.table.toLowerCase() !== t.name.toLowerCase()) continue;
         const pcols = parentCols(t, fk);
-        if (assigned && !pcols.some((c) => assigned.has(c) || (c === t.rowidAlias && assigned.has(t.cols.length)))) continue;
+        if (assigned && !touches(t, pcols, assigned)) continue;
         const key = pcols.map((c) => row[c]!);
         if (key.some((v) => v === null)) continue;
         if (dir < 0 && !this.pending(fk)) continue;
@@ -263,7 +260,7 @@ export class RowWriter {
         // PRAGMA defer_foreign_keys turns RESTRICT into a counted (deferred) violation.
         if (action === 'RESTRICT' && this.host.fkCounters().deferAll) continue;
         const pcols = parentCols(t, fk);
-        if (assigned && !pcols.some((c) => assigned.has(c) || (c === t.rowidAlias && assigned.has(t.cols.length)))) continue;
+        if (assigned && !touches(t, pcols, assigned)) continue;
         const oldKey = pcols.map((c) => old[c]!);
         if (oldKey.some((v) => v === null)) continue;
         if (nr && oldKey.every((v, i) => compareValues(v, nr[pcols[i]!]!) === 0)) continue;
@@ -366,11 +363,6 @@ export interface FkCounters {
   journal: boolean;
 }
 
-/**
- * The end of a statement with foreign keys on: outstanding immediate violations fail it (ABORT, so
- * it leaves no trace). Checked when it succeeded or failed under OR FAIL, as SQLite does, so a
- * statement that broke another constraint too reports that one.
- */
 const ACTIONS = new Set(['CASCADE', 'SET NULL', 'SET DEFAULT', 'RESTRICT']);
 
 /** The foreign keys that reference `t`, newest first, as SQLite lists them. */
@@ -450,6 +442,11 @@ function fkRequired(host: DmlHost, t: Table, assigned: ReadonlySet<number>): boo
   }
 }
 
+/**
+ * The end of a statement with foreign keys on: outstanding immediate violations fail it (ABORT, so
+ * it leaves no trace). Checked when it succeeded or failed under OR FAIL, as SQLite does, so a
+ * statement that broke another constraint too reports that one.
+ */
 function fkStatementEnd(fc: FkCounters | undefined, e?: unknown): void {
   if (!fc || fc.stmt <= 0) return;
   if (e === undefined || (e instanceof SqlError && e.resolution === 'FAIL')) throw fail('FOREIGNKEY', 'FOREIGN KEY constraint failed', 'ABORT');
@@ -836,21 +833,14 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
     const key = rowKey(table.prefix, rowid);
     let typed = strictAt !== 'index';
     for (const ix of checks) {
-      let r: ReturnType<typeof handle>;
       if (ix === 'rowid') {
-        if (env.tx.get(key)) {
-          r = handle(st, 'rowid', rowid, row, raw);
-          if (r !== 'continue') return;
-        }
+        if (env.tx.get(key) && handle(st, 'rowid', rowid, row, raw) !== 'continue') return;
         st.typedDefaults = true;
         continue;
-      } else {
-        if (!typed) { strictCheck(table, row, 'stored'); typed = true; }
-        const other = w.findConflict(ix, row, rowid, env, true);
-        if (other === undefined) continue;
-        r = handle(st, ix.index, other, row, raw);
       }
-      if (r === 'skip' || r === 'done') return;
+      if (!typed) { strictCheck(table, row, 'stored'); typed = true; }
+      const other = w.findConflict(ix, row, rowid, env, true);
+      if (other !== undefined && handle(st, ix.index, other, row, raw) !== 'continue') return;
     }
     if (!typed) strictCheck(table, row, 'stored');
     if (host.foreignKeys()) { w.childKeys(row, env, 1, undefined, st.unchecked, !st.journal); w.parentKeys(row, env, -1); }
@@ -970,7 +960,7 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
     replaced = true;
   }
   if (table.strict && strictPoint(table) === 'index') strictCheck(table, nr, 'stored');
-  const recheck = action === 'REPLACE' && w.fkOn() && fkRewritesIndexes(w.host, table, assigned);
+  const recheck = action === 'REPLACE' && w.host.foreignKeys() && fkRewritesIndexes(w.host, table, assigned);
   const checked: TableRtIndex[] = [];
   for (let k = rt.indexes.length - 1; k >= 0; k--) {
     const ix = rt.indexes[k]!;
@@ -997,7 +987,7 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
   // A replacement's foreign key actions may have deleted the row itself (ON DELETE CASCADE from
   // a row it replaced): SQLite then finds it gone and skips it.
   if (replaced && !env.tx.get(rowKey(table.prefix, oldRowid))) return false;
-  if (w.fkOn() && (table.fks.length || referencing(w.host, table).length)) {
+  if (w.host.foreignKeys() && fkRelated(w.host, table)) {
     w.rewrite(old, nr, env, assigned, unchecked);
     // After the write, as SQLite runs its actions: a self-referencing row's own key cascades too.
     w.parentActions(old, nr, env, 0, assigned);
