@@ -408,7 +408,7 @@ export class Session {
           if (!this.explicit) this.fkOn = pragmaBool(arg);
           return empty();
         }
-        return { columns: ['foreign_keys'], rows: [[this.pragmaValue(name, tx)]], changes: 0 };
+        break;
       case 'defer_foreign_keys':
         if (s.value) {
           this.fkc.deferAll = pragmaBool(arg);
@@ -416,16 +416,17 @@ export class Session {
           if (!this.fkc.deferAll) { this.fkc.deferredImm = 0; this.fkc.deferred = 0; }
           return empty();
         }
-        return { columns: ['defer_foreign_keys'], rows: [[this.pragmaValue(name, tx)]], changes: 0 };
+        break;
       case 'user_version':
         if (s.value) { writeUserVersion(tx, BigInt(toText(arg) ?? '0')); return empty(); }
-        return { columns: ['user_version'], rows: [[this.pragmaValue(name, tx)]], changes: 0 };
+        break;
       case 'schema_version':
-        return { columns: ['schema_version'], rows: [[this.pragmaValue(name, tx)]], changes: 0 };
+        break;
       default:
         // Unknown pragmas are ignored, as SQLite ignores them.
         return empty();
     }
+    return { columns: [name], rows: [[this.pragmaValue(name, tx)]], changes: 0 };
   }
 }
 
