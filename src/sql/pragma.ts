@@ -4,7 +4,7 @@
  */
 import type { Schema, View } from './catalog.ts';
 import type { Query } from './select.ts';
-import { affinityOf, toText, type Affinity, type Value } from './value.ts';
+import { affinityOf, toText, utf8, type Affinity, type Value } from './value.ts';
 
 export const PRAGMA_COLUMNS: Record<string, string[]> = {
   table_info: ['cid', 'name', 'type', 'notnull', 'dflt_value', 'pk'],
@@ -130,12 +130,11 @@ export function pragmaRows(name: string, arg: Value, schema: Schema, viewQuery: 
  * the fifth key on, the table grows to three buckets per key (at most 64) whenever the keys
  * outnumber twice its buckets, relinking every element in list order. Returns indexes of `keys`.
  */
-export function hashOrder(keys: string[]): number[] {
-  const utf8 = new TextEncoder();
+function hashOrder(keys: string[]): number[] {
   const hash = (k: string): number => {
     let h = 0;
     // Case-insensitive: the bit that tells ASCII upper from lower case is left out.
-    for (const b of utf8.encode(k)) h = Math.imul((h + (b & 0xdf)) >>> 0, 0x9e3779b1) >>> 0;
+    for (const b of utf8(k)) h = Math.imul((h + (b & 0xdf)) >>> 0, 0x9e3779b1) >>> 0;
     return h;
   };
   const hs = keys.map(hash);
