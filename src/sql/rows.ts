@@ -74,7 +74,7 @@ export function tableRt(table: Table): TableRt {
   const addedDefaults = table.cols.map((c, i) => {
     const d = defaults[i];
     if (!d || !d.isConst) return null;
-    return applyAffinity(d.fn({ rows: [], params: [], agg: null, fn: undefined as never, run: 0, tx: undefined as never }), c.affinity);
+    return applyAffinity(d.fn(readEnv), c.affinity);
   });
   let order: number[];
   let loop: string | undefined;
@@ -132,8 +132,8 @@ export function computeGenerated(table: Table, row: Value[], env: Env | undefine
 }
 
 /**
- * Generated expressions are deterministic and hold no subquery, so computing one while decoding a
- * row needs no statement: these never run.
+ * Generated expressions and constant defaults are deterministic and hold no subquery, so computing
+ * one outside a statement (while decoding a row, or compiling a table) needs none: these never run.
  */
 const noContext: FnContext = {
   changes: () => 0n, totalChanges: () => 0n, lastInsertRowid: () => 0n, now: () => Date.now(),
@@ -157,7 +157,8 @@ export function strictCheck(table: Table, row: Value[], which: 'plain' | 'virtua
     if (v === null || i === table.rowidAlias) continue;
     if (which === 'plain' ? g !== undefined : which === 'virtual' ? !g || g.stored : g !== undefined && !g.stored) continue;
     if (!strictFits(c.type, v)) throw new SqlError('SQLITE_CONSTRAINT_DATATYPE', `cannot store ${typeof v === 'bigint' ? 'INT' : typeName(v).toUpperCase()} value in ${STRICT_NAME[c.type.toUpperCase()]!} column ${table.name}.${c.name}`);
-    if (typeof v === 'bigint' && c.type.toUpperCase() === 'REAL') row[i] = Number(v);
+    // Only the REAL type gives a STRICT column REAL affinity.
+    if (typeof v === 'bigint' && c.affinity === 'REAL') row[i] = Number(v);
   }
 }
 
