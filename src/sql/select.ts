@@ -444,7 +444,10 @@ export class QueryCompiler implements SubqueryHost {
       if (c && it.e.k === 'col') return columnName(c.src, c.idx);
       return it.text;
     });
-    const srcColumns = sourceNames(items.map((it) => it.alias ?? (skipCollate(it.e).k === 'col' ? (skipCollate(it.e) as { name: string }).name : it.text)));
+    const srcColumns = sourceNames(items.map((it) => {
+      const e = skipCollate(it.e);
+      return it.alias ?? (e.k === 'col' ? e.name : it.text);
+    }));
     const tableColumns = sourceNames(items.map((it) => {
       if (it.alias !== undefined) return it.alias;
       const e = skipCollate(it.e, true);
