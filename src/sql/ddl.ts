@@ -758,13 +758,9 @@ function storableConstant(e: A.Expr): boolean {
 }
 
 /** The names of the columns an AST node (an expression, constraint or definition) refers to. */
-function columnRefs(node: unknown, out: Set<string> = new Set()): Set<string> {
-  if (Array.isArray(node)) for (const x of node) columnRefs(x, out);
-  else if (node !== null && typeof node === 'object') {
-    const o = node as Record<string, unknown>;
-    if (o.k === 'col' && typeof o.name === 'string') out.add(o.name.toLowerCase());
-    for (const v of Object.values(o)) columnRefs(v, out);
-  }
+function columnRefs(node: unknown): Set<string> {
+  const out = new Set<string>();
+  for (const o of nodes(node)) if (o.k === 'col' && typeof o.name === 'string') out.add(o.name.toLowerCase());
   return out;
 }
 
@@ -877,7 +873,7 @@ export function alter(a: A.Alter, cx: DdlContext): void {
     case 'addColumn': {
       const c = a.col;
       // SQLite checks the name, collation and default as it parses the definition, before the rest.
-      if (t.cols.some((x) => x.name.toLowerCase() === c.name.toLowerCase())) throw sqlError(`duplicate column name: ${c.name}`);
+      if (hasColumn(t, c.name)) throw sqlError(`duplicate column name: ${c.name}`);
       if (c.collate) checkCollation(c.collate);
       if (c.dflt && !constantDefault(c.dflt.e)) throw sqlError(`default value of column [${c.name}] is not constant`);
       if (c.pk) throw sqlError('Cannot add a PRIMARY KEY column');
