@@ -62,10 +62,11 @@ export function pragmaRows(name: string, arg: Value, schema: Schema, viewQuery: 
       if (v) {
         const q = viewQuery(v.name);
         if (!q) return [];
-        // SQLite answers from the view's column list even when the query gives another number of columns.
-        if (v.cols && v.cols.length !== q.columns.length) return v.cols.map((c, i) => (xinfo ? [BigInt(i), c, '', 0n, null, 0n, 0n] : [BigInt(i), c, '', 0n, null, 0n]));
-        return (q.tableColumns ?? q.columns).map((c, i) => {
-          const r: Value[] = [BigInt(i), v.cols ? v.cols[i]! : c, viewColumnType(q.declTypes[i] ?? '', q.aff[i] ?? null), 0n, null, 0n];
+        // SQLite answers from the view's column list, untyped, even when the query gives another
+        // number of columns.
+        const listed = v.cols !== undefined && v.cols.length !== q.columns.length;
+        return (listed ? v.cols! : q.tableColumns ?? q.columns).map((c, i) => {
+          const r: Value[] = [BigInt(i), v.cols ? v.cols[i]! : c, listed ? '' : viewColumnType(q.declTypes[i] ?? '', q.aff[i] ?? null), 0n, null, 0n];
           if (xinfo) r.push(0n);
           return r;
         });
