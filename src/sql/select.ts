@@ -865,7 +865,7 @@ export class QueryCompiler implements SubqueryHost {
   /** A partial index is usable when its WHERE appears verbatim among the query's conjuncts. */
   private partialImplied(ix: Index, cands: Conjunct[]): boolean {
     const want = JSON.stringify(ix.where, bigintJson);
-    return cands.some((c) => JSON.stringify(stripTable(c.ast), bigintJson) === want);
+    return cands.some((c) => JSON.stringify(c.ast, tablelessJson) === want);
   }
 
   /** SQLite computes a generated column where it is read, so only reading one caught in a loop fails. */
@@ -1279,10 +1279,8 @@ function keyAffinity(table: Table, ic: IndexColumn, t: { colCe: CExpr }): Affini
  */
 function exprKey(e: A.Expr): string {
   return JSON.stringify(e, (k, v: unknown) => {
-    if (k === 'table') return undefined;
-    if (typeof v === 'bigint') return `${v}n`;
     if (v !== null && typeof v === 'object' && (v as { k?: unknown }).k === 'col') return { k: 'col', name: (v as { name: string }).name.toLowerCase() };
-    return v;
+    return tablelessJson(k, v);
   });
 }
 
@@ -1389,8 +1387,9 @@ function bigintJson(_k: string, v: unknown): unknown {
   return typeof v === 'bigint' ? `${v}n` : v;
 }
 
-function stripTable(e: A.Expr): A.Expr {
-  return JSON.parse(JSON.stringify(e, (k, v) => (k === 'table' ? undefined : typeof v === 'bigint' ? `${v}n` : v)), (_k, v) => v) as A.Expr;
+/** JSON.stringify's replacer for comparing expressions by structure whatever their table qualifiers. */
+function tablelessJson(k: string, v: unknown): unknown {
+  return k === 'table' ? undefined : bigintJson(k, v);
 }
 
 /**
