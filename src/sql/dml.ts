@@ -950,10 +950,10 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
   if (typeof rid !== 'bigint') throw new SqlError('SQLITE_MISMATCH', 'datatype mismatch');
   nr[ncols] = rid;
   if (alias >= 0) nr[alias] = rid;
-  if (tableRt(table).generated.length > 0) generate(table, nr, env);
+  const rt = tableRt(table);
+  if (rt.generated.length > 0) generate(table, nr, env);
   const oldRowid = old[ncols] as bigint;
   if (!w.checkRow(nr, action, env, true)) return false;
-  const rt = tableRt(table);
   let replaced = false;
   if (rid !== oldRowid && env.tx.get(rowKey(table.prefix, rid))) {
     if (!updateConflict(env, table, w, action, 'rowid', rid)) return false;
@@ -1073,6 +1073,8 @@ export function compileUpdate(stmt: A.Update, qc: QueryCompiler, host: DmlHost):
     const twoPass = rowidChanged || action === 'REPLACE'
       || (action === undefined && table.indexes.some((ix) => ix.unique && ix.conflict === 'REPLACE' && indexChanged(ix)))
       || stmt.from.length > 0 || stmt.returning !== undefined || hasSubquery(stmt.where);
+    // Depends on the schema only, which a compiled statement is tied to.
+    const fkNeeded = fkRequired(host, table, assigned);
     // The scan's access path is chosen when the loop first runs.
     const scanChanged = (): boolean => { const a = loop.levels[0]!.access; return a.k === 'index' && indexChanged(a.index); };
     return {
@@ -1094,11 +1096,11 @@ export function compileUpdate(stmt: A.Update, qc: QueryCompiler, host: DmlHost):
         const out: Value[][] = [];
         let changes = 0;
         const order = [...matches.keys()];
-        if (twoPass || scanChanged() || (host.foreignKeys() && fkRequired(host, table, assigned))) order.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+        if (twoPass || scanChanged() || (host.foreignKeys() && fkNeeded)) order.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
         // Until this statement writes, the rows the loop found are the stored rows: the first
         // update needs no second read (for an update by key, that read was a fifth of the cost).
         let wrote = false;
-        const fc = fkStart(host, () => fkRequired(host, table, assigned));
+        const fc = fkStart(host, () => fkNeeded);
         // An UPDATE OR REPLACE compiles the deletions of the rows it may replace before its checks,
         // when it checks any: it changes the rowid or a unique index, or foreign keys make it check
         // them all.
