@@ -214,8 +214,8 @@ export class RowWriter {
       }
       const pcols = parentCols(parent, fk);
       // A row entering the table may be its own parent (SQLite accepts it before the row exists).
-      const own = dir > 0 && parent === t && pcols.every((c, i) => compareValues(applyAffinity(vals[i]!, probeAffinity(t.cols[c]?.affinity ?? 'INTEGER')), row[c]!, t.cols[c]?.collate ?? 'BINARY') === 0);
-      if (own || findRowsByValues(parent, pcols, vals, env, true).length) continue;
+      const own = dir > 0 && parent === t && holdsKey(t, pcols, vals, row);
+      if (own || hasParent(parent, pcols, vals, env)) continue;
       if (halt && !fk.deferred && !this.host.fkCounters().deferAll) throw fail('FOREIGNKEY', 'FOREIGN KEY constraint failed', 'ABORT');
       this.count(fk, dir);
     }
@@ -511,23 +511,19 @@ function probeAffinity(a: Affinity): Affinity {
   return a === 'REAL' ? 'NUMERIC' : a;
 }
 
-/** Rows of `t` whose columns `cols` equal `vals` (scan; foreign-key paths are not hot). */
-function findRowsByValues(t: Table, cols: number[], vals: Value[], env: Env, firstOnly: boolean): Value[][] {
-  const ridCol = t.cols.length;
-  if (cols.length === 1 && (cols[0] === ridCol || cols[0] === t.rowidAlias)) {
+/** Whether row `r` of parent table `t` holds key `vals` in columns `cols`. */
+function holdsKey(t: Table, cols: number[], vals: Value[], r: Value[]): boolean {
+  return cols.every((c, i) => r[c] !== null && compareValues(applyAffinity(vals[i]!, probeAffinity(t.cols[c]?.affinity ?? 'INTEGER')), r[c]!, t.cols[c]?.collate ?? 'BINARY') === 0);
+}
+
+/** Whether a row of `t` holds key `vals` in columns `cols` (scan; foreign-key paths are not hot). */
+function hasParent(t: Table, cols: number[], vals: Value[], env: Env): boolean {
+  if (cols.length === 1 && (cols[0] === t.cols.length || cols[0] === t.rowidAlias)) {
     const v = applyAffinity(vals[0]!, 'INTEGER');
-    if (typeof v !== 'bigint') return [];
-    const r = readRow(env.tx, t, v);
-    return r ? [r] : [];
+    return typeof v === 'bigint' && readRow(env.tx, t, v) !== null;
   }
-  const out: Value[][] = [];
-  for (const r of scanRows(env.tx, t, undefined, undefined, false)) {
-    if (cols.every((c, i) => r[c] !== null && compareValues(applyAffinity(vals[i]!, probeAffinity(t.cols[c]?.affinity ?? 'INTEGER')), r[c]!, t.cols[c]?.collate ?? 'BINARY') === 0)) {
-      out.push(r);
-      if (firstOnly) break;
-    }
-  }
-  return out;
+  for (const r of scanRows(env.tx, t, undefined, undefined, false)) if (holdsKey(t, cols, vals, r)) return true;
+  return false;
 }
 
 /**
