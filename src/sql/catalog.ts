@@ -290,20 +290,24 @@ export function buildIndex(ci: A.CreateIndex, table: Table, rootpage: number): I
   };
 }
 
+/** Every object of an AST (an object or array), depth first; blob literals are values, not nodes. */
+export function* nodes(node: unknown): Generator<Record<string, unknown>> {
+  if (Array.isArray(node)) for (const x of node) yield* nodes(x);
+  else if (node !== null && typeof node === 'object' && !(node instanceof Uint8Array)) {
+    yield node as Record<string, unknown>;
+    for (const v of Object.values(node)) yield* nodes(v);
+  }
+}
+
 /** Positions of the columns generated column `col` reads (the rowid reads as its alias column). */
 export function generatedRefs(table: Table, col: number): number[] {
   const out: number[] = [];
-  const walk = (e: unknown): void => {
-    if (!e || typeof e !== 'object' || e instanceof Uint8Array) return;
-    const o = e as { k?: string; name?: unknown };
-    if (o.k === 'col' && typeof o.name === 'string') {
-      const name = o.name.toLowerCase();
-      const i = table.cols.findIndex((c) => c.name.toLowerCase() === name);
-      if (i >= 0 && !out.includes(i)) out.push(i);
-    }
-    for (const v of Object.values(o)) walk(v);
-  };
-  walk(table.cols[col]!.generated?.e);
+  for (const o of nodes(table.cols[col]!.generated?.e)) {
+    if (o.k !== 'col' || typeof o.name !== 'string') continue;
+    const name = o.name.toLowerCase();
+    const i = table.cols.findIndex((c) => c.name.toLowerCase() === name);
+    if (i >= 0 && !out.includes(i)) out.push(i);
+  }
   return out;
 }
 

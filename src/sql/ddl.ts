@@ -4,7 +4,7 @@
  * their cached schema is stale. DDL runs inside the session's transaction like any write.
  */
 import type * as A from './ast.ts';
-import { SCHEMA_ROOT, Schema, autoIndexCount, buildIndex, buildTable, generatedOrder, quoteId, schemaTable, type Table } from './catalog.ts';
+import { SCHEMA_ROOT, Schema, autoIndexCount, buildIndex, buildTable, generatedOrder, nodes, quoteId, schemaTable, type Table } from './catalog.ts';
 import { SPACE_META, decodeRecord, encodeRecord, readRowid, rowKey, prefixEnd, treePrefix } from './codec.ts';
 import { compileDelete, type DmlHost, type FkCounters } from './dml.ts';
 import { constraintError, sqlError } from './errors.ts';
@@ -82,15 +82,6 @@ export function loadSchema(tx: Tx, cookie: number): Schema {
     }
   }
   return schema;
-}
-
-/** Every object of an AST (an object or array), depth first. */
-function* nodes(node: unknown): Generator<Record<string, unknown>> {
-  if (Array.isArray(node)) for (const x of node) yield* nodes(x);
-  else if (node !== null && typeof node === 'object') {
-    yield node as Record<string, unknown>;
-    for (const v of Object.values(node)) yield* nodes(v);
-  }
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type * as A from './ast.ts';
-import type { Index, Table } from './catalog.ts';
+import { nodes, type Index, type Table } from './catalog.ts';
 import { encodeRecord, indexKeyPrefix, prefixEnd, readRowid, rowKey } from './codec.ts';
 import { SqlError, sqlError } from './errors.ts';
 import { Scope, type CExpr, type Env, type Source } from './expr.ts';
@@ -272,7 +272,7 @@ export class RowWriter {
         if (depth > 1000) throw sqlError('too many levels of foreign key cascades');
         const w = new RowWriter(child, this.host);
         const rt = tableRt(child);
-        const set = new Set(ccols);
+        const childAssigned = changedColumns(child, new Set(ccols));
         for (const k of kids) {
           const cur = readRow(env.tx, child, k[child.cols.length] as bigint);
           if (!cur) continue;
@@ -282,7 +282,7 @@ export class RowWriter {
             const d = rt.defaults[c];
             row[c] = action === 'CASCADE' ? applyAffinity(nr![pcols[i]!]!, child.cols[c]!.affinity) : action === 'SET DEFAULT' && d ? applyAffinity(d.fn(env), child.cols[c]!.affinity) : null;
           });
-          w.actionUpdate(cur, row, changedColumns(child, set), env, depth + 1);
+          w.actionUpdate(cur, row, childAssigned, env, depth + 1);
         }
       }
     }
@@ -1004,18 +1004,14 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
 
 /** Whether expression `e` names one of the columns in `names` (lower case). */
 function mentions(e: unknown, names: ReadonlySet<string>): boolean {
-  if (!e || typeof e !== 'object' || e instanceof Uint8Array) return false;
-  const o = e as { k?: string; name?: unknown };
-  if (o.k === 'col' && typeof o.name === 'string' && names.has(o.name.toLowerCase())) return true;
-  return Object.values(o).some((v) => mentions(v, names));
+  for (const o of nodes(e)) if (o.k === 'col' && typeof o.name === 'string' && names.has(o.name.toLowerCase())) return true;
+  return false;
 }
 
 /** Whether `e` holds a subquery anywhere (SQLite's EP_Subquery). */
 function hasSubquery(e: unknown): boolean {
-  if (!e || typeof e !== 'object' || e instanceof Uint8Array) return false;
-  const o = e as { k?: string; select?: unknown; table?: unknown };
-  if (o.k === 'subq' || o.k === 'exists' || (o.k === 'in' && (o.select || o.table))) return true;
-  return Object.values(o).some(hasSubquery);
+  for (const o of nodes(e)) if (o.k === 'subq' || o.k === 'exists' || (o.k === 'in' && (o.select || o.table))) return true;
+  return false;
 }
 
 /** Identical storage classes and values (1 and 1.0 differ: covering reads return what is stored). */
@@ -1064,15 +1060,15 @@ export function compileUpdate(stmt: A.Update, qc: QueryCompiler, host: DmlHost):
     // clause, RETURNING (a trigger there) or a subquery in WHERE, changes the index the scan walks,
     // or has foreign key work.
     const names = new Set(table.cols.filter((_, i) => assigned.has(i)).map((c) => c.name.toLowerCase()));
-    const indexChanged = (ix: Index): boolean => ix.cols.some((c) => (c.col >= 0 ? assigned.has(c.col) : mentions(c.e, names))) || mentions(ix.where, names);
+    const changedIndexes = new Set(table.indexes.filter((ix) => ix.cols.some((c) => (c.col >= 0 ? assigned.has(c.col) : mentions(c.e, names))) || mentions(ix.where, names)));
     const rowidChanged = assigned.has(ncols) || (table.rowidAlias >= 0 && assigned.has(table.rowidAlias));
     const twoPass = rowidChanged || action === 'REPLACE'
-      || (action === undefined && table.indexes.some((ix) => ix.unique && ix.conflict === 'REPLACE' && indexChanged(ix)))
+      || (action === undefined && table.indexes.some((ix) => ix.unique && ix.conflict === 'REPLACE' && changedIndexes.has(ix)))
       || stmt.from.length > 0 || stmt.returning !== undefined || hasSubquery(stmt.where);
     // Depends on the schema only, which a compiled statement is tied to.
     const fkNeeded = fkRequired(host, table, assigned);
     // The scan's access path is chosen when the loop first runs.
-    const scanChanged = (): boolean => { const a = loop.levels[0]!.access; return a.k === 'index' && indexChanged(a.index); };
+    const scanChanged = (): boolean => { const a = loop.levels[0]!.access; return a.k === 'index' && changedIndexes.has(a.index); };
     return {
       columns: ret?.names ?? [],
       explain: (out) => loop.explain(out),
@@ -1101,7 +1097,7 @@ export function compileUpdate(stmt: A.Update, qc: QueryCompiler, host: DmlHost):
         // when it checks any: it changes the rowid or a unique index, or foreign keys make it check
         // them all.
         // Inline, not a named closure: this runs per execution (tsx's keepNames makes each named closure a defineProperty).
-        const unchecked = fc && action === 'REPLACE' && (rowidChanged || table.indexes.some((ix) => ix.unique && (indexChanged(ix) || fkRewritesIndexes(host, table, assigned))))
+        const unchecked = fc && action === 'REPLACE' && (rowidChanged || table.indexes.some((ix) => ix.unique && (changedIndexes.has(ix) || fkRewritesIndexes(host, table, assigned))))
           ? setNullUnchecked(host, table, true, []) : undefined;
         try {
           for (const rid of order) {
