@@ -138,6 +138,13 @@ function reserved(name: string): void {
   if (name.toLowerCase().startsWith('sqlite_')) throw sqlError(`object name reserved for internal use: ${name}`);
 }
 
+/** A table by name, where sqlite_master also names the schema table, as in SQLite. */
+const tableOrMaster = (schema: Schema, name: string): Table | undefined =>
+  schema.table(name) ?? (/^sqlite_master$/i.test(name) ? schema.table('sqlite_schema') : undefined);
+
+/** The name SQLite's messages give a table: the schema table is sqlite_master there. */
+const messageName = (t: Table): string => (t.name === 'sqlite_schema' ? 'sqlite_master' : t.name);
+
 const hasColumn = (t: Table, name: string): boolean => t.cols.some((c) => c.name.toLowerCase() === name.toLowerCase());
 
 /** Where SQLite resolves an expression stored in the schema, as its messages name it. */
@@ -269,9 +276,9 @@ export function createIndex(ci: A.CreateIndex, cx: DdlContext): void {
     throw sqlError(`there is already a table named ${ci.name}`);
   }
   reserved(ci.name);
-  const table = schema.table(ci.table) ?? (/^sqlite_master$/i.test(ci.table) ? schema.table('sqlite_schema') : undefined);
+  const table = tableOrMaster(schema, ci.table);
   if (!table) throw sqlError(`no such table: main.${ci.table}`);
-  if (table.system) throw sqlError(`table ${table.name === 'sqlite_schema' ? 'sqlite_master' : table.name} may not be indexed`);
+  if (table.system) throw sqlError(`table ${messageName(table)} may not be indexed`);
   selfReference(ci.where, table, 'partial index WHERE clauses');
   for (const ic of ci.cols) {
     if (ic.e.k === 'col' && ic.e.table === undefined && hasColumn(table, ic.e.name)) continue;
@@ -789,7 +796,7 @@ function checkView(cx: DdlContext, name: string, select: A.Select, when: string)
 
 export function alter(a: A.Alter, cx: DdlContext): void {
   const { tx, schema } = cx;
-  const t = schema.table(a.table) ?? (/^sqlite_master$/i.test(a.table) ? schema.table('sqlite_schema') : undefined);
+  const t = tableOrMaster(schema, a.table);
   // SQLite's checks, in its order for each form of ALTER TABLE.
   const clash = (): void => {
     if (a.op === 'rename' && schema.has(a.to)) throw sqlError(`there is already another table or index with this name: ${a.to}`);
@@ -804,7 +811,7 @@ export function alter(a: A.Alter, cx: DdlContext): void {
     throw sqlError(`cannot ${a.op === 'renameColumn' ? 'rename columns of' : 'drop column from'} view "${v.name}"`);
   }
   clash();
-  if (t.system || /^sqlite_/i.test(t.name)) throw sqlError(`table ${t.name === 'sqlite_schema' ? 'sqlite_master' : t.name} may not be altered`);
+  if (t.system || /^sqlite_/i.test(t.name)) throw sqlError(`table ${messageName(t)} may not be altered`);
   const st = schemaTable();
   const rows = schemaRows(tx);
   const lname = t.name.toLowerCase();
