@@ -723,15 +723,15 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
   const w = new RowWriter(table, host);
   const action = stmt.or;
   const tslot = target.src.slot, xslot = excluded.slot;
-  // What REPLACE may delete: the rowid when it is given, any unique index.
-  const replaces = (): boolean => (action ?? table.rowidConflict) === 'REPLACE' || table.indexes.some((ix) => ix.unique && (action ?? ix.conflict) === 'REPLACE');
+  // Whether REPLACE may delete rows: through the rowid when it is given, or any unique index.
+  const replaces = (action ?? table.rowidConflict) === 'REPLACE' || table.indexes.some((ix) => ix.unique && (action ?? ix.conflict) === 'REPLACE');
   // SQLite journals an INSERT of several rows, or one whose REPLACE or upsert may touch rows with
   // foreign keys.
   const insertJournal = (): boolean =>
     (source !== undefined && (stmt.source!.cores.length > 1 || stmt.source!.cores[0]!.k !== 'values' || stmt.source!.cores[0]!.rows.length > 1)) ||
-    ((replaces() || upserts.some((u) => u.set)) && fkRelated(host, table));
+    ((replaces || upserts.some((u) => u.set)) && fkRelated(host, table));
   const insertUnchecked = (): A.ForeignKey | undefined =>
-    setNullUnchecked(host, table, replaces() && (table.rowidAlias >= 0 || targets.includes(ridIdx) || table.indexes.some((ix) => ix.unique)), upserts.filter((u) => u.set).map((u) => u.assigned));
+    setNullUnchecked(host, table, replaces && (table.rowidAlias >= 0 || targets.includes(ridIdx) || table.indexes.some((ix) => ix.unique)), upserts.filter((u) => u.set).map((u) => u.assigned));
   const alias = table.rowidAlias;
   const autoinc = table.autoincrement;
   const generated = rt.generated.length > 0;
