@@ -815,6 +815,7 @@ export function alter(a: A.Alter, cx: DdlContext): void {
   const st = schemaTable();
   const rows = schemaRows(tx);
   const lname = t.name.toLowerCase();
+  const tableRow = rows.find(({ row }) => row[0] === 'table' && String(row[1]).toLowerCase() === lname)!;
   const put = (rowid: bigint, row: Value[]): void => { tx.put(rowKey(st.prefix, rowid), encodeRow(st, [...row.slice(0, 5), rowid])); };
   switch (a.op) {
     case 'rename': {
@@ -884,7 +885,6 @@ export function alter(a: A.Alter, cx: DdlContext): void {
         if (c.notNull && !dflt) throw sqlError('Cannot add a NOT NULL column with default value NULL');
         if (dflt && !storableConstant(dflt)) throw sqlError('Cannot add a column with non-constant default');
       } else if (hasRows && c.generated?.stored) throw sqlError('cannot add a STORED column');
-      const tableRow = rows.find(({ row }) => row[0] === 'table' && String(row[1]).toLowerCase() === lname)!;
       const sql = String(tableRow.row[4]);
       const at = addColumnOffset(sql);
       const added = `${sql.slice(0, at)}, ${a.text}${sql.slice(at)}`;
@@ -925,7 +925,6 @@ export function alter(a: A.Alter, cx: DdlContext): void {
       const i = t.cols.findIndex((c) => c.name.toLowerCase() === a.col.toLowerCase());
       if (i < 0) throw sqlError(`no such column: "${a.col}"`);
       const col = t.cols[i]!;
-      const tableRow = rows.find(({ row }) => row[0] === 'table' && String(row[1]).toLowerCase() === lname)!;
       const sql = String(tableRow.row[4]);
       const ct = parseOne(sql) as A.CreateTable;
       const def = ct.cols[i]!;
