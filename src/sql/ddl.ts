@@ -219,6 +219,7 @@ function checkNewTable(ct: A.CreateTable, table: Table): void {
 }
 
 export function createTable(ct: A.CreateTable, cx: DdlContext): void {
+  if (ct.temp) throw sqlError('TEMP tables are not supported yet; create a regular table (without TEMP) and drop it when done');
   const { tx, schema } = cx;
   if (schema.table(ct.name) || schema.view(ct.name)) {
     if (ct.ifNotExists) return;
@@ -324,6 +325,7 @@ export function createIndex(ci: A.CreateIndex, cx: DdlContext): void {
 }
 
 export function createView(cv: A.CreateView, cx: DdlContext): void {
+  if (cv.temp) throw sqlError('TEMP views are not supported yet; create a regular view (without TEMP) and drop it when done');
   const { tx, schema } = cx;
   if (schema.has(cv.name)) {
     if (cv.ifNotExists && (schema.view(cv.name) || schema.table(cv.name))) return;

@@ -4,7 +4,7 @@
  * plus the line and column.
  */
 import type * as A from './ast.ts';
-import { SqlError } from './errors.ts';
+import { SqlError, sqlError } from './errors.ts';
 import { tokenize, position, type Token } from './lexer.ts';
 import { MAX_EXPR_DEPTH, MAX_VARIABLE_NUMBER } from './limits.ts';
 import { textToNumeric } from './value.ts';
@@ -476,16 +476,31 @@ export class Parser {
     return false;
   }
 
+  /**
+   * The name a CREATE gives its object, and whether it is qualified with the temp schema. SQLite
+   * knows the schemas main and temp only (no ATTACH), and a TEMP object takes no qualifier.
+   */
+  private createdName(temp: boolean): [string, boolean] {
+    const first = this.name();
+    if (!this.acceptOp('.')) return [first, false];
+    const name = this.name();
+    const schema = first.toLowerCase();
+    if (temp && schema !== 'temp') throw sqlError('temporary table name must be unqualified');
+    if (schema !== 'main' && schema !== 'temp') throw sqlError(`unknown database ${first}`);
+    return [name, schema === 'temp'];
+  }
+
   private create(): A.Stmt {
     const start = this.t.start;
     this.expectKw('CREATE');
-    const temp = this.acceptKw('TEMP') || this.acceptKw('TEMPORARY');
+    let temp = this.acceptKw('TEMP') || this.acceptKw('TEMPORARY');
+    if (temp && !this.isKw('TABLE') && !this.isKw('VIEW')) throw this.err();
     const unique = this.acceptKw('UNIQUE');
     if (unique && !this.isKw('INDEX')) throw this.err();
     if (this.acceptKw('TABLE')) {
       const ifNotExists = this.ifNotExists();
-      let name = this.name();
-      if (this.acceptOp('.')) name = this.name();
+      const [name, inTemp] = this.createdName(temp);
+      temp ||= inTemp;
       if (this.acceptKw('AS')) {
         const as = this.select();
         return { type: 'createTable', temp, ifNotExists, name, cols: [], constraints: [], withoutRowid: false, strict: false, as, sql: this.sql.slice(start, this.toks[this.p - 1]!.end) };
@@ -516,8 +531,8 @@ export class Parser {
     }
     if (this.acceptKw('INDEX')) {
       const ifNotExists = this.ifNotExists();
-      let name = this.name();
-      if (this.acceptOp('.')) name = this.name();
+      const [name, inTemp] = this.createdName(false);
+      if (inTemp) throw sqlError('TEMP indexes are not supported yet; create the index without the temp. prefix');
       this.expectKw('ON');
       const table = this.name();
       this.expectOp('(');
@@ -529,8 +544,8 @@ export class Parser {
     }
     if (this.acceptKw('VIEW')) {
       const ifNotExists = this.ifNotExists();
-      let name = this.name();
-      if (this.acceptOp('.')) name = this.name();
+      const [name, inTemp] = this.createdName(temp);
+      temp ||= inTemp;
       let cols: string[] | undefined;
       if (this.acceptOp('(')) { cols = this.nameList(); this.expectOp(')'); }
       this.expectKw('AS');

@@ -1,5 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import Sqlite from 'better-sqlite3';
 import { fails, fresh, one, rows } from './helpers.ts';
 
 test('INSERT: multi-row VALUES, column lists, DEFAULT VALUES, INSERT ... SELECT', () => {
@@ -410,6 +411,29 @@ test('UPDATE OR REPLACE: a row its replacement cascades away is skipped; a key i
   assert.is(fails(s, 'UPDATE OR REPLACE u SET b = 0 WHERE a = 1', 'FOREIGN KEY constraint failed').code, 'SQLITE_CONSTRAINT_FOREIGNKEY');
   s.execute('UPDATE OR REPLACE u SET b = 0, a = 1 WHERE a = 1');
   assert.equal(rows(s, 'SELECT * FROM u'), [[1, 0]]);
+});
+
+test('CREATE TEMP TABLE and VIEW (or a temp. name) are refused, not made in main; TEMP INDEX and bad qualifiers fail as in SQLite', () => {
+  const { s } = fresh();
+  const lite = new Sqlite(':memory:');
+  const TABLE = 'TEMP tables are not supported yet; create a regular table (without TEMP) and drop it when done';
+  const VIEW = 'TEMP views are not supported yet; create a regular view (without TEMP) and drop it when done';
+  for (const sql of ['CREATE TEMP TABLE a (x)', 'CREATE TEMPORARY TABLE a (x)', 'CREATE TABLE temp.a (x)', 'CREATE TEMP TABLE a AS SELECT 1', 'CREATE TEMP TABLE IF NOT EXISTS a (x)']) {
+    assert.is(fails(s, sql, TABLE).code, 'SQLITE_ERROR');
+  }
+  for (const sql of ['CREATE TEMP VIEW v AS SELECT 1', 'CREATE VIEW "temp".v AS SELECT 1']) assert.is(fails(s, sql, VIEW).code, 'SQLITE_ERROR');
+  s.execute('CREATE TABLE d (x)');
+  lite.exec('CREATE TABLE d (x)');
+  fails(s, 'CREATE INDEX temp.k ON d(x)', 'TEMP indexes are not supported yet; create the index without the temp. prefix');
+  // SQLite's own errors, which no TEMP support would change.
+  for (const sql of ['CREATE TEMP INDEX i ON d(x)', 'CREATE TEMP UNIQUE INDEX i ON d(x)', 'CREATE UNIQUE TEMP INDEX i ON d(x)', 'CREATE TEMP TABLE main.z (x)', 'CREATE TEMP VIEW main.z AS SELECT 1', 'CREATE TABLE foo.z (x)', 'CREATE INDEX foo.k ON d(x)']) {
+    let want = '';
+    try { lite.exec(sql); } catch (e) { want = (e as Error).message; }
+    assert.ok(want !== '', sql);
+    fails(s, sql, want);
+  }
+  assert.equal(rows(s, "SELECT group_concat(name) FROM sqlite_schema"), [['d']]);
+  lite.close();
 });
 
 test.run();
