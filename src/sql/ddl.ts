@@ -339,9 +339,15 @@ export function createView(cv: A.CreateView, cx: DdlContext): void {
   bumpCookie(tx);
 }
 
-export function drop(d: A.Drop, cx: DdlContext): void {
+/**
+ * Drops a table, index or view. A DROP TABLE that empties the table first (see fkDropTable)
+ * returns that DELETE's counts, which set changes() and add to total_changes() as in SQLite; any
+ * other DROP leaves them alone (undefined).
+ */
+export function drop(d: A.Drop, cx: DdlContext): { changes: number; actionChanges: number } | undefined {
   const { tx, schema } = cx;
   const n = d.name.toLowerCase();
+  let counted: { changes: number; actionChanges: number } | undefined;
   if (d.what === 'TABLE') {
     if (/^sqlite_(master|schema|temp_master|temp_schema)$/i.test(d.name)) throw sqlError(`table ${/temp/i.test(d.name) ? 'sqlite_temp_master' : 'sqlite_master'} may not be dropped`);
     const t = schema.table(d.name);
@@ -351,7 +357,7 @@ export function drop(d: A.Drop, cx: DdlContext): void {
       throw sqlError(`no such table: ${d.name}`);
     }
     if (n === 'sqlite_sequence') throw sqlError('table sqlite_sequence may not be dropped');
-    if (cx.foreignKeys) fkDropTable(t, cx);
+    if (cx.foreignKeys) counted = fkDropTable(t, cx);
     clearTree(tx, t.prefix);
     for (const ix of t.indexes) clearTree(tx, ix.prefix);
     for (const { rowid, row } of schemaRows(tx)) {
@@ -388,22 +394,24 @@ export function drop(d: A.Drop, cx: DdlContext): void {
     throw sqlError(`no such trigger: ${d.name}`);
   }
   bumpCookie(tx);
+  return counted;
 }
 
 /**
- * With foreign keys on, SQLite empties a table before dropping it with an implicit DELETE that runs
+ * With foreign keys on, SQLite may empty a table before dropping it with an implicit DELETE that runs
  * the foreign key actions (CASCADE, SET NULL, SET DEFAULT, RESTRICT) and counts violations as any
  * DELETE does; an immediate one fails the DROP, which then drops nothing. A table no foreign key
  * references is emptied only when one of its own keys is deferred and deferred violations are
  * outstanding, which removing its rows may resolve.
  */
-function fkDropTable(t: Table, cx: DdlContext): void {
+function fkDropTable(t: Table, cx: DdlContext): { changes: number; actionChanges: number } | undefined {
   const counters = cx.fkCounters ?? { stmt: 0, deferred: 0, deferredImm: 0, deferAll: false, journal: true };
   const tables = [...cx.schema.tables.values()];
   const referenced = tables.some((c) => c.fks.some((fk) => fk.table.toLowerCase() === t.name.toLowerCase()));
   if (!referenced) {
-    if (!t.fks.some((fk) => fk.deferred || counters.deferAll)) return;
-    if (counters.deferred + counters.deferredImm === 0) return;
+    if (!t.fks.some((fk) => fk.deferred || counters.deferAll)) return undefined;
+    // SQLite compiled the DELETE and skips it at run time: it still sets changes() to 0.
+    if (counters.deferred + counters.deferredImm === 0) return { changes: 0, actionChanges: 0 };
   }
   const host: DmlHost = {
     foreignKeys: () => true,
@@ -414,7 +422,7 @@ function fkDropTable(t: Table, cx: DdlContext): void {
   };
   const del = compileDelete({ type: 'delete', with: [], table: t.name, alias: undefined, where: undefined, returning: undefined }, cx.qc, host);
   const env: Env = { ...cx.env, rows: new Array(Math.max(cx.qc.slotCount, cx.env.rows.length)).fill(null) };
-  del.run(env);
+  return del.run(env);
 }
 
 /** Replaces the first identifier equal to `from` (case-insensitively) after keyword `after` with `to`, quoted. */

@@ -27,7 +27,11 @@ export interface DmlHost {
 
 export interface CompiledDml {
   columns: string[];
-  run(env: Env): { rows: Value[][]; changes: number };
+  /**
+   * `changes`: the rows the statement itself changed (changes()); `actionChanges`: the rows its
+   * foreign key actions changed, which SQLite runs as triggers and so counts in total_changes() only.
+   */
+  run(env: Env): { rows: Value[][]; changes: number; actionChanges: number };
   explain(out: PlanRow[]): void;
 }
 
@@ -101,7 +105,8 @@ function checkWritable(qc: QueryCompiler, name: string): Table {
 
 /** The engine that applies row changes with every constraint: shared by INSERT, UPDATE, DELETE. */
 export class RowWriter {
-  constructor(readonly table: Table, readonly host: DmlHost) {}
+  /** `actions`: the count of rows changed by foreign key actions, shared with the writers of the children they reach. */
+  constructor(readonly table: Table, readonly host: DmlHost, readonly actions = { changes: 0 }) {}
 
   /** NOT NULL and CHECK. Returns false when the row is to be skipped (IGNORE). */
   checkRow(row: Value[], action: Action | undefined, env: Env, useDefaults: boolean): boolean {
@@ -270,13 +275,13 @@ export class RowWriter {
         // RESTRICT fails at once, through its trigger (SQLITE_CONSTRAINT_TRIGGER).
         if (action === 'RESTRICT') throw fail('TRIGGER', 'FOREIGN KEY constraint failed', 'ABORT');
         if (depth > 1000) throw sqlError('too many levels of foreign key cascades');
-        const w = new RowWriter(child, this.host);
+        const w = new RowWriter(child, this.host, this.actions);
         const rt = tableRt(child);
         const childAssigned = changedColumns(child, new Set(ccols));
         for (const k of kids) {
           const cur = readRow(env.tx, child, k[child.cols.length] as bigint);
           if (!cur) continue;
-          if (action === 'CASCADE' && !nr) { w.deleteRow(cur, env, depth + 1); continue; }
+          if (action === 'CASCADE' && !nr) { w.deleteRow(cur, env, depth + 1); this.actions.changes++; continue; }
           const row = cur.slice();
           ccols.forEach((c, i) => {
             const d = rt.defaults[c];
@@ -307,6 +312,7 @@ export class RowWriter {
       if (other !== undefined && !updateConflict(env, t, this, undefined, ix.index, other)) return;
     }
     this.rewrite(old, nr, env, assigned);
+    this.actions.changes++;
     this.parentActions(old, nr, env, depth, assigned);
   }
 
@@ -845,7 +851,8 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
     host.setLastInsertRowid(rowid);
     if (ret) { env.rows[tslot] = row; st.out.push(ret.fns.map((f) => f.fn(env))); }
   };
-  const run = (env: Env): { rows: Value[][]; changes: number } => {
+  const run = (env: Env): { rows: Value[][]; changes: number; actionChanges: number } => {
+    w.actions.changes = 0;
     const fc = fkStart(host, insertJournal);
     const st: RunState = { env, out: [], changes: 0, seqMax: undefined, unchecked: fc && insertUnchecked(), journal: fc?.journal ?? true, typedDefaults: false };
     try {
@@ -858,7 +865,7 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
     fkStatementEnd(fc);
     // Like SQLite, a successful INSERT into an AUTOINCREMENT table always leaves its counter row.
     if (autoinc) writeSequence(env, host, table.name, st.seqMax ?? readSequence(env, host, table.name));
-    return { rows: st.out, changes: st.changes };
+    return { rows: st.out, changes: st.changes, actionChanges: w.actions.changes };
   };
   return { columns: ret?.names ?? [], run, explain: () => {} };
 }
@@ -1073,6 +1080,7 @@ export function compileUpdate(stmt: A.Update, qc: QueryCompiler, host: DmlHost):
       columns: ret?.names ?? [],
       explain: (out) => loop.explain(out),
       run: (env) => {
+        w.actions.changes = 0;
         const matches = new Map<bigint, Value[]>();
         const found = new Map<bigint, Value[]>();
         loop.run(env, () => {
@@ -1114,7 +1122,7 @@ export function compileUpdate(stmt: A.Update, qc: QueryCompiler, host: DmlHost):
           throw withChanges(e, changes);
         }
         fkStatementEnd(fc);
-        return { rows: out, changes };
+        return { rows: out, changes, actionChanges: w.actions.changes };
       },
     };
   } finally {
@@ -1146,6 +1154,7 @@ export function compileDelete(stmt: A.Delete, qc: QueryCompiler, host: DmlHost):
       columns: ret?.names ?? [],
       explain: (out) => loop.explain(out),
       run: (env) => {
+        w.actions.changes = 0;
         const rows: Value[][] = [];
         loop.run(env, () => { rows.push(env.rows[slot]!); });
         const out: Value[][] = [];
@@ -1164,7 +1173,7 @@ export function compileDelete(stmt: A.Delete, qc: QueryCompiler, host: DmlHost):
           throw withChanges(e, changes);
         }
         fkStatementEnd(fc);
-        return { rows: out, changes };
+        return { rows: out, changes, actionChanges: w.actions.changes };
       },
     };
   } finally {
