@@ -13,7 +13,7 @@ import { Scope, type Env } from './expr.ts';
 import type { FnContext } from './functions.ts';
 import { STATEMENT_CACHE_SIZE } from './limits.ts';
 import { Parser } from './parser.ts';
-import { PRAGMA_COLUMNS, VALUE_PRAGMAS, pragmaRows, pragmaTable } from './pragma.ts';
+import { PRAGMA_COLUMNS, VALUE_PRAGMAS, pragmaRows, pragmaTable, schemaName, type PragmaHost } from './pragma.ts';
 import { QueryCompiler, type PlanRow, type Query, type TableFunctions } from './select.ts';
 import { Tx, type Committer, type ReadSet } from './tx.ts';
 import { fromJs, toText, truth, type Value } from './value.ts';
@@ -288,6 +288,7 @@ export class Session {
       }
       case 'pragma': return this.pragma(s, schema, tx, env);
       case 'explain': {
+        this.db.running = this;
         const c = this.compile({ stmt: s.stmt, paramCount: p.paramCount, paramNames: p.paramNames }, schema);
         if (!s.queryPlan) throw sqlError('EXPLAIN without QUERY PLAN is not supported; use EXPLAIN QUERY PLAN');
         const plan = c.explain();
@@ -295,6 +296,8 @@ export class Session {
       }
       default: break;
     }
+    // Compiling may read the running session's state (its foreign_keys setting) too.
+    this.db.running = this;
     let compiled = p.compiled;
     if (!compiled || compiled.schema !== schema || compiled.fkOn !== this.fkOn) {
       compiled = { schema, fkOn: this.fkOn, exec: this.compile(p, schema) };
@@ -302,7 +305,6 @@ export class Session {
     }
     const c = compiled.exec;
     env.rows = new Array(c.slots).fill(null);
-    this.db.running = this;
     const dml = s.type === 'insert' || s.type === 'update' || s.type === 'delete';
     let r: { rows: Value[][]; changes: number };
     try {
@@ -329,10 +331,14 @@ export class Session {
         const p = name.slice(7);
         // Compiled statements are shared by the Database's sessions: the state is the running one's.
         if (VALUE_PRAGMAS.includes(p)) return [[this.db.running!.pragmaValue(p, env.tx)]];
-        return pragmaRows(p, args[0] ?? null, schema, (v) => this.viewQuery(schema, v));
+        return pragmaRows(p, args, this.pragmaHost(schema, env), false);
       },
     };
     return new QueryCompiler(schema, tvf);
+  }
+
+  private pragmaHost(schema: Schema, env: Env): PragmaHost {
+    return { schema, tx: env.tx, env, viewQuery: (v) => this.viewQuery(schema, v) };
   }
 
   private viewQuery(schema: Schema, name: string): Query | undefined {
@@ -393,13 +399,15 @@ export class Session {
 
   private pragma(s: Extract<A.Stmt, { type: 'pragma' }>, schema: Schema, tx: Tx, env: Env): { columns: string[]; rows: Value[][]; changes: number } {
     const name = s.name;
+    // SQLite checks the schema prefix of every pragma, even one it ignores.
+    if (s.schema !== undefined) schemaName(s.schema, false);
     let arg: Value = null;
     if (s.value) {
       const qc = this.compiler(schema);
       arg = s.value.k === 'col' ? s.value.name : qc.ex.compile(s.value, new Scope(undefined)).fn(env);
     }
     if (PRAGMA_COLUMNS[name]) {
-      return { columns: PRAGMA_COLUMNS[name]!, rows: pragmaRows(name, arg, schema, (v) => this.viewQuery(schema, v)), changes: 0 };
+      return { columns: PRAGMA_COLUMNS[name]!, rows: pragmaRows(name, [arg, s.schema ?? null], this.pragmaHost(schema, env), true), changes: 0 };
     }
     switch (name) {
       case 'foreign_keys':

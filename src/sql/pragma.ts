@@ -2,9 +2,16 @@
  * PRAGMA statements and their table-valued forms (pragma_table_info(...) and friends), answering
  * with SQLite's columns and row order, which Kysely's introspector relies on.
  */
-import type { Schema, View } from './catalog.ts';
+import type * as A from './ast.ts';
+import type { Index, Schema, Table, View } from './catalog.ts';
+import { indexKeyPrefix, prefixEnd } from './codec.ts';
+import { sqlError } from './errors.ts';
+import type { Env } from './expr.ts';
+import { tokenize, type Token } from './lexer.ts';
+import { Parser } from './parser.ts';
+import { indexEntry, readRow, scanRows, strictFits, tableRt } from './rows.ts';
 import type { Query } from './select.ts';
-import { affinityOf, toText, utf8, type Affinity, type Value } from './value.ts';
+import { affinityOf, applyAffinity, checkCollation, toText, truth, utf8, type Affinity, type Value } from './value.ts';
 
 export const PRAGMA_COLUMNS: Record<string, string[]> = {
   table_info: ['cid', 'name', 'type', 'notnull', 'dflt_value', 'pk'],
@@ -16,13 +23,38 @@ export const PRAGMA_COLUMNS: Record<string, string[]> = {
   table_list: ['schema', 'name', 'type', 'ncol', 'wr', 'strict'],
   database_list: ['seq', 'name', 'file'],
   collation_list: ['seq', 'name'],
+  foreign_key_check: ['table', 'rowid', 'parent', 'fkid'],
+  integrity_check: ['integrity_check'],
+  quick_check: ['quick_check'],
 };
 
 /** Pragmas that answer one value from the session or the database header: their column is their name. */
 export const VALUE_PRAGMAS = ['foreign_keys', 'defer_foreign_keys', 'user_version', 'schema_version'];
 
 /** Pragmas that take a table or index name and, optionally, a schema name. */
-const NAME_PRAGMAS = ['table_info', 'table_xinfo', 'index_list', 'index_info', 'index_xinfo', 'foreign_key_list'];
+const NAME_PRAGMAS = ['table_info', 'table_xinfo', 'index_list', 'index_info', 'index_xinfo', 'foreign_key_list', 'foreign_key_check', 'integrity_check', 'quick_check'];
+
+/** What a pragma reads: the schema, the transaction, and a statement environment for CHECKs. */
+export interface PragmaHost {
+  schema: Schema;
+  tx: Env['tx'];
+  env: Env;
+  /** Compiles a view to learn its columns. */
+  viewQuery(name: string): Query | undefined;
+}
+
+/**
+ * The database a schema prefix or a pragma's schema argument names: `main` or `temp` (which holds
+ * no user tables here); anything else fails, in the PRAGMA statement's or the table-valued form's
+ * words.
+ */
+export function schemaName(v: Value, quoted: boolean): 'main' | 'temp' {
+  if (v === null) return 'main';
+  const n = toText(v)!;
+  const l = n.toLowerCase();
+  if (l === 'main' || l === 'temp') return l;
+  throw sqlError(`unknown database ${quoted ? `'${n}'` : n}`);
+}
 
 /**
  * The columns of SQLite's eponymous virtual table for a pragma (pragma_<name>): its result
@@ -36,9 +68,24 @@ export function pragmaTable(name: string): { names: string[]; hidden: number } |
   return { names: [...cols, ...hidden], hidden: hidden.length };
 }
 
-/** Rows of an introspection pragma; `viewQuery` compiles a view to learn its columns. */
-export function pragmaRows(name: string, arg: Value, schema: Schema, viewQuery: (name: string) => Query | undefined): Value[][] {
-  const a = arg === null || arg === undefined ? '' : toText(arg)!;
+/**
+ * Rows of an introspection pragma. `args`: its argument and schema name as the table-valued form
+ * takes them; `statement`: run as a PRAGMA statement, where an integer argument of integrity_check
+ * is its error limit rather than a table name.
+ */
+export function pragmaRows(name: string, args: Value[], h: PragmaHost, statement: boolean): Value[][] {
+  const arg = args[0] ?? null;
+  const a = arg === null ? '' : toText(arg)!;
+  const db = schemaName(args[1] ?? null, !statement);
+  const schema = h.schema;
+  const viewQuery = h.viewQuery;
+  if (db === 'temp' && NAME_PRAGMAS.includes(name)) {
+    // The temp schema is always empty: its checks pass, and it has no table to name.
+    const check = name === 'integrity_check' || name === 'quick_check';
+    const named = arg !== null && !(check && statement && typeof arg === 'bigint');
+    if (named && (check || name === 'foreign_key_check')) throw sqlError(`no such table: temp.${a}`);
+    return check ? [['ok']] : [];
+  }
   switch (name) {
     case 'table_info':
     case 'table_xinfo': {
@@ -83,9 +130,10 @@ export function pragmaRows(name: string, arg: Value, schema: Schema, viewQuery: 
       const ix = schema.index(a);
       if (!ix) return [];
       const t = schema.table(ix.table)!;
+      const written = name === 'index_xinfo' ? writtenCollations(ix, t) : [];
       const rows: Value[][] = ix.cols.map((c, i) => {
         const base: Value[] = [BigInt(i), c.col >= 0 ? BigInt(c.col) : -2n, c.col >= 0 ? t.cols[c.col]!.name : null];
-        if (name === 'index_xinfo') base.push(c.desc ? 1n : 0n, c.coll, 1n);
+        if (name === 'index_xinfo') base.push(c.desc ? 1n : 0n, written[i] ?? c.coll, 1n);
         return base;
       });
       if (name === 'index_xinfo') rows.push([BigInt(ix.cols.length), -1n, null, 0n, 'BINARY', 0n]);
@@ -108,7 +156,8 @@ export function pragmaRows(name: string, arg: Value, schema: Schema, viewQuery: 
       // and matches the argument against the internal names sqlite_master and sqlite_temp_master.
       const names = ['sqlite_master', ...schema.loadOrder];
       const out: Value[][] = [];
-      for (const i of hashOrder(names)) {
+      const all = args[1] === undefined || args[1] === null;
+      for (const i of all || db === 'main' ? hashOrder(names) : []) {
         const n = names[i]!;
         if (a && n.toLowerCase() !== a.toLowerCase()) continue;
         const t = i === 0 ? schema.table('sqlite_schema') : schema.table(n);
@@ -116,11 +165,20 @@ export function pragmaRows(name: string, arg: Value, schema: Schema, viewQuery: 
         if (t) out.push(['main', i === 0 ? 'sqlite_schema' : t.name, 'table', BigInt(t.cols.length), 0n, t.strict ? 1n : 0n]);
         else if (v) out.push(['main', v.name, 'view', BigInt(viewColumnCount(v, viewQuery)), 0n, 0n]);
       }
-      if (!a || a.toLowerCase() === 'sqlite_temp_master') out.push(['temp', 'sqlite_temp_schema', 'table', 5n, 0n, 0n]);
+      if ((all || db === 'temp') && (!a || a.toLowerCase() === 'sqlite_temp_master')) out.push(['temp', 'sqlite_temp_schema', 'table', 5n, 0n, 0n]);
       return out;
     }
     case 'database_list': return [[0n, 'main', '']];
     case 'collation_list': return [[0n, 'RTRIM'], [1n, 'NOCASE'], [2n, 'BINARY']];
+    case 'foreign_key_check': return foreignKeyCheck(h, arg === null ? undefined : namedTable(schema, a));
+    case 'integrity_check':
+    case 'quick_check': {
+      const limit = statement && typeof arg === 'bigint';
+      const only = arg === null || limit ? undefined : namedTable(schema, a);
+      const max = limit && arg > 0n ? Number(arg) : INTEGRITY_MAX_ERRORS;
+      const errors = integrityCheck(h, only, max, name === 'quick_check');
+      return errors.length ? errors.map((e) => [e]) : [['ok']];
+    }
     default: return [];
   }
 }
@@ -189,4 +247,174 @@ function viewColumnType(declared: string, aff: Affinity | null): string {
   if (declared && aff === affinityOf(declared)) return declared;
   if (aff === null) return '';
   return aff === 'INTEGER' ? 'INT' : aff === 'NUMERIC' ? 'NUM' : aff;
+}
+
+function namedTable(schema: Schema, name: string): Table {
+  const t = schema.table(name) ?? (/^sqlite_(master|schema)$/i.test(name) ? schema.table('sqlite_schema') : undefined);
+  if (!t) throw sqlError(`no such table: ${name}`);
+  return t;
+}
+
+/** The database's tables in the order SQLite's checks visit them: its table hash's. */
+function tablesInHashOrder(schema: Schema): Table[] {
+  const names = ['sqlite_master', ...schema.loadOrder];
+  return hashOrder(names).flatMap((i) => {
+    const t = i === 0 ? undefined : schema.table(names[i]!);
+    return t ? [t] : [];
+  });
+}
+
+/**
+ * The collation names index_xinfo shows: as the index or the column definition spells them, which
+ * SQLite keeps. The catalog and the parser's COLLATE nodes hold only canonical names, so the
+ * spellings come from the tokens after COLLATE in the definition's text: in the CREATE INDEX, or
+ * for an automatic index in its table constraint's stretch of the CREATE TABLE. Undefined where
+ * the default applies.
+ */
+function writtenCollations(ix: Index, t: Table): (string | undefined)[] {
+  const def = new Parser(t.sql).statement().stmt as A.CreateTable;
+  const colColl = (c: number): string | undefined => (c >= 0 && c < def.cols.length ? def.cols[c]!.collate : undefined);
+  let cols: A.IndexedCol[] | undefined;
+  let tokens: Token[] = [];
+  if (ix.sql) {
+    cols = (new Parser(ix.sql).statement().stmt as A.CreateIndex).cols;
+    tokens = tokenize(ix.sql);
+  } else {
+    // An automatic index of a table constraint: the constraint over the same columns and collations.
+    const same = (cs: A.IndexedCol[]): boolean => cs.length === ix.cols.length && cs.every((c, i) => {
+      const ic = ix.cols[i]!;
+      return ic.col >= 0 && c.e.k === 'col' && c.e.name.toLowerCase() === t.cols[ic.col]!.name.toLowerCase() && (c.coll ? checkCollation(c.coll) : t.cols[ic.col]!.collate) === ic.coll;
+    });
+    const k = ix.origin === 'pk' ? 'pk' : 'unique';
+    const j = def.constraints.findIndex((c) => (c.k === 'pk' || c.k === 'unique') && c.k === k && same(c.cols));
+    if (j >= 0) {
+      cols = (def.constraints[j] as { cols: A.IndexedCol[] }).cols;
+      const all = tokenize(t.sql);
+      // Table constraints start right after a comma of the column list.
+      const starts: number[] = [];
+      let depth = 0;
+      all.forEach((tk, i) => {
+        if (tk.kind === 'op' && tk.text === '(') depth++;
+        else if (tk.kind === 'op' && tk.text === ')') depth--;
+        else if (depth === 1 && i > 0 && all[i - 1]!.text === ',' && all[i - 1]!.kind === 'op' && ['CONSTRAINT', 'PRIMARY', 'UNIQUE', 'CHECK', 'FOREIGN'].includes(tk.kw)) starts.push(i);
+      });
+      tokens = all.slice(starts[j], starts[j + 1]);
+    }
+  }
+  const spelled = tokens.flatMap((tk, i) => (tk.kw === 'COLLATE' && tokens[i + 1] ? [tokens[i + 1]!.text] : []));
+  let at = 0;
+  return ix.cols.map((c, i) => {
+    const canonical = cols?.[i]?.coll;
+    if (canonical === undefined) return colColl(c.col);
+    while (at < spelled.length && spelled[at]!.toUpperCase() !== canonical.toUpperCase()) at++;
+    return spelled[at++] ?? canonical;
+  });
+}
+
+/** SQLite's default limit on the errors integrity_check reports (SQLITE_INTEGRITY_CHECK_ERROR_MAX). */
+const INTEGRITY_MAX_ERRORS = 100;
+
+/**
+ * What SQLite's integrity_check finds that our key space can get wrong, in its words and order: per
+ * table, first (not for quick_check) each full index's entry count against the row count; then per
+ * row, NOT NULL and STRICT types per column, the CHECK constraints, and (not for quick_check) the
+ * row's entry in each index and UNIQUE. Like SQLite, it does not look for a partial index's surplus
+ * entries. The page-level checks have nothing to check here.
+ */
+function integrityCheck(h: PragmaHost, only: Table | undefined, max: number, quick: boolean): string[] {
+  const errors: string[] = [];
+  const report = (e: string): boolean => errors.push(e) >= max;
+  const count = (p: Uint8Array): number => {
+    let n = 0;
+    for (const _ of h.tx.scan({ gte: p, lt: prefixEnd(p) })) n++;
+    return n;
+  };
+  for (const t of only ? [only] : tablesInHashOrder(h.schema)) {
+    if (t.system) continue;
+    const rt = tableRt(t);
+    if (!quick) {
+      const rows = count(t.prefix);
+      for (const ix of t.indexes) if (!ix.where && count(ix.prefix) !== rows && report(`wrong # of entries in index ${ix.name}`)) return errors;
+    }
+    const seen = rt.indexes.map((ix) => (ix.index.unique ? new Set<string>() : undefined));
+    for (const row of scanRows(h.tx, t, undefined, undefined, false)) {
+      const rowid = row[t.cols.length] as bigint;
+      for (let i = 0; i < t.cols.length; i++) {
+        const c = t.cols[i]!;
+        const v = row[i]!;
+        if (v === null ? c.notNull && report(`NULL value in ${t.name}.${c.name}`)
+          : t.strict && i !== t.rowidAlias && !strictFits(c.type, v) && report(`non-${c.type.toUpperCase()} value in ${t.name}.${c.name}`)) return errors;
+      }
+      const env: Env = { ...h.env, rows: [row], agg: null };
+      if (rt.checks.some((ch) => truth(ch.e.fn(env)) === false) && report(`CHECK constraint failed in ${t.name}`)) return errors;
+      if (quick) continue;
+      for (let k = 0; k < rt.indexes.length; k++) {
+        const ix = rt.indexes[k]!;
+        const ent = indexEntry(ix, row, rowid, env);
+        if (!ent) continue;
+        if (h.tx.get(ent.key) === undefined && report(`row ${rowid} missing from index ${ix.index.name}`)) return errors;
+        const s = seen[k];
+        if (!s || ent.values.some((v) => v === null)) continue;
+        const key = indexKeyPrefix(ix.index.prefix, ent.values, ix.colls, ix.descs).join();
+        if (s.has(key) && report(`non-unique entry in index ${ix.index.name}`)) return errors;
+        s.add(key);
+      }
+    }
+  }
+  return errors;
+}
+
+/**
+ * SQLite's foreign_key_check: each child row whose key, all non-NULL, has no parent row, per table
+ * in check order, per row by rowid, per key by foreign_key_list's id. A missing parent table has no
+ * rows; a parent key that is neither its rowid nor a UNIQUE index's columns fails the pragma.
+ */
+function foreignKeyCheck(h: PragmaHost, only: Table | undefined): Value[][] {
+  const out: Value[][] = [];
+  for (const t of only ? [only] : tablesInHashOrder(h.schema)) {
+    const fks = t.fks.slice().reverse();
+    if (fks.length === 0) continue;
+    const keys = fks.map((fk) => fk.cols.map((c) => t.cols.findIndex((x) => x.name.toLowerCase() === c.toLowerCase())));
+    const probes = fks.map((fk) => parentProbe(h, t, fk));
+    for (const row of scanRows(h.tx, t, undefined, undefined, false)) {
+      for (let id = 0; id < fks.length; id++) {
+        const vals: Value[] = keys[id]!.map((c) => row[c < 0 ? t.cols.length : c]!);
+        if (vals.includes(null) || probes[id]!(vals)) continue;
+        out.push([t.name, row[t.cols.length]!, fks[id]!.table, BigInt(id)]);
+      }
+    }
+  }
+  return out;
+}
+
+/** Whether a parent row holds a child key, looked up as SQLite does: by rowid or in a UNIQUE index. */
+function parentProbe(h: PragmaHost, child: Table, fk: A.ForeignKey): (vals: Value[]) => boolean {
+  const p = h.schema.table(fk.table);
+  if (!p) return () => false;
+  const mismatch = (): Error => sqlError(`foreign key mismatch - "${child.name}" referencing "${p.name}"`);
+  const cols = fk.refCols
+    ? fk.refCols.map((n) => { const i = p.cols.findIndex((c) => c.name.toLowerCase() === n.toLowerCase()); if (i < 0) throw mismatch(); return i; })
+    : p.cols.map((c, i) => [c.pk, i] as const).filter(([k]) => k > 0).sort((x, y) => x[0] - y[0]).map(([, i]) => i);
+  if (cols.length === 0 || (cols.length === 1 && cols[0] === p.rowidAlias)) {
+    if (fk.cols.length !== 1) throw mismatch();
+    return ([v]) => {
+      // SQLite's OP_MustBeInt: a key that is no integer has no parent.
+      const id = applyAffinity(v!, 'INTEGER');
+      return typeof id === 'bigint' && readRow(h.tx, p, id) !== null;
+    };
+  }
+  if (cols.length !== fk.cols.length) throw mismatch();
+  const ix = p.indexes.find((x) => x.unique && !x.where && x.cols.length === cols.length
+    && x.cols.every((c) => c.col >= 0 && cols.includes(c.col) && c.coll === p.cols[c.col]!.collate));
+  if (!ix) throw mismatch();
+  const order = ix.cols.map((c) => cols.indexOf(c.col));
+  // The parent column's affinity, except that REAL leaves an integer an integer (as writes probe).
+  const affs = ix.cols.map((c): Affinity => (p.cols[c.col]!.affinity === 'REAL' ? 'NUMERIC' : p.cols[c.col]!.affinity));
+  const colls = ix.cols.map((c) => c.coll);
+  const descs = ix.cols.map((c) => c.desc);
+  return (vals) => {
+    const key = indexKeyPrefix(ix.prefix, order.map((j, i) => applyAffinity(vals[j]!, affs[i]!)), colls, descs);
+    for (const _ of h.tx.scan({ gte: key, lt: prefixEnd(key), limit: 1 })) return true;
+    return false;
+  };
 }

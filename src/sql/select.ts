@@ -328,6 +328,7 @@ export class QueryCompiler implements SubqueryHost {
     // aliases); SQLite resolves their names after the WHERE and ON clauses.
     const cols = this.tvf.columns(item.name.toLowerCase());
     if (!cols) throw sqlError(`no such table: ${item.name}`);
+    if (item.args.length > cols.hidden) throw sqlError(`too many arguments on ${item.name.toLowerCase()}() - max ${cols.hidden}`);
     const visible = scope.sources.length;
     const nVisible = cols.names.length - cols.hidden;
     // Its columns are declared without types, so they have BLOB affinity like untyped table columns.
