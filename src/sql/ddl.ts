@@ -419,6 +419,7 @@ function fkDropTable(t: Table, cx: DdlContext): { changes: number; actionChanges
     setLastInsertRowid: () => {},
     table: (name) => cx.schema.table(name),
     allTables: () => tables,
+    skipMismatched: true,
   };
   const del = compileDelete({ type: 'delete', with: [], table: t.name, alias: undefined, where: undefined, returning: undefined }, cx.qc, host);
   const env: Env = { ...cx.env, rows: new Array(Math.max(cx.qc.slotCount, cx.env.rows.length)).fill(null) };

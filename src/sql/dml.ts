@@ -23,6 +23,11 @@ export interface DmlHost {
   /** Schema lookups for foreign keys and sqlite_sequence. */
   table(name: string): Table | undefined;
   allTables(): Table[];
+  /**
+   * DROP TABLE's implicit DELETE: SQLite compiles it with triggers disabled, which makes it skip a
+   * foreign key whose parent key it cannot find instead of failing (see checkParentKeys).
+   */
+  skipMismatched?: boolean;
 }
 
 export interface CompiledDml {
@@ -212,6 +217,7 @@ export class RowWriter {
       if (vals.some((v) => v === null)) continue;
       if (dir < 0 && !this.pending(fk)) continue;
       const parent = this.host.table(fk.table);
+      if (parent && this.host.skipMismatched && !parentKeyFound(parent, fk)) continue;
       if (!parent) {
         if (halt && !fk.deferred) throw fail('FOREIGNKEY', 'FOREIGN KEY constraint failed', 'ABORT');
         this.count(fk, dir);
@@ -235,7 +241,7 @@ export class RowWriter {
     const t = this.table;
     for (const child of this.host.allTables()) {
       for (const fk of child.fks) {
-        if (fk.table.toLowerCase() !== t.name.toLowerCase()) continue;
+        if (fk.table.toLowerCase() !== t.name.toLowerCase() || (this.host.skipMismatched && !parentKeyFound(t, fk))) continue;
         const pcols = parentCols(t, fk);
         if (assigned && !touches(t, pcols, assigned)) continue;
         const key = pcols.map((c) => row[c]!);
@@ -259,7 +265,7 @@ export class RowWriter {
     const t = this.table;
     for (const child of this.host.allTables()) {
       for (const fk of child.fks) {
-        if (fk.table.toLowerCase() !== t.name.toLowerCase()) continue;
+        if (fk.table.toLowerCase() !== t.name.toLowerCase() || (this.host.skipMismatched && !parentKeyFound(t, fk))) continue;
         const action = nr ? fk.onUpdate : fk.onDelete;
         if (action !== 'CASCADE' && action !== 'SET NULL' && action !== 'SET DEFAULT' && action !== 'RESTRICT') continue;
         // PRAGMA defer_foreign_keys turns RESTRICT into a counted (deferred) violation.
@@ -493,6 +499,58 @@ function childRows(parent: Table, pcols: number[], child: Table, ccols: number[]
     if (ccols.every((c, i) => fkEqual(r[c]!, key[i]!, matchAff[i]!, colls[i]!))) matched.push(r);
   }
   return { counted, matched };
+}
+
+/**
+ * Whether SQLite finds the parent key of `fk` in `parent` (sqlite3FkLocateIndex): the rowid through
+ * an INTEGER PRIMARY KEY, else a UNIQUE index without WHERE over exactly the key's columns, each
+ * with its column's own collation (the PRIMARY KEY's when the key names no columns).
+ */
+function parentKeyFound(parent: Table, fk: A.ForeignKey): boolean {
+  const n = fk.cols.length;
+  const alias = parent.rowidAlias;
+  if (n === 1 && alias >= 0 && (!fk.refCols || fk.refCols[0]!.toLowerCase() === parent.cols[alias]!.name.toLowerCase())) return true;
+  return parent.indexes.some((ix) => ix.unique && !ix.where && ix.cols.length === n && (fk.refCols
+    ? ix.cols.every((c) => c.col >= 0 && c.coll === parent.cols[c.col]!.collate && fk.refCols!.some((r) => r.toLowerCase() === parent.cols[c.col]!.name.toLowerCase()))
+    : uniqueKind(parent, ix) === 'PRIMARYKEY'));
+}
+
+/**
+ * SQLite's schema error for a foreign key whose parent key it cannot find, raised when it compiles
+ * a statement that needs the key: `parentSide` tells the keys of the table's children it needs,
+ * `childSide` its own. The foreign key actions those children have are compiled with it (as
+ * SQLite's triggers), so the tables they write are checked too (`seen`: each once).
+ * (A missing parent table is a difference docs/SQL.md lists.)
+ */
+function checkParentKeys(host: DmlHost, t: Table, childSide: (fk: A.ForeignKey) => boolean, parentSide: (fk: A.ForeignKey) => boolean, update = false, seen = new Set<string>()): void {
+  if (!host.foreignKeys() || host.skipMismatched) return;
+  for (const fk of t.fks) {
+    const parent = host.table(fk.table);
+    if (parent && childSide(fk) && !parentKeyFound(parent, fk)) throw sqlError(`foreign key mismatch - "${t.name}" referencing "${fk.table}"`);
+  }
+  for (const { child, fk } of referencing(host, t)) {
+    if (!parentSide(fk)) continue;
+    if (!parentKeyFound(t, fk)) throw sqlError(`foreign key mismatch - "${child.name}" referencing "${fk.table}"`);
+    const action = update ? fk.onUpdate : fk.onDelete;
+    if (action !== 'CASCADE' && action !== 'SET NULL' && action !== 'SET DEFAULT') continue;
+    const key = `${child.name}\0${fk.cols.join('\0')}\0${update || action !== 'CASCADE'}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    if (!update && action === 'CASCADE') checkDeleteKeys(host, child, seen);
+    else checkUpdateKeys(host, child, new Set(fk.cols.map((c) => child.cols.findIndex((x) => x.name.toLowerCase() === c.toLowerCase()))), seen);
+  }
+}
+
+function checkDeleteKeys(host: DmlHost, t: Table, seen?: Set<string>): void {
+  checkParentKeys(host, t, () => true, () => true, false, seen);
+}
+
+/** An UPDATE assigning `assigned`: SQLite's fkChildIsModified (a self-reference always) and fkParentIsModified. */
+function checkUpdateKeys(host: DmlHost, t: Table, assigned: ReadonlySet<number>, seen?: Set<string>): void {
+  const cols = (names: string[]): number[] => names.map((c) => t.cols.findIndex((x) => x.name.toLowerCase() === c.toLowerCase()));
+  checkParentKeys(host, t,
+    (fk) => fk.table.toLowerCase() === t.name.toLowerCase() || touches(t, cols(fk.cols), assigned),
+    (fk) => touches(t, fk.refCols ? cols(fk.refCols) : t.cols.flatMap((c, i) => (c.pk > 0 ? [i] : [])), assigned), true, seen);
 }
 
 function colIndex(t: Table, name: string): number {
@@ -736,6 +794,11 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
   const insertJournal = (): boolean =>
     (source !== undefined && (stmt.source!.cores.length > 1 || stmt.source!.cores[0]!.k !== 'values' || stmt.source!.cores[0]!.rows.length > 1)) ||
     ((replaces || upserts.some((u) => u.set)) && fkRelated(host, table));
+  // A row entering a parent table can break or mend only deferred keys, unless the INSERT journals.
+  checkParentKeys(host, table, () => true, (fk) => fk.deferred || host.fkCounters().deferAll || insertJournal());
+  // A REPLACE deletes rows as a DELETE does, and DO UPDATE is an UPDATE.
+  if (replaces && fkRelated(host, table)) checkDeleteKeys(host, table);
+  for (const u of upserts) if (u.set) checkUpdateKeys(host, table, u.assigned);
   const insertUnchecked = (): A.ForeignKey | undefined =>
     setNullUnchecked(host, table, replaces && (table.rowidAlias >= 0 || targets.includes(ridIdx) || table.indexes.some((ix) => ix.unique)), upserts.filter((u) => u.set).map((u) => u.assigned));
   const alias = table.rowidAlias;
@@ -1074,6 +1137,7 @@ export function compileUpdate(stmt: A.Update, qc: QueryCompiler, host: DmlHost):
       || stmt.from.length > 0 || stmt.returning !== undefined || hasSubquery(stmt.where);
     // Depends on the schema only, which a compiled statement is tied to.
     const fkNeeded = fkRequired(host, table, assigned);
+    checkUpdateKeys(host, table, assigned);
     // The scan's access path is chosen when the loop first runs.
     const scanChanged = (): boolean => { const a = loop.levels[0]!.access; return a.k === 'index' && changedIndexes.has(a.index); };
     return {
@@ -1140,6 +1204,7 @@ export function compileDelete(stmt: A.Delete, qc: QueryCompiler, host: DmlHost):
     const target = qc.tableLevel(table, stmt.alias ?? table.name, scope);
     const loop = qc.compileLoop([], stmt.where, scope, undefined, [target]);
     const ret = compileReturning(qc, stmt.returning, target.src, false);
+    checkDeleteKeys(host, table);
     // SQLite's RETURNING reads the whole old row, so a generated column caught in a loop fails it.
     if (ret && tableRt(table).loop !== undefined) {
       for (let i = 0; i < table.cols.length; i++) {

@@ -244,4 +244,39 @@ test('UPDATE OR REPLACE that checks every index conflicts with the row\'s own en
   assert.equal(out.slice(2), ['SQLITE_CONSTRAINT_UNIQUE: UNIQUE constraint failed: t.c', 'ok ', 'ok 2|200 3|101']);
 });
 
+test('a parent key that is neither the PRIMARY KEY nor a UNIQUE index is a foreign key mismatch when a statement needs it', () => {
+  const MM = (c: string, p: string): string => `SQLITE_ERROR: foreign key mismatch - "${c}" referencing "${p}"`;
+  const out = both([
+    'CREATE TABLE p(a, b)',
+    'CREATE TABLE c(x REFERENCES p(a))',
+    'INSERT INTO c VALUES (NULL)',
+    'INSERT INTO p VALUES (1, 2)',
+    'INSERT INTO p VALUES (3, 2), (4, 5)',
+    'UPDATE p SET b = 3',
+    'UPDATE p SET a = 3',
+    'DELETE FROM p',
+    'DELETE FROM c',
+    'CREATE TABLE p2(a INTEGER PRIMARY KEY, b)',
+    'CREATE TABLE c2(x, y, FOREIGN KEY (x, y) REFERENCES p2)',
+    'INSERT INTO c2 VALUES (1, 2)',
+    'INSERT OR REPLACE INTO p2 VALUES (1, 1)',
+    'CREATE TABLE p6(a)',
+    'CREATE UNIQUE INDEX p6a ON p6(a COLLATE NOCASE)',
+    'CREATE TABLE c6(x REFERENCES p6(a))',
+    'INSERT INTO c6 VALUES (1)',
+    'CREATE TABLE p8(a, b, UNIQUE(b, a))',
+    'CREATE TABLE c8(x, y, FOREIGN KEY (x, y) REFERENCES p8(a, b))',
+    'INSERT INTO c8 VALUES (1, 2)',
+    // Through a cascade: deleting from q1 deletes from q2, whose child q3 names no unique key.
+    'CREATE TABLE q1(a INTEGER PRIMARY KEY)',
+    'CREATE TABLE q2(x REFERENCES q1 ON DELETE CASCADE)',
+    'CREATE TABLE q3(z REFERENCES q2(x))',
+    'DELETE FROM q1',
+    // DROP TABLE's own DELETE skips the key instead.
+    'DROP TABLE p',
+  ]);
+  assert.equal(out.slice(2), [MM('c', 'p'), 'ok ', MM('c', 'p'), 'ok ', MM('c', 'p'), MM('c', 'p'), MM('c', 'p'), 'ok ', 'ok ', MM('c2', 'p2'), MM('c2', 'p2'),
+    'ok ', 'ok ', 'ok ', MM('c6', 'p6'), 'ok ', 'ok ', FK, 'ok ', 'ok ', 'ok ', MM('q3', 'q2'), 'ok ']);
+});
+
 test.run();
