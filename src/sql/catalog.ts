@@ -311,6 +311,30 @@ export function generatedRefs(table: Table, col: number): number[] {
   return out;
 }
 
+/** The name of the column where a walk of generated column `col`'s inputs comes back to itself, if it does. */
+export function generatedLoop(table: Table, col: number, busy: number[] = []): string | undefined {
+  if (busy.includes(col)) return table.cols[col]!.name;
+  busy.push(col);
+  try {
+    for (const r of generatedRefs(table, col)) {
+      const name = table.cols[r]!.generated ? generatedLoop(table, r, busy) : undefined;
+      if (name !== undefined) return name;
+    }
+    return undefined;
+  } finally { busy.pop(); }
+}
+
+/**
+ * SQLite computes a generated column where a statement reads it, so a statement fails when one of
+ * the columns it reads (`cols`) is caught in a loop: with the loop found from the first such one.
+ */
+export function checkGeneratedLoops(table: Table, cols: Iterable<number>): void {
+  for (const i of cols) {
+    const name = table.cols[i]?.generated ? generatedLoop(table, i) : undefined;
+    if (name !== undefined) throw sqlError(`generated column loop on "${name}"`);
+  }
+}
+
 /**
  * The order in which SQLite computes a table's generated columns: passes over the columns, each
  * computing those whose inputs are all available and putting off the rest, until a pass makes no

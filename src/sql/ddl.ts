@@ -4,7 +4,7 @@
  * their cached schema is stale. DDL runs inside the session's transaction like any write.
  */
 import type * as A from './ast.ts';
-import { SCHEMA_ROOT, Schema, autoIndexCount, buildIndex, buildTable, generatedOrder, nodes, quoteId, schemaTable, type Table } from './catalog.ts';
+import { SCHEMA_ROOT, Schema, autoIndexCount, buildIndex, buildTable, checkGeneratedLoops, generatedOrder, nodes, quoteId, schemaTable, type Table } from './catalog.ts';
 import { SPACE_META, decodeRecord, encodeRecord, readRowid, rowKey, prefixEnd, treePrefix } from './codec.ts';
 import { compileDelete, type DmlHost, type FkCounters } from './dml.ts';
 import { constraintError, sqlError } from './errors.ts';
@@ -12,7 +12,7 @@ import type { Env } from './expr.ts';
 import { AGGREGATES, SCALARS } from './functions.ts';
 import { tokenize } from './lexer.ts';
 import { Parser } from './parser.ts';
-import { clearTree, computeGenerated, decodeRow, generatedLoop, strictFits, encodeRow, indexEntry, insertRowRaw, maxRowid, scanRows, tableRt } from './rows.ts';
+import { clearTree, computeGenerated, decodeRow, strictFits, encodeRow, indexEntry, insertRowRaw, maxRowid, scanRows, tableRt } from './rows.ts';
 import type { QueryCompiler } from './select.ts';
 import type { Tx } from './tx.ts';
 import { applyAffinity, checkCollation, truth, type Affinity, type Value } from './value.ts';
@@ -295,9 +295,7 @@ export function createIndex(ci: A.CreateIndex, cx: DdlContext): void {
     for (const e of [...ci.cols.map((ic) => ic.e), ci.where]) {
       for (const o of nodes(e)) {
         const name = o.k === 'col' ? (o as { name: string }).name : o === e && o.k === 'lit' && typeof o.v === 'string' ? o.v : undefined;
-        const i = name === undefined ? -1 : table.cols.findIndex((c) => c.name.toLowerCase() === name.toLowerCase());
-        const loop = i >= 0 && table.cols[i]!.generated ? generatedLoop(table, i) : undefined;
-        if (loop !== undefined) throw sqlError(`generated column loop on "${loop}"`);
+        if (name !== undefined) checkGeneratedLoops(table, [table.cols.findIndex((c) => c.name.toLowerCase() === name.toLowerCase())]);
       }
     }
   }

@@ -5,11 +5,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import type * as A from './ast.ts';
-import { nodes, type Index, type Table } from './catalog.ts';
+import { checkGeneratedLoops, nodes, type Index, type Table } from './catalog.ts';
 import { encodeRecord, indexKeyPrefix, prefixEnd, readRowid, rowKey } from './codec.ts';
 import { SqlError, sqlError } from './errors.ts';
 import { Scope, type CExpr, type Env, type Source } from './expr.ts';
-import { changedColumns, computeGenerated, deleteRowRaw, generatedLoop, encodeRow, indexEntry, insertRowRaw, maxRowid, readRow, scanRows, strictCheck, tableRt, tableSource, TABLE_SLOT, writeIndexEntries } from './rows.ts';
+import { changedColumns, computeGenerated, deleteRowRaw, encodeRow, indexEntry, insertRowRaw, maxRowid, readRow, scanRows, strictCheck, tableRt, tableSource, TABLE_SLOT, writeIndexEntries } from './rows.ts';
 import { compareBytes } from '../storage/kv.ts';
 import { columnName, type PlanRow, type QueryCompiler } from './select.ts';
 import { INT64_MAX, affinityOf, applyAffinity, compareValues, truth, type Affinity, type Collation, type Value } from './value.ts';
@@ -1206,12 +1206,7 @@ export function compileDelete(stmt: A.Delete, qc: QueryCompiler, host: DmlHost):
     const ret = compileReturning(qc, stmt.returning, target.src, false);
     checkDeleteKeys(host, table);
     // SQLite's RETURNING reads the whole old row, so a generated column caught in a loop fails it.
-    if (ret && tableRt(table).loop !== undefined) {
-      for (let i = 0; i < table.cols.length; i++) {
-        const name = table.cols[i]!.generated ? generatedLoop(table, i) : undefined;
-        if (name !== undefined) throw sqlError(`generated column loop on "${name}"`);
-      }
-    }
+    if (ret && tableRt(table).loop !== undefined) checkGeneratedLoops(table, table.cols.keys());
     const w = new RowWriter(table, host);
     const slot = target.src.slot;
     const ncols = table.cols.length;
