@@ -93,14 +93,35 @@ interface Level {
   indexed: string | null | undefined;
   /** When set, WHERE terms pushed into the compound subquery apply only while this holds. */
   pushIf?: () => boolean;
-  /** Compiles a table-valued function's arguments; called after the WHERE and ON clauses (`terms`). */
-  resolveArgs?: (terms: A.Expr[]) => void;
+  /**
+   * Compiles a table-valued function's arguments; called after the WHERE and ON clauses (`terms`).
+   * `anyOrder`: they may read any other source (the join is reordered). Returns the slots they read.
+   */
+  resolveArgs?: (terms: A.Expr[], anyOrder: boolean) => Set<number>;
 }
 
 /** A CTE in scope, with the FROM items that name it. */
 interface CteEntry { cte: A.Cte; busy: boolean; refs: Set<A.FromItem> }
 
 const NUMERIC = new Set(['INTEGER', 'REAL', 'NUMERIC']);
+
+/**
+ * Moves each table-valued function of an inner join after the sources its arguments read, as
+ * SQLite's planner orders it (only these moves: the rest keeps the written order).
+ */
+function orderAfterArguments(levels: Level[], argSlots: Map<Level, Set<number>>): void {
+  for (let moves = 0; ; moves++) {
+    const i = levels.findIndex((l, k) => levels.some((d, j) => j > k && argSlots.get(l)?.has(d.src.slot)));
+    if (i < 0) return;
+    // Functions whose arguments read each other have no order; SQLite finds no plan either.
+    if (moves > levels.length * levels.length) throw sqlError('no query solution');
+    const l = levels[i]!;
+    let last = i;
+    levels.forEach((d, j) => { if (argSlots.get(l)!.has(d.src.slot)) last = Math.max(last, j); });
+    levels.splice(i, 1);
+    levels.splice(last, 0, l);
+  }
+}
 
 function conjuncts(e: A.Expr | undefined, out: A.Expr[] = []): A.Expr[] {
   if (!e) return out;
@@ -336,35 +357,80 @@ export class QueryCompiler implements SubqueryHost {
       slot: this.newSlot(), name: item.alias ?? item.name, table: undefined,
       cols: cols.names.map((c, i) => ({ name: c, aff: 'BLOB', coll: 'BINARY', hidden: i >= nVisible })), rowidIdx: -1, used: new Set(), leftJoined: false,
     };
-    let args: (CExpr | undefined)[] = [];
-    const resolveArgs = (terms: A.Expr[]): void => {
+    // Each argument: one expression, several (an IN list or ORed equalities on its hidden column,
+    // one run per distinct value, in order, as SQLite probes an IN list), or none.
+    let args: (CExpr | CExpr[] | undefined)[] = [];
+    const resolveArgs = (terms: A.Expr[], anyOrder: boolean): Set<number> => {
       const all = scope.sources;
-      const later = new Set(all.slice(visible).map((s) => s.slot));
-      // SQLite's xBestIndex takes `hidden = value` for an argument not given, when the value
-      // needs only the sources to the left.
-      const pushed = (h: number): CExpr | undefined => {
-        for (const t of terms) {
-          if (t.k !== 'bin' || t.op !== '=') continue;
-          for (const [c, v] of [[t.l, t.r], [t.r, t.l]] as const) {
-            const r = c.k === 'col' ? this.ex.resolve(c, scope) : null;
-            if (r?.src !== src || r.idx !== nVisible + h) continue;
-            const ce = this.ex.compileTracked(v, scope);
-            if (![...ce.slots].some((sl) => later.has(sl))) return ce.ce;
-          }
+      const deps = new Set<number>();
+      // SQLite orders an inner join so that the function comes after the sources its arguments
+      // read; otherwise they may read only the sources to its left.
+      const usable = anyOrder ? all.filter((s) => s !== src) : all.slice(0, visible);
+      const ok = new Set(usable.map((s) => s.slot));
+      const track = (e: A.Expr): CExpr | undefined => {
+        const ce = this.ex.compileTracked(e, scope);
+        if ([...ce.slots].some((sl) => !ok.has(sl) && scope.sources.some((s) => s.slot === sl))) return undefined;
+        for (const sl of ce.slots) deps.add(sl);
+        return ce.ce;
+      };
+      const isHidden = (c: A.Expr, h: number): boolean => {
+        const r = c.k === 'col' ? this.ex.resolve(c, scope) : null;
+        return r?.src === src && r.idx === nVisible + h;
+      };
+      // SQLite's xBestIndex takes `hidden = value` (or `hidden IN (...)`) for an argument not given.
+      const values = (t: A.Expr, h: number): A.Expr[] | undefined => {
+        if (t.k === 'bin' && t.op === '=') {
+          if (isHidden(t.l, h)) return [t.r];
+          if (isHidden(t.r, h)) return [t.l];
+        }
+        if (t.k === 'in' && !t.not && t.list && isHidden(t.e, h)) return t.list;
+        if (t.k === 'bin' && t.op === 'OR') {
+          const l = values(t.l, h);
+          const r = l && values(t.r, h);
+          return r && [...l!, ...r];
         }
         return undefined;
       };
-      scope.sources = all.slice(0, visible);
-      try { args = item.args.map((a) => this.ex.compile(a, scope)); } finally { scope.sources = all; }
+      const pushed = (h: number): CExpr | CExpr[] | undefined => {
+        for (const t of terms) {
+          const vs = values(t, h);
+          if (!vs) continue;
+          const saved = new Set(deps);
+          const ces = vs.map(track);
+          if (ces.every((c) => c !== undefined)) return t.k === 'bin' && t.op === '=' ? ces[0] : (ces as CExpr[]);
+          deps.clear();
+          for (const d of saved) deps.add(d);
+        }
+        return undefined;
+      };
+      scope.sources = usable;
+      try {
+        args = item.args.map((a) => {
+          const ce = this.ex.compileTracked(a, scope);
+          for (const sl of ce.slots) deps.add(sl);
+          return ce.ce;
+        });
+      } finally { scope.sources = all; }
       for (let h = args.length; h < cols.hidden; h++) args.push(pushed(h));
+      return deps;
     };
     const name = item.name.toLowerCase();
+    const run = (vals: Value[], env: Env): Value[][] => {
+      const hidden = Array.from({ length: cols.hidden }, (_, h) => vals[h] ?? null);
+      return this.tvf.rows(name, vals, env).map((r) => [...r, ...hidden]);
+    };
     return {
       ...base, src, table: undefined, subLabel: `${item.alias ?? item.name} VIRTUAL TABLE INDEX 0:`, resolveArgs,
       produce: (env) => {
-        const vals = args.map((a) => (a ? a.fn(env) : null));
-        const hidden = Array.from({ length: cols.hidden }, (_, h) => vals[h] ?? null);
-        return this.tvf.rows(name, vals, env).map((r) => [...r, ...hidden]);
+        let sets: Value[][] = [[]];
+        for (const a of args) {
+          if (!Array.isArray(a)) { const v = a ? a.fn(env) : null; sets = sets.map((s) => [...s, v]); continue; }
+          const vs: Value[] = [];
+          for (const c of a) { const v = c.fn(env); if (v !== null && !vs.some((w) => compareValues(w, v) === 0)) vs.push(v); }
+          vs.sort((x, y) => compareValues(x, y));
+          sets = sets.flatMap((s) => vs.map((v) => [...s, v]));
+        }
+        return sets.flatMap((vals) => run(vals, env));
       },
     };
   }
@@ -462,11 +528,18 @@ export class QueryCompiler implements SubqueryHost {
     scope.aliases = aliases;
     const having = core.having ? this.ex.compileCond(core.having, scope) : undefined;
     scope.noAgg = 'WHERE';
+    const whereTerms: Conjunct[] = conjuncts(core.where).map((e) => { const t = this.ex.compileTracked(e, scope); return { ...t, ast: e }; });
+    const written = levels.slice();
+    const onCompiled = onTerms.map((t) => ({ level: t.level, c: { ...this.ex.compileTracked(t.e, scope), ast: t.e } }));
+    const anyOrder = !levels.some((l) => l.left);
+    const argSlots = new Map<Level, Set<number>>();
+    for (const l of levels) if (l.resolveArgs) argSlots.set(l, l.resolveArgs([...whereTerms, ...onCompiled.map((o) => o.c)].map((t) => t.ast), anyOrder));
+    if (anyOrder && argSlots.size) {
+      orderAfterArguments(levels, argSlots);
+      for (const o of onCompiled) o.level = levels.indexOf(written[o.level]!);
+    }
     const slotLevel = new Map<number, number>();
     levels.forEach((l, i) => slotLevel.set(l.src.slot, i));
-    const whereTerms: Conjunct[] = conjuncts(core.where).map((e) => { const t = this.ex.compileTracked(e, scope); return { ...t, ast: e }; });
-    const onCompiled = onTerms.map((t) => ({ level: t.level, c: { ...this.ex.compileTracked(t.e, scope), ast: t.e } }));
-    for (const l of levels) l.resolveArgs?.([...whereTerms, ...onCompiled.map((o) => o.c)].map((t) => t.ast));
     scope.noAgg = undefined;
     const ordered = aggs.length;
     const order = sel ? this.orderTerms(sel.orderBy, items.map((it) => ({ e: it.e, name: it.alias ?? '' })), outs, scope) : [];
@@ -1150,7 +1223,7 @@ export class QueryCompiler implements SubqueryHost {
     scope.noAgg = 'WHERE';
     const whereTerms: Conjunct[] = conjuncts(where).map((e) => ({ ...this.ex.compileTracked(e, scope), ast: e }));
     const onCompiled = onTerms.map((t) => ({ level: t.level + extra.length, c: { ...this.ex.compileTracked(t.e, scope), ast: t.e } }));
-    for (const l of fromLevels) l.resolveArgs?.([...whereTerms, ...onCompiled.map((o) => o.c)].map((t) => t.ast));
+    for (const l of fromLevels) l.resolveArgs?.([...whereTerms, ...onCompiled.map((o) => o.c)].map((t) => t.ast), false);
     scope.noAgg = undefined;
     const levelOf = (slots: Set<number>): number => {
       let m = 0;

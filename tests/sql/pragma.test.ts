@@ -217,4 +217,33 @@ test('index_xinfo spells collations as the definitions do', () => {
   ]);
 });
 
+
+test('a table-valued pragma whose argument comes from another table runs once per row of it', () => {
+  const setup = ['CREATE TABLE p(id INTEGER PRIMARY KEY, x TEXT)', 'CREATE TABLE c(id INTEGER PRIMARY KEY, pid INT)', 'CREATE INDEX cp ON c(pid)'];
+  assert.equal(both(setup, [
+    'SELECT m.name, p.name FROM pragma_table_info(m.name) p, sqlite_master m',
+    "SELECT m.name, p.name FROM pragma_table_info p, sqlite_master m WHERE p.arg = m.name AND m.type = 'table'",
+    'SELECT m.name, i.name FROM pragma_index_list i JOIN sqlite_master m ON m.name = i.arg',
+    'SELECT a.name, b.name FROM pragma_table_info(b.name) a, pragma_table_info(a.name) b',
+  ]), [
+    'ok "p"|"id" "p"|"x" "c"|"id" "c"|"pid"',
+    'ok "p"|"id" "p"|"x" "c"|"id" "c"|"pid"',
+    'ok "c"|"cp"',
+    'SQLITE_ERROR: no query solution',
+  ]);
+});
+
+test('a table-valued pragma runs once per value of an IN list or ORed equalities on its argument', () => {
+  const setup = ['CREATE TABLE p(id INTEGER PRIMARY KEY, x TEXT)', 'CREATE TABLE c(id INTEGER PRIMARY KEY, pid INT)'];
+  assert.equal(both(setup, [
+    "SELECT p.name, p.arg FROM pragma_table_info p WHERE p.arg = 'p' OR p.arg = 'c'",
+    "SELECT name FROM pragma_table_info WHERE arg IN ('p', 'c', 'p', NULL)",
+    "SELECT name FROM pragma_table_info p WHERE p.arg = 'p' OR p.name = 'x'",
+  ]), [
+    'ok "id"|"c" "pid"|"c" "id"|"p" "x"|"p"',
+    'ok "id" "pid" "id" "x"',
+    'ok ',
+  ]);
+});
+
 test.run();
