@@ -395,7 +395,9 @@ function parentProbe(h: PragmaHost, child: Table, fk: A.ForeignKey): (vals: Valu
   const cols = fk.refCols
     ? fk.refCols.map((n) => { const i = p.cols.findIndex((c) => c.name.toLowerCase() === n.toLowerCase()); if (i < 0) throw mismatch(); return i; })
     : p.cols.map((c, i) => [c.pk, i] as const).filter(([k]) => k > 0).sort((x, y) => x[0] - y[0]).map(([, i]) => i);
-  if (cols.length === 0 || (cols.length === 1 && cols[0] === p.rowidAlias)) {
+  // A parent without a PRIMARY KEY has no implicit key: its rowid is not one.
+  if (cols.length === 0) throw mismatch();
+  if (cols.length === 1 && cols[0] === p.rowidAlias) {
     if (fk.cols.length !== 1) throw mismatch();
     return ([v]) => {
       // SQLite's OP_MustBeInt: a key that is no integer has no parent.

@@ -180,6 +180,29 @@ test('foreign_key_check fails on a parent key that has no UNIQUE index', () => {
   assert.equal(both(['CREATE TABLE p(a, b)', 'CREATE TABLE c(x REFERENCES p(a))', 'INSERT INTO c VALUES (1)'], ['PRAGMA foreign_key_check']), [
     'SQLITE_ERROR: foreign key mismatch - "c" referencing "p"',
   ]);
+  // Nor is the rowid of a parent without a PRIMARY KEY its implicit key.
+  assert.equal(both(['CREATE TABLE p(a)', 'CREATE TABLE c(x REFERENCES p)'], ['PRAGMA foreign_key_check']), [
+    'SQLITE_ERROR: foreign key mismatch - "c" referencing "p"',
+  ]);
+});
+
+test('foreign_key_check finds parents by composite UNIQUE keys, TEXT primary keys and the parent affinity', () => {
+  const setup = [
+    'CREATE TABLE p1(a TEXT PRIMARY KEY, b)',
+    'CREATE TABLE p2(a, b, UNIQUE(b, a))',
+    'CREATE TABLE p4(a REAL UNIQUE, b INTEGER UNIQUE COLLATE nocase)',
+    'CREATE TABLE c1(x REFERENCES p1, y, z, FOREIGN KEY (y, z) REFERENCES p2(a, b))',
+    'CREATE TABLE c3(x REFERENCES p4(a), y TEXT REFERENCES p4(a))',
+    "INSERT INTO p1 VALUES ('k', 1), ('5', 2)",
+    "INSERT INTO p2 VALUES (1, 2), ('x', 'y')",
+    'INSERT INTO p4 VALUES (1, 1), (2.5, 2)',
+    "INSERT INTO c1 VALUES ('k', 1, 2), ('K', 2, 1), (5, 'x', 'y'), (NULL, 1, NULL), ('5', '1', 2)",
+    "INSERT INTO c3 VALUES (1, '1'), (1.0, '1.0'), ('1', 1), (2.5, '2.5'), (3, '3')",
+  ];
+  assert.equal(both(setup, ['PRAGMA foreign_key_check(c1)', 'PRAGMA foreign_key_check(c3)']), [
+    'ok "c1"|2|"p2"|0 "c1"|2|"p1"|1 "c1"|5|"p2"|0',
+    'ok "c3"|5|"p4"|0 "c3"|5|"p4"|1',
+  ]);
 });
 
 test('a schema prefix or argument must name main or temp; table-valued pragmas take at most their arguments', () => {
