@@ -82,7 +82,7 @@ export function pragmaRows(name: string, args: Value[], h: PragmaHost, statement
   if (db === 'temp' && NAME_PRAGMAS.includes(name)) {
     // The temp schema is always empty: its checks pass, and it has no table to name.
     const check = name === 'integrity_check' || name === 'quick_check';
-    const named = arg !== null && !(check && statement && typeof arg === 'bigint');
+    const named = arg !== null && !(check && statement && typeof arg !== 'string');
     if (named && (check || name === 'foreign_key_check')) throw sqlError(`no such table: temp.${a}`);
     return check ? [['ok']] : [];
   }
@@ -170,13 +170,14 @@ export function pragmaRows(name: string, args: Value[], h: PragmaHost, statement
     }
     case 'database_list': return [[0n, 'main', '']];
     case 'collation_list': return [[0n, 'RTRIM'], [1n, 'NOCASE'], [2n, 'BINARY']];
-    case 'foreign_key_check': return foreignKeyCheck(h, arg === null ? undefined : namedTable(schema, a));
+    case 'foreign_key_check': return foreignKeyCheck(h, checkedTables(schema, arg === null ? undefined : a));
     case 'integrity_check':
     case 'quick_check': {
-      const limit = statement && typeof arg === 'bigint';
-      const only = arg === null || limit ? undefined : namedTable(schema, a);
-      const max = limit && arg > 0n ? Number(arg) : INTEGRITY_MAX_ERRORS;
-      const errors = integrityCheck(h, only, max, name === 'quick_check');
+      // A number in the statement form is the error limit (SQLite reads its integer part).
+      const isLimit = statement && (typeof arg === 'bigint' || typeof arg === 'number');
+      const limit = isLimit ? Math.trunc(Number(arg)) : 0;
+      const tables = checkedTables(schema, arg === null || isLimit ? undefined : a);
+      const errors = integrityCheck(h, tables, limit > 0 ? limit : INTEGRITY_MAX_ERRORS, name === 'quick_check');
       return errors.length ? errors.map((e) => [e]) : [['ok']];
     }
     default: return [];
@@ -249,14 +250,17 @@ function viewColumnType(declared: string, aff: Affinity | null): string {
   return aff === 'INTEGER' ? 'INT' : aff === 'NUMERIC' ? 'NUM' : aff;
 }
 
-function namedTable(schema: Schema, name: string): Table {
-  const t = schema.table(name) ?? (/^sqlite_(master|schema)$/i.test(name) ? schema.table('sqlite_schema') : undefined);
-  if (!t) throw sqlError(`no such table: ${name}`);
-  return t;
-}
-
-/** The database's tables in the order SQLite's checks visit them: its table hash's. */
-function tablesInHashOrder(schema: Schema): Table[] {
+/**
+ * The tables a check pragma visits: the one named (none for a view, which holds no rows), or every
+ * table in the order SQLite's checks visit them, its table hash's.
+ */
+function checkedTables(schema: Schema, name: string | undefined): Table[] {
+  if (name !== undefined) {
+    const t = schema.table(name) ?? (/^sqlite_(master|schema)$/i.test(name) ? schema.table('sqlite_schema') : undefined);
+    if (t) return [t];
+    if (schema.view(name)) return [];
+    throw sqlError(`no such table: ${name}`);
+  }
   const names = ['sqlite_master', ...schema.loadOrder];
   return hashOrder(names).flatMap((i) => {
     const t = i === 0 ? undefined : schema.table(names[i]!);
@@ -321,7 +325,7 @@ const INTEGRITY_MAX_ERRORS = 100;
  * row's entry in each index and UNIQUE. Like SQLite, it does not look for a partial index's surplus
  * entries. The page-level checks have nothing to check here.
  */
-function integrityCheck(h: PragmaHost, only: Table | undefined, max: number, quick: boolean): string[] {
+function integrityCheck(h: PragmaHost, tables: Table[], max: number, quick: boolean): string[] {
   const errors: string[] = [];
   const report = (e: string): boolean => errors.push(e) >= max;
   const count = (p: Uint8Array): number => {
@@ -329,7 +333,7 @@ function integrityCheck(h: PragmaHost, only: Table | undefined, max: number, qui
     for (const _ of h.tx.scan({ gte: p, lt: prefixEnd(p) })) n++;
     return n;
   };
-  for (const t of only ? [only] : tablesInHashOrder(h.schema)) {
+  for (const t of tables) {
     if (t.system) continue;
     const rt = tableRt(t);
     if (!quick) {
@@ -369,9 +373,9 @@ function integrityCheck(h: PragmaHost, only: Table | undefined, max: number, qui
  * in check order, per row by rowid, per key by foreign_key_list's id. A missing parent table has no
  * rows; a parent key that is neither its rowid nor a UNIQUE index's columns fails the pragma.
  */
-function foreignKeyCheck(h: PragmaHost, only: Table | undefined): Value[][] {
+function foreignKeyCheck(h: PragmaHost, tables: Table[]): Value[][] {
   const out: Value[][] = [];
-  for (const t of only ? [only] : tablesInHashOrder(h.schema)) {
+  for (const t of tables) {
     const fks = t.fks.slice().reverse();
     if (fks.length === 0) continue;
     const keys = fks.map((fk) => fk.cols.map((c) => t.cols.findIndex((x) => x.name.toLowerCase() === c.toLowerCase())));

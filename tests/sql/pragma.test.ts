@@ -98,6 +98,7 @@ const healthy = [
   "INSERT INTO p VALUES (1, 'a'), (2, 'b')",
   "INSERT INTO c VALUES (1, 1, 'a'), (2, 2, NULL), (3, NULL, 'b')",
   "INSERT INTO s VALUES (1, 'x')",
+  'CREATE VIEW v AS SELECT * FROM c',
 ];
 
 test('integrity_check and quick_check answer ok on a healthy database, in every form', () => {
@@ -106,11 +107,12 @@ test('integrity_check and quick_check answer ok on a healthy database, in every 
     'PRAGMA main.integrity_check', 'PRAGMA temp.quick_check', 'PRAGMA integrity_check(-1)',
     'SELECT * FROM pragma_integrity_check', "SELECT * FROM pragma_quick_check('s')", "SELECT * FROM pragma_integrity_check('c', 'main')",
     'PRAGMA integrity_check(nosuch)', "PRAGMA integrity_check('3')", 'SELECT * FROM pragma_integrity_check(5)',
-    "SELECT * FROM pragma_integrity_check('c', 'temp')",
+    "SELECT * FROM pragma_integrity_check('c', 'temp')", 'PRAGMA integrity_check(0)', 'PRAGMA integrity_check(1.5)', 'PRAGMA integrity_check(v)',
+    'PRAGMA foreign_key_check(v)',
   ]), [
     ...Array<string>(10).fill('ok "ok"'),
     'SQLITE_ERROR: no such table: nosuch', 'SQLITE_ERROR: no such table: 3', 'SQLITE_ERROR: no such table: 5',
-    'SQLITE_ERROR: no such table: temp.c',
+    'SQLITE_ERROR: no such table: temp.c', 'ok "ok"', 'ok "ok"', 'ok "ok"', 'ok ',
   ]);
   const { s } = fresh();
   assert.equal(s.execute('PRAGMA integrity_check').columns, ['integrity_check']);
