@@ -1026,29 +1026,37 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
     replaced = true;
   }
   if (table.strict && strictPoint(table) === 'index') strictCheck(table, nr, 'stored');
-  const recheck = action === 'REPLACE' && w.host.foreignKeys() && fkRewritesIndexes(w.host, table, assigned);
-  const checked: TableRtIndex[] = [];
+  // SQLite's quirk, reproduced: with foreign keys on a table they relate, a REPLACE that deleted
+  // rows makes it check the REPLACE indexes again once all are checked, and an entry still holding
+  // the row's new key passes only if the rowid the last index lookup read (a register the recheck
+  // reuses) is the row's own. So the row's own entry fails it unless the last lookup found the row
+  // itself. SQLite looks only in the indexes the UPDATE may change (all of them when it changes
+  // the rowid or foreign keys make it rewrite every index).
+  const recheck = w.host.foreignKeys() && fkRelated(w.host, table);
+  const probesAll = recheck && (assigned.has(ncols) || (alias >= 0 && assigned.has(alias)) || fkRewritesIndexes(w.host, table, assigned));
+  const names = recheck && !probesAll ? new Set(table.cols.filter((_, i) => assigned.has(i)).map((c) => c.name.toLowerCase())) : undefined;
+  const rechecked: TableRtIndex[] = [];
+  let lastRead: bigint | undefined;
+  let replacedByIndex = false;
   for (let k = rt.indexes.length - 1; k >= 0; k--) {
     const ix = rt.indexes[k]!;
     if (!ix.index.unique) continue;
+    if (recheck) {
+      if (names && !ix.index.cols.some((c) => (c.col >= 0 ? assigned.has(c.col) : mentions(c.e, names))) && !mentions(ix.index.where, names)) continue;
+      const first = w.findConflict(ix, nr, rid, env, true);
+      if (first !== undefined) lastRead = first;
+      if ((action ?? ix.index.conflict) === 'REPLACE') rechecked.push(ix);
+    }
     let other = w.findConflict(ix, nr, rid, env);
     if (other === oldRowid) other = undefined;
     if (other !== undefined) {
       if (!updateConflict(env, table, w, action, ix.index, other)) return false;
-      replaced = true;
-      // SQLite's quirk, reproduced: when foreign keys make it check every index of an UPDATE OR
-      // REPLACE, a replacement makes the indexes checked before it whose entry for the row keeps
-      // its value (also when the UPDATE assigns those columns their old values) conflict with the
-      // row's own entries.
-      const own = recheck ? checked.find((c) => {
-        const after = indexEntry(c, nr, rid, env);
-        if (!after || !after.values.every((v) => v !== null)) return false;
-        const before = indexEntry(c, old, oldRowid, env);
-        return before != null && sameValues(before.values, after.values);
-      }) : undefined;
-      if (own) throw fail(uniqueKind(table, own.index), uniqueMessage(table, own.index), 'ABORT');
+      replaced = replacedByIndex = true;
     }
-    checked.push(ix);
+  }
+  if (replacedByIndex && lastRead !== oldRowid) {
+    const own = rechecked.find((c) => w.findConflict(c, nr, rid, env, true) !== undefined);
+    if (own) throw fail(uniqueKind(table, own.index), uniqueMessage(table, own.index), 'ABORT');
   }
   // A replacement's foreign key actions may have deleted the row itself (ON DELETE CASCADE from
   // a row it replaced): SQLite then finds it gone and skips it.

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import Sqlite from 'better-sqlite3';
-import { fails, fresh, one, rows } from './helpers.ts';
+import { bothWithForeignKeys, fails, fresh, one, rows } from './helpers.ts';
 
 test('INSERT: multi-row VALUES, column lists, DEFAULT VALUES, INSERT ... SELECT', () => {
   const { s } = fresh();
@@ -434,6 +434,25 @@ test('CREATE TEMP TABLE and VIEW (or a temp. name) are refused, not made in main
   }
   assert.equal(rows(s, "SELECT group_concat(name) FROM sqlite_schema"), [['d']]);
   lite.close();
+});
+
+test('UPDATE OR REPLACE with foreign keys on the table: a replacement rechecks the indexes, and the row\'s own entry fails unless the last lookup found the row (seed 5065)', () => {
+  const out = bothWithForeignKeys([
+    // A VIRTUAL column that reads the assigned one puts its index among those checked.
+    'CREATE TABLE t (a UNIQUE, v AS (a IS NOT 7) VIRTUAL, b UNIQUE, f REFERENCES t(b), UNIQUE (b, v))',
+    "INSERT INTO t(rowid, a, b) VALUES (1, 0, 'p'), (2, 5, 'q')",
+    'UPDATE OR REPLACE t SET a = 0 WHERE rowid = 2',
+    'CREATE TABLE u (a UNIQUE, b UNIQUE, f REFERENCES u(b), c UNIQUE)',
+    "INSERT INTO u(rowid, a, b, c) VALUES (1, 0, 'p', 1), (2, 5, 'q', 2)",
+    'UPDATE OR REPLACE u SET a = 0, c = c WHERE rowid = 2',
+    'UPDATE OR REPLACE u SET a = 0 WHERE rowid = 2',
+    // The row's own entry looked up after the replacement: the recheck passes.
+    'CREATE TABLE w (c UNIQUE, b UNIQUE, f REFERENCES w(b), a UNIQUE)',
+    "INSERT INTO w(rowid, a, b, c) VALUES (1, 0, 'p', 1), (2, 5, 'q', 2)",
+    'UPDATE OR REPLACE w SET a = 0, c = c WHERE rowid = 2',
+    'SELECT u.rowid, u.a, w.rowid, w.a, w.c FROM u, w',
+  ]);
+  assert.equal(out.filter((_, i) => [2, 5, 6, 9, 10].includes(i)), ['SQLITE_CONSTRAINT_UNIQUE: UNIQUE constraint failed: t.b, t.v', 'SQLITE_CONSTRAINT_UNIQUE: UNIQUE constraint failed: u.c', 'ok ', 'ok ', 'ok 2|0|2|0|2']);
 });
 
 test.run();
