@@ -15,8 +15,8 @@ export type Bytes = Uint8Array;
  * (the SQL write buffer is keyed by it), so a store that hashes keys as strings needn't convert.
  */
 export type WriteOp =
-  | { readonly type: 'put'; readonly key: Bytes; readonly value: Bytes; readonly bin?: string }
-  | { readonly type: 'del'; readonly key: Bytes; readonly bin?: string };
+  | { readonly type: 'put'; readonly key: Bytes; readonly value: Bytes }
+  | { readonly type: 'del'; readonly key: Bytes };
 
 /** A key range. Bounds omitted mean unbounded; `reverse` walks from the high end down. */
 export interface KeyRange {
@@ -36,11 +36,7 @@ export interface KvEntry {
 
 /** A consistent read view: the store as of one point in time. */
 export interface KvReader {
-  /**
-   * `bin`, when given, is `binaryKey(key)` already made by the caller (the SQL transaction keys its
-   * buffer by it): a store that hashes keys by that string takes it instead of making its own.
-   */
-  get(key: Bytes, bin?: string): Bytes | undefined;
+  get(key: Bytes): Bytes | undefined;
   /** Entries in key order (or reverse order) within `range`. */
   scan(range?: KeyRange): IterableIterator<KvEntry>;
 }
@@ -153,6 +149,13 @@ export function latin1(b: Uint8Array, start: number, end: number): string {
   let s = '';
   for (let i = start; i < end; i += 1024) s += String.fromCharCode.apply(null, b.subarray(i, Math.min(end, i + 1024)) as unknown as number[]);
   return s;
+}
+
+/** FNV-1a over a key's bytes, an int32: for hash tables keyed by bytes without making a string. */
+export function hashBytes(b: Bytes): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+  return h | 0;
 }
 
 /** A key's bytes as a binary string (a hash key whose string order is the bytes' memcmp order). */

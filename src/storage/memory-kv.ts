@@ -3,9 +3,7 @@
  * unit tests of the layers above and by the SQL benchmark's in-memory run. Not durable.
  */
 import { SortedMap } from './sorted-map.ts';
-import { binaryKey, type Bytes, type KeyRange, type KvEntry, type KvSnapshot, type KvStore, type WriteFlags, type WriteOp } from './kv.ts';
-
-export { binaryKey };
+import { hashBytes, type Bytes, type KeyRange, type KvEntry, type KvSnapshot, type KvStore, type WriteFlags, type WriteOp } from './kv.ts';
 
 /** One version of a key; `value` undefined is a deletion. Newest first. */
 interface Version {
@@ -13,6 +11,75 @@ interface Version {
   value: Bytes | undefined;
   /** The next older version still visible to some snapshot. */
   older: Version | undefined;
+}
+
+/** A key's newest version, which also carries the key for the point index. */
+interface Head extends Version {
+  readonly key: Bytes;
+  readonly hash: number;
+}
+
+/** A removed key's slot in the point index: probing goes on past it. */
+const REMOVED: Head = { seq: 0, value: undefined, older: undefined, key: new Uint8Array(0), hash: 0.5 };
+
+function sameBytes(a: Bytes, b: Bytes): boolean {
+  const n = a.length;
+  if (b.length !== n) return false;
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * The point index: open addressing over the keys' bytes, linear probing. A Map keyed by binary
+ * strings cost a string per key written or read, and most of a bulk commit's time.
+ */
+class PointIndex {
+  private slots: (Head | undefined)[] = new Array<Head | undefined>(64).fill(undefined);
+  /** Slots not undefined (live and REMOVED): probing ends at an undefined one, so this stays under half. */
+  private filled = 0;
+
+  get(key: Bytes, h: number): Head | undefined {
+    const slots = this.slots, mask = slots.length - 1;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const s = slots[i];
+      if (s === undefined) return undefined;
+      if (s.hash === h && sameBytes(s.key, key)) return s;
+    }
+  }
+
+  /** Adds a head whose key is not in the index. */
+  add(head: Head): void {
+    if ((this.filled + 1) * 2 > this.slots.length) this.resize();
+    const slots = this.slots, mask = slots.length - 1;
+    let i = head.hash & mask;
+    for (;;) {
+      const s = slots[i];
+      if (s === REMOVED) break;
+      if (s === undefined) { this.filled++; break; }
+      i = (i + 1) & mask;
+    }
+    slots[i] = head;
+  }
+
+  remove(head: Head): void {
+    const slots = this.slots, mask = slots.length - 1;
+    for (let i = head.hash & mask; ; i = (i + 1) & mask) {
+      const s = slots[i];
+      if (s === undefined) return;
+      if (s === head) { slots[i] = REMOVED; return; }
+    }
+  }
+
+  /** Rebuilds without REMOVED slots, doubling when live keys fill a quarter or more. */
+  private resize(): void {
+    const old = this.slots;
+    let live = 0;
+    for (const s of old) if (s !== undefined && s !== REMOVED) live++;
+    const size = live * 4 >= old.length ? old.length * 2 : old.length;
+    this.slots = new Array<Head | undefined>(size).fill(undefined);
+    this.filled = 0;
+    for (const s of old) if (s !== undefined && s !== REMOVED) this.add(s);
+  }
 }
 
 /** Batches of at least this many key and value bytes are copied into one shared buffer. */
@@ -28,13 +95,13 @@ function copyBytes(b: Bytes): Bytes {
 }
 
 export class MemoryKv implements KvStore {
-  /** Ordered view, for scans. Holds the same version arrays as `points`. */
+  /** Ordered view, for scans. Holds the same heads as `points`. */
   private readonly map = new SortedMap<Version>();
   /**
    * Point index over the same entries: a memcmp binary search over byte keys costs ~20
    * comparisons per lookup, a hash lookup one. Gets and writes to existing keys use only this.
    */
-  private readonly points = new Map<string, Version>();
+  private readonly points = new PointIndex();
   private seq = 0;
   /** Pinned snapshot sequence numbers -> how many snapshots pin each. */
   private readonly pins = new Map<number, number>();
@@ -59,8 +126,8 @@ export class MemoryKv implements KvStore {
     return undefined;
   }
 
-  get(key: Bytes, bin?: string): Bytes | undefined {
-    const head = this.points.get(bin ?? binaryKey(key));
+  get(key: Bytes): Bytes | undefined {
+    const head = this.points.get(key, hashBytes(key));
     return head ? head.value : undefined;
   }
 
@@ -84,8 +151,8 @@ export class MemoryKv implements KvStore {
     this.pins.set(seq, (this.pins.get(seq) ?? 0) + 1);
     let released = false;
     return {
-      get: (key: Bytes, bin?: string) => {
-        return MemoryKv.visible(this.points.get(bin ?? binaryKey(key)), seq);
+      get: (key: Bytes) => {
+        return MemoryKv.visible(this.points.get(key, hashBytes(key)), seq);
       },
       scan: (range: KeyRange = {}) => this.scanAt(seq, range),
       release: () => {
@@ -129,20 +196,20 @@ export class MemoryKv implements KvStore {
     this.arenaAt = 0;
     for (const op of batch) {
       const value = op.type === 'put' ? this.copy(op.value) : undefined;
-      const k = op.bin ?? binaryKey(op.key);
+      const h = hashBytes(op.key);
       // A key past every stored key (bulk loads, ascending rowids) is new: no lookup needed.
       if (value !== undefined && this.map.pastEnd(op.key)) {
-        const nv: Version = { seq, value, older: undefined };
-        this.map.append(this.copy(op.key), nv);
-        this.points.set(k, nv);
+        const nv: Head = { seq, value, older: undefined, key: this.copy(op.key), hash: h };
+        this.map.append(nv.key, nv);
+        this.points.add(nv);
         continue;
       }
-      const head = this.points.get(k);
+      const head = this.points.get(op.key, h);
       if (!head) {
         if (value !== undefined || keep !== Infinity) {
-          const nv: Version = { seq, value, older: undefined };
-          this.map.set(this.copy(op.key), nv);
-          this.points.set(k, nv);
+          const nv: Head = { seq, value, older: undefined, key: this.copy(op.key), hash: h };
+          this.map.set(nv.key, nv);
+          this.points.add(nv);
         }
         continue;
       }
@@ -157,7 +224,7 @@ export class MemoryKv implements KvStore {
       for (let v: Version = head; v.older !== undefined; v = v.older) {
         if (v.seq <= keep) { v.older = undefined; break; }
       }
-      if (keep === Infinity && head.value === undefined) { this.map.delete(op.key); this.points.delete(k); }
+      if (keep === Infinity && head.value === undefined) { this.map.delete(op.key); this.points.remove(head); }
     }
     this.arena = undefined;
   }
