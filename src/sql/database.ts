@@ -338,7 +338,7 @@ export class Session {
   }
 
   private pragmaHost(schema: Schema, env: Env): PragmaHost {
-    return { schema, tx: env.tx, env, viewQuery: (v) => this.viewQuery(schema, v) };
+    return { schema, env, viewQuery: (v) => this.viewQuery(schema, v) };
   }
 
   private viewQuery(schema: Schema, name: string): Query | undefined {

@@ -34,10 +34,9 @@ export const VALUE_PRAGMAS = ['foreign_keys', 'defer_foreign_keys', 'user_versio
 /** Pragmas that take a table or index name and, optionally, a schema name. */
 const NAME_PRAGMAS = ['table_info', 'table_xinfo', 'index_list', 'index_info', 'index_xinfo', 'foreign_key_list', 'foreign_key_check', 'integrity_check', 'quick_check'];
 
-/** What a pragma reads: the schema, the transaction, and a statement environment for CHECKs. */
+/** What a pragma reads: the schema, and the statement's environment (its transaction, for CHECKs). */
 export interface PragmaHost {
   schema: Schema;
-  tx: Env['tx'];
   env: Env;
   /** Compiles a view to learn its columns. */
   viewQuery(name: string): Query | undefined;
@@ -84,14 +83,17 @@ export function pragmaRows(name: string, args: Value[], h: PragmaHost, statement
     const check = name === 'integrity_check' || name === 'quick_check';
     const named = arg !== null && !(check && statement && typeof arg !== 'string');
     if (named && (check || name === 'foreign_key_check')) throw sqlError(`no such table: temp.${a}`);
+    // Its own schema table, which it also calls sqlite_master, has the main one's columns.
+    if (name.startsWith('table_') && /^sqlite_(temp_)?(master|schema)$/i.test(a)) return pragmaRows(name, ['sqlite_schema'], h, statement);
     return check ? [['ok']] : [];
   }
   switch (name) {
     case 'table_info':
     case 'table_xinfo': {
       const xinfo = name === 'table_xinfo';
-      // The temp schema's table has the same columns as the main one.
-      const t = schema.table(a) ?? (/^sqlite_(temp_)?(master|schema)$/i.test(a) ? schema.table('sqlite_schema') : undefined);
+      // The temp schema's table has the same columns as the main one; `main.` names only main's.
+      const schemaTable = args[1] === undefined || args[1] === null ? /^sqlite_(temp_)?(master|schema)$/i : /^sqlite_(master|schema)$/i;
+      const t = schema.table(a) ?? (schemaTable.test(a) ? schema.table('sqlite_schema') : undefined);
       if (t) {
         const out: Value[][] = [];
         for (const c of t.cols) {
@@ -330,7 +332,7 @@ function integrityCheck(h: PragmaHost, tables: Table[], max: number, quick: bool
   const report = (e: string): boolean => errors.push(e) >= max;
   const count = (p: Uint8Array): number => {
     let n = 0;
-    for (const _ of h.tx.scan({ gte: p, lt: prefixEnd(p) })) n++;
+    for (const _ of h.env.tx.scan({ gte: p, lt: prefixEnd(p) })) n++;
     return n;
   };
   for (const t of tables) {
@@ -341,7 +343,7 @@ function integrityCheck(h: PragmaHost, tables: Table[], max: number, quick: bool
       for (const ix of t.indexes) if (!ix.where && count(ix.prefix) !== rows && report(`wrong # of entries in index ${ix.name}`)) return errors;
     }
     const seen = rt.indexes.map((ix) => (ix.index.unique ? new Set<string>() : undefined));
-    for (const row of scanRows(h.tx, t, undefined, undefined, false)) {
+    for (const row of scanRows(h.env.tx, t, undefined, undefined, false)) {
       const rowid = row[t.cols.length] as bigint;
       for (let i = 0; i < t.cols.length; i++) {
         const c = t.cols[i]!;
@@ -356,7 +358,7 @@ function integrityCheck(h: PragmaHost, tables: Table[], max: number, quick: bool
         const ix = rt.indexes[k]!;
         const ent = indexEntry(ix, row, rowid, env);
         if (!ent) continue;
-        if (h.tx.get(ent.key) === undefined && report(`row ${rowid} missing from index ${ix.index.name}`)) return errors;
+        if (h.env.tx.get(ent.key) === undefined && report(`row ${rowid} missing from index ${ix.index.name}`)) return errors;
         const s = seen[k];
         if (!s || ent.values.some((v) => v === null)) continue;
         const key = indexKeyPrefix(ix.index.prefix, ent.values, ix.colls, ix.descs).join();
@@ -380,7 +382,7 @@ function foreignKeyCheck(h: PragmaHost, tables: Table[]): Value[][] {
     if (fks.length === 0) continue;
     const keys = fks.map((fk) => fk.cols.map((c) => t.cols.findIndex((x) => x.name.toLowerCase() === c.toLowerCase())));
     const probes = fks.map((fk) => parentProbe(h, t, fk));
-    for (const row of scanRows(h.tx, t, undefined, undefined, false)) {
+    for (const row of scanRows(h.env.tx, t, undefined, undefined, false)) {
       for (let id = 0; id < fks.length; id++) {
         const vals: Value[] = keys[id]!.map((c) => row[c < 0 ? t.cols.length : c]!);
         if (vals.includes(null) || probes[id]!(vals)) continue;
@@ -406,7 +408,7 @@ function parentProbe(h: PragmaHost, child: Table, fk: A.ForeignKey): (vals: Valu
     return ([v]) => {
       // SQLite's OP_MustBeInt: a key that is no integer has no parent.
       const id = applyAffinity(v!, 'INTEGER');
-      return typeof id === 'bigint' && readRow(h.tx, p, id) !== null;
+      return typeof id === 'bigint' && readRow(h.env.tx, p, id) !== null;
     };
   }
   if (cols.length !== fk.cols.length) throw mismatch();
@@ -420,7 +422,7 @@ function parentProbe(h: PragmaHost, child: Table, fk: A.ForeignKey): (vals: Valu
   const descs = ix.cols.map((c) => c.desc);
   return (vals) => {
     const key = indexKeyPrefix(ix.prefix, order.map((j, i) => applyAffinity(vals[j]!, affs[i]!)), colls, descs);
-    for (const _ of h.tx.scan({ gte: key, lt: prefixEnd(key), limit: 1 })) return true;
+    for (const _ of h.env.tx.scan({ gte: key, lt: prefixEnd(key), limit: 1 })) return true;
     return false;
   };
 }

@@ -213,11 +213,14 @@ test('a schema prefix or argument must name main or temp; table-valued pragmas t
     "SELECT * FROM pragma_table_info('t', 'nosuch')", "SELECT name FROM pragma_table_info('t', 'temp')",
     "SELECT * FROM pragma_table_info('t', 'main', 'x')", "SELECT * FROM pragma_table_list('t', 'main')",
     "SELECT * FROM pragma_collation_list('t')", 'SELECT * FROM pragma_foreign_keys(1)',
+    'PRAGMA temp.table_info(sqlite_master)', 'PRAGMA main.table_info(sqlite_temp_master)', "SELECT count(*) FROM pragma_table_xinfo('sqlite_temp_schema', 'temp')",
   ]), [
     'SQLITE_ERROR: unknown database nosuch', 'SQLITE_ERROR: unknown database nosuch', 'SQLITE_ERROR: unknown database nosuch', 'ok ',
     'ok 0|"a"|""|0|null|0', "SQLITE_ERROR: unknown database 'nosuch'", 'ok ',
     'SQLITE_ERROR: too many arguments on pragma_table_info() - max 2', 'SQLITE_ERROR: too many arguments on pragma_table_list() - max 1',
     'SQLITE_ERROR: too many arguments on pragma_collation_list() - max 0', 'SQLITE_ERROR: too many arguments on pragma_foreign_keys() - max 0',
+    'ok 0|"type"|"TEXT"|0|null|0 1|"name"|"TEXT"|0|null|0 2|"tbl_name"|"TEXT"|0|null|0 3|"rootpage"|"INT"|0|null|0 4|"sql"|"TEXT"|0|null|0',
+    'ok ', 'ok 5',
   ]);
 });
 
