@@ -141,6 +141,12 @@ test('integrity_check reports rows that break NOT NULL, STRICT types and CHECKs,
   ]);
 });
 
+test('integrity_check reads generated columns as the rows hold them', () => {
+  assert.equal(both(['CREATE TABLE t(a, b AS (a + 1), c AS (a * 2) STORED)', 'INSERT INTO t(a) VALUES (1), (NULL)'], ['PRAGMA integrity_check'], {
+    t: 'CREATE TABLE t(a, b AS (a + 1) NOT NULL CHECK (b > 1), c AS (a * 2) STORED NOT NULL)',
+  }), ['ok "NULL value in t.b" "NULL value in t.c"']);
+});
+
 test('integrity_check finds index entries without their row and duplicate UNIQUE keys', () => {
   const setup = ['CREATE TABLE t(a, b)', 'CREATE INDEX ta ON t(a)', 'INSERT INTO t VALUES (1, 1), (1, 2), (2, 3)'];
   assert.equal(both(setup, ['PRAGMA integrity_check', 'PRAGMA integrity_check(t)', 'PRAGMA quick_check'], { ta: 'CREATE UNIQUE INDEX ta ON t(a)' }), [
