@@ -277,14 +277,17 @@ export class Session {
         const qc = this.compiler(schema);
         env.rows = new Array(64).fill(null);
         const cx = { tx, schema, env, qc, foreignKeys: this.fkOn, fkCounters: this.fkc };
+        let dropped: { changes: number; actionChanges: number } | undefined;
         if (s.type === 'createTable') createTable(s, cx);
         else if (s.type === 'createIndex') createIndex(s, cx);
         else if (s.type === 'createView') createView(s, cx);
-        else if (s.type === 'drop') drop(s, cx);
+        else if (s.type === 'drop') dropped = drop(s, cx);
         else alter(s, cx);
         txSchemaDirty.add(tx);
         this.schema = undefined;
-        return empty();
+        // A DROP TABLE that emptied its table first counts that DELETE, as SQLite's does.
+        if (dropped) this.countChanges(dropped.changes, dropped.actionChanges);
+        return { ...empty(), changes: dropped?.changes ?? 0 };
       }
       case 'pragma': return this.pragma(s, schema, tx, env);
       case 'explain': {
@@ -306,7 +309,7 @@ export class Session {
     const c = compiled.exec;
     env.rows = new Array(c.slots).fill(null);
     const dml = s.type === 'insert' || s.type === 'update' || s.type === 'delete';
-    let r: { rows: Value[][]; changes: number };
+    let r: { rows: Value[][]; changes: number; actionChanges?: number };
     try {
       r = c.run(env);
     } catch (e) {
@@ -315,13 +318,14 @@ export class Session {
       if (dml) this.countChanges(e instanceof SqlError && e.resolution === 'FAIL' ? e.changes : 0);
       throw e;
     }
-    if (dml) this.countChanges(r.changes);
+    if (dml) this.countChanges(r.changes, r.actionChanges ?? 0);
     return { columns: c.columns, rows: r.rows, changes: r.changes };
   }
 
-  private countChanges(n: number): void {
+  /** `actions`: rows changed by foreign key actions, which SQLite counts in total_changes() only. */
+  private countChanges(n: number, actions = 0): void {
     this.lastChanges = BigInt(n);
-    this.total += BigInt(n);
+    this.total += BigInt(n + actions);
   }
 
   private compiler(schema: Schema): QueryCompiler {

@@ -109,4 +109,44 @@ test('DROP TABLE of a deferred parent inside a transaction counts until COMMIT; 
   assert.equal(out, ['ok ', 'ok ', 'ok ', 'ok ', 'ok ', 'ok ', 'ok "f"', FK, 'ok ', 'ok "s,f"', 'ok ', 'ok ', 'ok ', 'ok ', 'ok null']);
 });
 
+test('DROP TABLE counts its implicit DELETE: changes() its rows, total_changes() also the rows its actions change', () => {
+  const CH = 'SELECT changes(), total_changes()';
+  const out = both([
+    'CREATE TABLE p(id INTEGER PRIMARY KEY)',
+    'CREATE TABLE c1(x REFERENCES p ON DELETE CASCADE)',
+    'CREATE TABLE c2(y REFERENCES p ON DELETE SET NULL)',
+    'INSERT INTO p VALUES (1), (2), (3)',
+    'INSERT INTO c1 VALUES (1), (2), (NULL)',
+    'INSERT INTO c2 VALUES (2)',
+    'DELETE FROM p WHERE id = 3',
+    CH,
+    'DROP TABLE p',
+    CH,
+    // Neither referenced nor holding a deferred key: no DELETE, changes() stays.
+    'CREATE TABLE q(a)',
+    'CREATE TABLE q2(a)',
+    'INSERT INTO q VALUES (1), (2)',
+    'DROP TABLE q',
+    CH,
+    // Referenced but empty, or with a deferred key and no deferred violation: a DELETE of nothing.
+    'CREATE TABLE e(id INTEGER PRIMARY KEY)',
+    'CREATE TABLE ec(x REFERENCES e DEFERRABLE INITIALLY DEFERRED)',
+    'INSERT INTO ec VALUES (NULL)',
+    'DROP TABLE e',
+    CH,
+    'INSERT INTO q2 VALUES (1)',
+    'DROP TABLE ec',
+    CH,
+    // A deferred violation outstanding: the DELETE runs.
+    'CREATE TABLE g(id INTEGER PRIMARY KEY)',
+    'CREATE TABLE gc(x REFERENCES g DEFERRABLE INITIALLY DEFERRED)',
+    'BEGIN',
+    'INSERT INTO gc VALUES (NULL), (NULL), (7)',
+    'DROP TABLE gc',
+    CH,
+    'COMMIT',
+  ]);
+  assert.equal(out.filter((_, i) => [7, 9, 14, 19, 22, 28].includes(i)), ['ok 1|8', 'ok 2|13', 'ok 2|15', 'ok 0|16', 'ok 0|17', 'ok 3|23']);
+});
+
 test.run();
