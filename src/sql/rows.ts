@@ -5,7 +5,7 @@
  * queries that need only those can skip the row (covering reads).
  */
 import type * as A from './ast.ts';
-import { generatedOrder, generatedRefs, type Index, type Table } from './catalog.ts';
+import { generatedLoop, generatedOrder, generatedRefs, type Index, type Table } from './catalog.ts';
 import { decodeRecord, encodeRecord, indexKey, prefixEnd, readRowid, rowKey } from './codec.ts';
 import { SqlError, sqlError } from './errors.ts';
 import { ExprCompiler, Scope, type CExpr, type Env, type Source, type SubqueryHost } from './expr.ts';
@@ -98,22 +98,6 @@ export function tableRt(table: Table): TableRt {
   };
   cache.set(table, rt);
   return rt;
-}
-
-/**
- * The column at which SQLite, computing generated column `col`, finds itself computing a column it
- * is already computing (in the order the expressions name them), or undefined when there is none.
- */
-export function generatedLoop(table: Table, col: number, busy: number[] = []): string | undefined {
-  if (busy.includes(col)) return table.cols[col]!.name;
-  busy.push(col);
-  try {
-    for (const r of generatedRefs(table, col)) {
-      const name = table.cols[r]!.generated ? generatedLoop(table, r, busy) : undefined;
-      if (name !== undefined) return name;
-    }
-    return undefined;
-  } finally { busy.pop(); }
 }
 
 /**

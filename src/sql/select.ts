@@ -5,7 +5,7 @@
  * reads only the index when the index holds every column the query needs (covering).
  */
 import type * as A from './ast.ts';
-import type { Index, IndexColumn, Schema, Table, View } from './catalog.ts';
+import { checkGeneratedLoops, type Index, type IndexColumn, type Schema, type Table, type View } from './catalog.ts';
 import { KEY_NULL, ByteWriter, decodeRecord, groupKey, prefixEnd, readRowid, rowKey, writeKeyValue } from './codec.ts';
 import { sqlError } from './errors.ts';
 import { compareBytes } from '../storage/kv.ts';
@@ -15,7 +15,7 @@ import {
 } from './expr.ts';
 import { MinMaxAcc, SCALARS } from './functions.ts';
 import { MAX_VIEW_DEPTH } from './limits.ts';
-import { decodeRow, generatedLoop, scanRows, tableRt, tableSource } from './rows.ts';
+import { decodeRow, scanRows, tableRt, tableSource } from './rows.ts';
 import {
   INT64_MAX, INT64_MIN, affinityOf, applyAffinity, compareValues, realToInt64, toInteger, truth,
   type Affinity, type Collation, type Value,
@@ -946,11 +946,7 @@ export class QueryCompiler implements SubqueryHost {
   private checkLoops(levels: Level[]): void {
     for (const l of levels) {
       const t = l.table;
-      if (!t || tableRt(t).loop === undefined) continue;
-      for (const u of l.src.used) {
-        const name = t.cols[u]?.generated ? generatedLoop(t, u) : undefined;
-        if (name !== undefined) throw sqlError(`generated column loop on "${name}"`);
-      }
+      if (t && tableRt(t).loop !== undefined) checkGeneratedLoops(t, l.src.used);
     }
   }
 
