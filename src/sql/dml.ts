@@ -12,6 +12,7 @@ import { Scope, type CExpr, type Env, type Source } from './expr.ts';
 import { changedColumns, computeGenerated, deleteRowRaw, encodeRow, indexEntry, insertRowRaw, maxRowid, readRow, scanRows, strictCheck, tableRt, tableSource, TABLE_SLOT, writeIndexEntries } from './rows.ts';
 import { compareBytes } from '../storage/kv.ts';
 import { columnName, type PlanRow, type QueryCompiler } from './select.ts';
+import type { Tx } from './tx.ts';
 import { INT64_MAX, affinityOf, applyAffinity, compareValues, truth, type Affinity, type Collation, type Value } from './value.ts';
 
 /** What DML needs from the session. */
@@ -226,7 +227,7 @@ export class RowWriter {
       const pcols = parentCols(parent, fk);
       // A row entering the table may be its own parent (SQLite accepts it before the row exists).
       const own = dir > 0 && parent === t && holdsKey(t, pcols, vals, row);
-      if (own || hasParent(parent, pcols, vals, env)) continue;
+      if (own || parentLookup(env.tx, parent, fk)?.(vals)) continue;
       if (halt && !fk.deferred && !this.host.fkCounters().deferAll) throw fail('FOREIGNKEY', 'FOREIGN KEY constraint failed', 'ABORT');
       this.count(fk, dir);
     }
@@ -502,17 +503,49 @@ function childRows(parent: Table, pcols: number[], child: Table, ccols: number[]
 }
 
 /**
- * Whether SQLite finds the parent key of `fk` in `parent` (sqlite3FkLocateIndex): the rowid through
- * an INTEGER PRIMARY KEY, else a UNIQUE index without WHERE over exactly the key's columns, each
- * with its column's own collation (the PRIMARY KEY's when the key names no columns).
+ * The parent key SQLite finds for `fk` in `parent` (sqlite3FkLocateIndex): the rowid through an
+ * INTEGER PRIMARY KEY, else a UNIQUE index without WHERE over exactly the key's columns, each with
+ * its column's own collation (the PRIMARY KEY's, whatever its collations, when the key names no
+ * columns); undefined when there is none.
  */
-function parentKeyFound(parent: Table, fk: A.ForeignKey): boolean {
+function parentKey(parent: Table, fk: A.ForeignKey): Index | 'rowid' | undefined {
   const n = fk.cols.length;
   const alias = parent.rowidAlias;
-  if (n === 1 && alias >= 0 && (!fk.refCols || fk.refCols[0]!.toLowerCase() === parent.cols[alias]!.name.toLowerCase())) return true;
-  return parent.indexes.some((ix) => ix.unique && !ix.where && ix.cols.length === n && (fk.refCols
+  if (n === 1 && alias >= 0 && (!fk.refCols || fk.refCols[0]!.toLowerCase() === parent.cols[alias]!.name.toLowerCase())) return 'rowid';
+  return parent.indexes.find((ix) => ix.unique && !ix.where && ix.cols.length === n && (fk.refCols
     ? ix.cols.every((c) => c.col >= 0 && c.coll === parent.cols[c.col]!.collate && fk.refCols!.some((r) => r.toLowerCase() === parent.cols[c.col]!.name.toLowerCase()))
     : uniqueKind(parent, ix) === 'PRIMARYKEY'));
+}
+
+function parentKeyFound(parent: Table, fk: A.ForeignKey): boolean {
+  return parentKey(parent, fk) !== undefined;
+}
+
+/**
+ * Whether a row of `parent` holds a child key of `fk` (values in the child's column order), looked
+ * up in the parent key as SQLite does: under the key's collations, each value with its parent
+ * column's affinity first (probeAffinity); a key that is no integer has no rowid parent (SQLite's
+ * OP_MustBeInt). Undefined when SQLite finds no parent key (see parentKey).
+ */
+export function parentLookup(tx: Tx, parent: Table, fk: A.ForeignKey): ((vals: Value[]) => boolean) | undefined {
+  const ix = parentKey(parent, fk);
+  if (ix === undefined) return undefined;
+  if (ix === 'rowid') {
+    return ([v]) => {
+      const id = applyAffinity(v!, 'INTEGER');
+      return typeof id === 'bigint' && readRow(tx, parent, id) !== null;
+    };
+  }
+  const pcols = parentCols(parent, fk);
+  const order = ix.cols.map((c) => pcols.indexOf(c.col));
+  const affs = ix.cols.map((c) => probeAffinity(parent.cols[c.col]!.affinity));
+  const colls = ix.cols.map((c) => c.coll);
+  const descs = ix.cols.map((c) => c.desc);
+  return (vals) => {
+    const key = indexKeyPrefix(ix.prefix, order.map((j, i) => applyAffinity(vals[j]!, affs[i]!)), colls, descs);
+    for (const _ of tx.scan({ gte: key, lt: prefixEnd(key), limit: 1 })) return true;
+    return false;
+  };
 }
 
 /**
@@ -578,16 +611,6 @@ function probeAffinity(a: Affinity): Affinity {
 /** Whether row `r` of parent table `t` holds key `vals` in columns `cols`. */
 function holdsKey(t: Table, cols: number[], vals: Value[], r: Value[]): boolean {
   return cols.every((c, i) => r[c] !== null && compareValues(applyAffinity(vals[i]!, probeAffinity(t.cols[c]?.affinity ?? 'INTEGER')), r[c]!, t.cols[c]?.collate ?? 'BINARY') === 0);
-}
-
-/** Whether a row of `t` holds key `vals` in columns `cols` (scan; foreign-key paths are not hot). */
-function hasParent(t: Table, cols: number[], vals: Value[], env: Env): boolean {
-  if (cols.length === 1 && (cols[0] === t.cols.length || cols[0] === t.rowidAlias)) {
-    const v = applyAffinity(vals[0]!, 'INTEGER');
-    return typeof v === 'bigint' && readRow(env.tx, t, v) !== null;
-  }
-  for (const r of scanRows(env.tx, t, undefined, undefined, false)) if (holdsKey(t, cols, vals, r)) return true;
-  return false;
 }
 
 /**

@@ -5,13 +5,14 @@
 import type * as A from './ast.ts';
 import type { Index, Schema, Table, View } from './catalog.ts';
 import { indexKeyPrefix, prefixEnd } from './codec.ts';
+import { parentLookup } from './dml.ts';
 import { sqlError } from './errors.ts';
 import type { Env } from './expr.ts';
 import { tokenize, type Token } from './lexer.ts';
 import { Parser } from './parser.ts';
-import { indexEntry, readRow, scanRows, strictFits, tableRt } from './rows.ts';
+import { indexEntry, scanRows, strictFits, tableRt } from './rows.ts';
 import type { Query } from './select.ts';
-import { affinityOf, applyAffinity, checkCollation, toText, truth, utf8, type Affinity, type Value } from './value.ts';
+import { affinityOf, checkCollation, toText, truth, utf8, type Affinity, type Value } from './value.ts';
 
 export const PRAGMA_COLUMNS: Record<string, string[]> = {
   table_info: ['cid', 'name', 'type', 'notnull', 'dflt_value', 'pk'],
@@ -393,36 +394,11 @@ function foreignKeyCheck(h: PragmaHost, tables: Table[]): Value[][] {
   return out;
 }
 
-/** Whether a parent row holds a child key, looked up as SQLite does: by rowid or in a UNIQUE index. */
+/** Whether a parent row holds a child key (parentLookup); a missing parent table has no rows. */
 function parentProbe(h: PragmaHost, child: Table, fk: A.ForeignKey): (vals: Value[]) => boolean {
   const p = h.schema.table(fk.table);
   if (!p) return () => false;
-  const mismatch = (): Error => sqlError(`foreign key mismatch - "${child.name}" referencing "${p.name}"`);
-  const cols = fk.refCols
-    ? fk.refCols.map((n) => { const i = p.cols.findIndex((c) => c.name.toLowerCase() === n.toLowerCase()); if (i < 0) throw mismatch(); return i; })
-    : p.cols.map((c, i) => [c.pk, i] as const).filter(([k]) => k > 0).sort((x, y) => x[0] - y[0]).map(([, i]) => i);
-  // A parent without a PRIMARY KEY has no implicit key: its rowid is not one.
-  if (cols.length === 0) throw mismatch();
-  if (cols.length === 1 && cols[0] === p.rowidAlias) {
-    if (fk.cols.length !== 1) throw mismatch();
-    return ([v]) => {
-      // SQLite's OP_MustBeInt: a key that is no integer has no parent.
-      const id = applyAffinity(v!, 'INTEGER');
-      return typeof id === 'bigint' && readRow(h.env.tx, p, id) !== null;
-    };
-  }
-  if (cols.length !== fk.cols.length) throw mismatch();
-  const ix = p.indexes.find((x) => x.unique && !x.where && x.cols.length === cols.length
-    && x.cols.every((c) => c.col >= 0 && cols.includes(c.col) && c.coll === p.cols[c.col]!.collate));
-  if (!ix) throw mismatch();
-  const order = ix.cols.map((c) => cols.indexOf(c.col));
-  // The parent column's affinity, except that REAL leaves an integer an integer (as writes probe).
-  const affs = ix.cols.map((c): Affinity => (p.cols[c.col]!.affinity === 'REAL' ? 'NUMERIC' : p.cols[c.col]!.affinity));
-  const colls = ix.cols.map((c) => c.coll);
-  const descs = ix.cols.map((c) => c.desc);
-  return (vals) => {
-    const key = indexKeyPrefix(ix.prefix, order.map((j, i) => applyAffinity(vals[j]!, affs[i]!)), colls, descs);
-    for (const _ of h.env.tx.scan({ gte: key, lt: prefixEnd(key), limit: 1 })) return true;
-    return false;
-  };
+  const probe = parentLookup(h.env.tx, p, fk);
+  if (!probe) throw sqlError(`foreign key mismatch - "${child.name}" referencing "${p.name}"`);
+  return probe;
 }

@@ -279,4 +279,18 @@ test('a parent key that is neither the PRIMARY KEY nor a UNIQUE index is a forei
     'ok ', 'ok ', 'ok ', MM('c6', 'p6'), 'ok ', 'ok ', FK, 'ok ', 'ok ', 'ok ', MM('q3', 'q2'), 'ok ']);
 });
 
+test('a PRIMARY KEY with its own collation is the parent key under that collation, for writes and foreign_key_check', () => {
+  const out = both([
+    'CREATE TABLE p(a TEXT, PRIMARY KEY(a COLLATE NOCASE))',
+    'CREATE TABLE c(x REFERENCES p)',
+    "INSERT INTO p VALUES ('A')",
+    "INSERT INTO c VALUES ('a')",
+    "INSERT INTO c VALUES ('b')",
+    'PRAGMA foreign_keys = OFF',
+    "INSERT INTO c VALUES ('b')",
+    'PRAGMA foreign_key_check',
+  ]);
+  assert.equal(out, ['ok ', 'ok ', 'ok ', 'ok ', FK, 'ok ', 'ok ', 'ok "c"|2|"p"|0']);
+});
+
 test.run();
