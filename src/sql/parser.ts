@@ -162,7 +162,7 @@ export class Parser {
     do {
       const name = this.name();
       let cols: string[] | undefined;
-      if (this.acceptOp('(')) { cols = this.nameList(); this.expectOp(')'); }
+      if (this.acceptOp('(')) { cols = this.eidList(); this.expectOp(')'); }
       this.expectKw('AS');
       if (this.acceptKw('NOT')) this.expectKw('MATERIALIZED'); else this.acceptKw('MATERIALIZED');
       this.expectOp('(');
@@ -176,6 +176,24 @@ export class Parser {
   private nameList(): string[] {
     const out = [this.name()];
     while (this.acceptOp(',')) out.push(this.name());
+    return out;
+  }
+
+  /**
+   * SQLite's eidlist (the column lists of views, CTEs and foreign keys): its grammar reads a COLLATE
+   * and an ASC or DESC after each name, then rejects them once the entry ends at "," or ")",
+   * naming the column as written.
+   */
+  private eidList(): string[] {
+    const out: string[] = [];
+    do {
+      const t = this.t;
+      out.push(this.name());
+      let extra = false;
+      if (this.acceptKw('COLLATE')) { this.name(); extra = true; }
+      if (this.acceptKw('ASC') || this.acceptKw('DESC')) extra = true;
+      if (extra && (this.isOp(',') || this.isOp(')'))) throw new SqlError('SQLITE_ERROR', `syntax error after column name "${this.sql.slice(t.start, t.end)}"`);
+    } while (this.acceptOp(','));
     return out;
   }
 
@@ -547,7 +565,7 @@ export class Parser {
       const [name, inTemp] = this.createdName(temp);
       temp ||= inTemp;
       let cols: string[] | undefined;
-      if (this.acceptOp('(')) { cols = this.nameList(); this.expectOp(')'); }
+      if (this.acceptOp('(')) { cols = this.eidList(); this.expectOp(')'); }
       this.expectKw('AS');
       const select = this.select();
       return { type: 'createView', ifNotExists, temp, name, cols, select, sql: this.sql.slice(start, this.toks[this.p - 1]!.end) };
@@ -683,7 +701,7 @@ export class Parser {
     this.expectKw('REFERENCES');
     const table = this.name();
     let refCols: string[] | undefined;
-    if (this.acceptOp('(')) { refCols = this.nameList(); this.expectOp(')'); }
+    if (this.acceptOp('(')) { refCols = this.eidList(); this.expectOp(')'); }
     let onDelete = 'NO ACTION', onUpdate = 'NO ACTION';
     let deferred = false;
     for (;;) {
@@ -740,7 +758,7 @@ export class Parser {
     this.expectKw('FOREIGN');
     this.expectKw('KEY');
     this.expectOp('(');
-    const cols = this.nameList();
+    const cols = this.eidList();
     this.expectOp(')');
     const fk = this.fkClause(cols);
     if (fk.refCols && fk.refCols.length !== cols.length) throw new SqlError('SQLITE_ERROR', 'number of columns in foreign key does not match the number of columns in the referenced table');

@@ -1,5 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import Sqlite from 'better-sqlite3';
 import { parseAll } from '../../src/sql/parser.ts';
 import { tokenize } from '../../src/sql/lexer.ts';
 import { SqlError } from '../../src/sql/errors.ts';
@@ -90,6 +91,30 @@ test('column definitions refuse what SQLite refuses while parsing them, naming t
   assert.is(parseError('CREATE TABLE a(x, y DEFAULT 1 AS (x))').message, 'error in generated column "y"');
   assert.is(parseError('CREATE TABLE a(x, y AS (x) PRIMARY KEY)').message, 'generated columns cannot be part of the PRIMARY KEY');
   assert.is(parseError('CREATE TABLE a(x REFERENCES p(b, c))').message, 'foreign key on x should reference only one column of table p');
+});
+
+test('view, CTE and foreign key column lists refuse COLLATE and ASC/DESC with SQLite\'s message, naming the column as written', () => {
+  const lite = new Sqlite(':memory:');
+  const liteError = (sql: string): string => {
+    try { lite.prepare(sql); } catch (e) { return (e as Error).message; }
+    return 'ok';
+  };
+  const cases: [string, string][] = [
+    ['CREATE TABLE c(x REFERENCES p(a COLLATE NOCASE))', 'syntax error after column name "a"'],
+    ['CREATE TABLE c(x REFERENCES p(a, "b" DESC, c))', 'syntax error after column name ""b""'],
+    ['CREATE TABLE c(x, FOREIGN KEY(x ASC) REFERENCES p)', 'syntax error after column name "x"'],
+    ['CREATE TABLE c(x, FOREIGN KEY(x) REFERENCES p([a] COLLATE binary ASC))', 'syntax error after column name "[a]"'],
+    ['CREATE VIEW v(a DESC) AS SELECT 1', 'syntax error after column name "a"'],
+    ['WITH w(a COLLATE NOCASE) AS (SELECT 1) SELECT * FROM w', 'syntax error after column name "a"'],
+    // Where the entry does not end at "," or ")", the token after it is the error.
+    ['CREATE TABLE c(x REFERENCES p(a ASC COLLATE NOCASE))', 'near "COLLATE": syntax error (line 1, column 37)'],
+    ['CREATE TABLE c(x REFERENCES p(a COLLATE NOCASE x))', 'near "x": syntax error (line 1, column 48)'],
+  ];
+  for (const [sql, want] of cases) {
+    assert.is(parseError(sql).message, want, sql);
+    assert.is(liteError(sql), want.replace(/ \(line .*\)$/, ''), sql);
+  }
+  lite.close();
 });
 
 test('statements split on semicolons; comments are skipped', () => {
