@@ -486,7 +486,8 @@ function fkEqual(c: Value, p: Value, aff: Affinity, coll: Collation): boolean {
 function childRows(parent: Table, pcols: number[], child: Table, ccols: number[], key: Value[], env: Env, self: Value): { counted: Value[][]; matched: Value[][] } {
   const ipk = pcols.length === 1 && (pcols[0] === parent.cols.length || pcols[0] === parent.rowidAlias);
   const caffs = ccols.map((c) => child.cols[c]?.affinity ?? 'INTEGER');
-  const colls = ccols.map((c) => child.cols[c]?.collate ?? 'BINARY');
+  // Both compare under the parent column's collation (SQLite puts the parent value on the left).
+  const colls = pcols.map((c) => parent.cols[c]?.collate ?? 'BINARY');
   // Two columns compare numerically when either is numeric, else as they are; a column against a
   // value with no affinity compares under the column's affinity.
   const countAff = pcols.map((c, i): Affinity => (numericAffinity(parent.cols[c]?.affinity ?? 'INTEGER') || numericAffinity(caffs[i]!) ? 'NUMERIC' : 'BLOB'));

@@ -293,4 +293,28 @@ test('a PRIMARY KEY with its own collation is the parent key under that collatio
   assert.equal(out, ['ok ', 'ok ', 'ok ', 'ok ', FK, 'ok ', 'ok ', 'ok "c"|2|"p"|0']);
 });
 
+test('a parent row\'s children are found under the parent column\'s collation, not the child column\'s', () => {
+  const out = both([
+    'CREATE TABLE p(a TEXT COLLATE NOCASE UNIQUE)',
+    'CREATE TABLE c(x TEXT REFERENCES p(a))',
+    "INSERT INTO p VALUES ('A')",
+    "INSERT INTO c VALUES ('a')",
+    'DELETE FROM p',
+    "UPDATE p SET a = 'B'",
+    'CREATE TABLE p2(a TEXT UNIQUE)',
+    'CREATE TABLE c2(x TEXT COLLATE NOCASE REFERENCES p2(a) ON DELETE SET NULL)',
+    "INSERT INTO p2 VALUES ('A'), ('a')",
+    "INSERT INTO c2 VALUES ('a')",
+    "DELETE FROM p2 WHERE a = 'A'",
+    'CREATE TABLE p3(a TEXT COLLATE NOCASE UNIQUE)',
+    'CREATE TABLE c3(x TEXT REFERENCES p3(a) ON UPDATE CASCADE)',
+    "INSERT INTO p3 VALUES ('A')",
+    "INSERT INTO c3 VALUES ('a'), ('A')",
+    "UPDATE p3 SET a = 'b'",
+    'SELECT * FROM p, c, p2, c2, p3, c3',
+  ]);
+  assert.equal(out, ['ok ', 'ok ', 'ok ', 'ok ', FK, FK, 'ok ', 'ok ', 'ok ', 'ok ', 'ok ', 'ok ', 'ok ', 'ok ', 'ok ', 'ok ',
+    'ok "A"|"a"|"a"|"a"|"b"|"b" "A"|"a"|"a"|"a"|"b"|"b"']);
+});
+
 test.run();
