@@ -823,8 +823,9 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
   // A REPLACE deletes rows as a DELETE does, and DO UPDATE is an UPDATE.
   if (replaces && fkRelated(host, table)) checkDeleteKeys(host, table);
   for (const u of upserts) if (u.set) checkUpdateKeys(host, table, u.assigned);
+  // SQLite codes REPLACE's deletions for the rowid only when the statement supplies the rowid.
   const insertUnchecked = (): A.ForeignKey | undefined =>
-    setNullUnchecked(host, table, replaces && (table.rowidAlias >= 0 || targets.includes(ridIdx) || table.indexes.some((ix) => ix.unique)), upserts.filter((u) => u.set).map((u) => u.assigned));
+    setNullUnchecked(host, table, replaces && (targets.includes(table.rowidAlias) || targets.includes(ridIdx) || table.indexes.some((ix) => ix.unique)), upserts.filter((u) => u.set).map((u) => u.assigned));
   const alias = table.rowidAlias;
   const autoinc = table.autoincrement;
   const generated = rt.generated.length > 0;

@@ -317,4 +317,18 @@ test('a parent row\'s children are found under the parent column\'s collation, n
     'ok "A"|"a"|"a"|"a"|"b"|"b" "A"|"a"|"a"|"a"|"b"|"b"']);
 });
 
+test('INSERT OR REPLACE leaves a self-referencing SET NULL key unchecked only when it supplies the rowid (differential seed 60031)', () => {
+  const out = both([
+    'CREATE TABLE t(id INTEGER PRIMARY KEY, a, r DEFAULT 0 REFERENCES t(id) ON DELETE SET NULL)',
+    'INSERT OR REPLACE INTO t DEFAULT VALUES',
+    'INSERT OR REPLACE INTO t(a) VALUES (2)',
+    'INSERT OR REPLACE INTO t(r) SELECT 0',
+    'INSERT OR REPLACE INTO t VALUES (NULL, 2, 0)',
+    'INSERT OR REPLACE INTO t(id, r) VALUES (NULL, 0)',
+    'INSERT OR REPLACE INTO t(rowid, r) VALUES (7, 0)',
+    'SELECT * FROM t',
+  ]);
+  assert.equal(out, ['ok ', FK, FK, FK, 'ok ', 'ok ', 'ok ', 'ok 1|2|0 2|null|0 7|null|0']);
+});
+
 test.run();
