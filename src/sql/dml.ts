@@ -609,9 +609,14 @@ function probeAffinity(a: Affinity): Affinity {
   return a === 'REAL' ? 'NUMERIC' : a;
 }
 
-/** Whether row `r` of parent table `t` holds key `vals` in columns `cols`. */
+/**
+ * Whether row `r`, entering parent table `t`, holds its own key `vals` in columns `cols`, compared
+ * as SQLite does before the row exists: a rowid with the key made an integer (OP_MustBeInt), other
+ * columns with the values as stored, under BINARY (OP_Ne), whatever the key's collation.
+ */
 function holdsKey(t: Table, cols: number[], vals: Value[], r: Value[]): boolean {
-  return cols.every((c, i) => r[c] !== null && compareValues(applyAffinity(vals[i]!, probeAffinity(t.cols[c]?.affinity ?? 'INTEGER')), r[c]!, t.cols[c]?.collate ?? 'BINARY') === 0);
+  if (cols.length === 1 && (cols[0] === t.cols.length || cols[0] === t.rowidAlias)) return compareValues(applyAffinity(vals[0]!, 'INTEGER'), r[cols[0]]!, 'BINARY') === 0;
+  return cols.every((c, i) => r[c] !== null && compareValues(vals[i]!, r[c]!, 'BINARY') === 0);
 }
 
 /**

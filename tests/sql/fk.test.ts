@@ -331,4 +331,21 @@ test('INSERT OR REPLACE leaves a self-referencing SET NULL key unchecked only wh
   assert.equal(out, ['ok ', FK, FK, FK, 'ok ', 'ok ', 'ok ', 'ok 1|2|0 2|null|0 7|null|0']);
 });
 
+test('a row entering a table is its own parent only when its key equals its parent columns as stored, under BINARY', () => {
+  const out = both([
+    'CREATE TABLE u(a INTEGER UNIQUE, b TEXT REFERENCES u(a))',
+    "INSERT INTO u VALUES (1, '1')",
+    "INSERT INTO u VALUES ('2', 2)",
+    'CREATE TABLE v(a INTEGER UNIQUE, b REAL REFERENCES v(a))',
+    'INSERT INTO v VALUES (1, 1)',
+    'CREATE TABLE w(a TEXT COLLATE NOCASE UNIQUE, b TEXT REFERENCES w(a))',
+    "INSERT INTO w VALUES ('A', 'a')",
+    "INSERT INTO w VALUES ('B', 'B')",
+    'CREATE TABLE x(a INTEGER PRIMARY KEY, b TEXT REFERENCES x(a))',
+    "INSERT INTO x VALUES (1, '1')",
+    'SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM v), (SELECT count(*) FROM w), (SELECT count(*) FROM x)',
+  ]);
+  assert.equal(out, ['ok ', FK, FK, 'ok ', 'ok ', 'ok ', FK, 'ok ', 'ok ', 'ok ', 'ok 0|1|1|1']);
+});
+
 test.run();
