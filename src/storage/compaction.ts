@@ -11,7 +11,7 @@ import { FileCipher, FileKind, Keyring } from './envelope.ts';
 import type { FileHandle, FileSystem } from './fs.ts';
 import { compareBytes, type Bytes } from './kv.ts';
 import { SLICE_ENTRIES } from './limits.ts';
-import { unpackGroups } from './memtable.ts';
+import { PackedReader, type PackedMemtable } from './memtable.ts';
 import { type Cursor, Table, TableBuilder, type TableMeta, tableName } from './table.ts';
 
 export interface Entry { key: Bytes; seq: number; del: boolean; value: Bytes }
@@ -255,11 +255,11 @@ export async function runCompactionJob(fs: FileSystem, job: CompactionJob): Prom
   }
 }
 
-/** A flush as the flush thread receives it: the frozen memtable, packed (`packGroups`). */
+/** A flush as the flush thread receives it: the frozen memtable's content (`Memtable.pack`). */
 export interface FlushJob {
   readonly dir: string;
   readonly master: Uint8Array;
-  readonly groups: Uint8Array;
+  readonly mem: PackedMemtable;
   readonly firstId: number;
   readonly maxOutputs: number;
   readonly pins: readonly number[];
@@ -267,7 +267,8 @@ export interface FlushJob {
 
 /** Writes a packed memtable into level-0 tables on `fs` (the worker's side); returns their metadata. */
 export async function runFlushJob(fs: FileSystem, job: FlushJob): Promise<TableMeta[]> {
-  const written = await writeTables(fromIterator(unpackGroups(job.groups)), {
+  const groups = new PackedReader(job.mem);
+  const written = await writeTables(() => groups.next(), {
     fs, dir: job.dir, ring: new Keyring(job.master), pins: job.pins, bottom: false, maxBytes: Infinity,
     allocId: reservedIds(job.firstId, job.maxOutputs),
   });

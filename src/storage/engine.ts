@@ -23,7 +23,7 @@ import {
   STREAM_CHUNK_BYTES, TABLE_BYTES, VALUE_MAX_BYTES,
 } from './limits.ts';
 import { MANIFEST_FILE, type ManifestState, emptyManifest, readManifest, writeManifest } from './manifest.ts';
-import { Memtable, memGroups, packGroups } from './memtable.ts';
+import { Memtable, PackedReader, packedBuffers } from './memtable.ts';
 import { type Cursor, type Found, Table, type TableMeta, tableName } from './table.ts';
 import { type CompactionJob, type Entry, type FlushJob, type GroupSource, LevelCursor, fromIterator, inputCursors, mergeGroups, writeTables } from './compaction.ts';
 import { readSnapshotFile, writeSnapshotFile } from './snapshot-file.ts';
@@ -87,6 +87,12 @@ export interface EngineStats {
 
 const isStoreFile = (n: string) => n === MANIFEST_FILE || /^t-\d{16}\.sst$/.test(n);
 const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
+
+/** A memtable's groups for a flush on this thread (no background thread), read in place. */
+function inProcess(imm: Memtable): GroupSource {
+  const groups = new PackedReader(imm.pack(false));
+  return () => groups.next();
+}
 const EMPTY = new Uint8Array(0);
 
 class Aborted extends Error {}
@@ -256,28 +262,10 @@ export class LsmEngine implements KvStore {
     const seq = ++this.seq;
     const mem = this.mem;
     let bytes = 0;
-    for (const op of batch) bytes += op.key.length + (op.type === 'put' ? op.value.length : 0);
-    if (opts?.owned) {
-      for (const op of batch) mem.put(op.key, seq, op.type === 'put' ? op.value : undefined);
-    } else {
-      // One copy of the whole batch: the caller may reuse its buffers.
-      const arena = new Uint8Array(bytes);
-      const ab = arena.buffer;
-      let at = 0;
-      for (const op of batch) {
-        const kl = op.key.length;
-        arena.set(op.key, at);
-        const key = new Uint8Array(ab, at, kl);
-        at += kl;
-        if (op.type === 'put') {
-          const vl = op.value.length;
-          arena.set(op.value, at);
-          mem.put(key, seq, new Uint8Array(ab, at, vl));
-          at += vl;
-        } else {
-          mem.put(key, seq, undefined);
-        }
-      }
+    // The memtable copies what it keeps, so a batch the caller reuses (or owns) is safe either way.
+    for (const op of batch) {
+      bytes += op.key.length;
+      if (op.type === 'put') { bytes += op.value.length; mem.put(op.key, seq, op.value); } else mem.put(op.key, seq, undefined);
     }
     if (mem.maxSeq < seq) mem.maxSeq = seq;
     this.counters.userBytes += bytes;
@@ -336,7 +324,7 @@ export class LsmEngine implements KvStore {
     while (this.imms.length && !this.failed && this.pauses === 0) {
       const imm = this.imms[0]!;
       const pins = this.pinList();
-      const outs = imm.versions === 0 ? [] : (await this.flushInWorker(imm, pins)) ?? await this.buildTables(fromIterator(memGroups(imm)), pins, false, Infinity);
+      const outs = imm.versions === 0 ? [] : (await this.flushInWorker(imm, pins)) ?? await this.buildTables(inProcess(imm), pins, false, Infinity);
       if (this.failed) return;
       this.install(new Set(), outs.map((t) => ({ level: 0, table: t })), { appliedIndex: imm.appliedIndex, lastSeq: imm.maxSeq });
       this.imms.shift();
@@ -510,10 +498,10 @@ export class LsmEngine implements KvStore {
   /** Writes `imm` into level-0 tables on the flush thread; undefined as for `compactInWorker`. */
   private flushInWorker(imm: Memtable, pins: number[]): Promise<Table[] | undefined> {
     return this.onThread('flush', 1, (firstId) => {
-      const groups = packGroups(imm);
+      const mem = imm.pack(true);
       return {
-        msg: { flush: { dir: this.dir, master: this.ring.master, groups, firstId, maxOutputs: 1, pins } satisfies FlushJob },
-        transfer: [groups.buffer as ArrayBuffer],
+        msg: { flush: { dir: this.dir, master: this.ring.master, mem, firstId, maxOutputs: 1, pins } satisfies FlushJob },
+        transfer: packedBuffers(mem),
       };
     });
   }

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
 import { LsmEngine } from '../../src/storage/engine.ts';
-import { Memtable, memGroups, packGroups, unpackGroups } from '../../src/storage/memtable.ts';
+import { compareBytes } from '../../src/storage/kv.ts';
+import { Memtable, packedBuffers, packedGroups } from '../../src/storage/memtable.ts';
 import { prng } from '../../src/storage/sim-fs.ts';
 
 const KEY = new Uint8Array(32).fill(21);
@@ -50,24 +51,45 @@ test('worker compactions on disk keep every row, across reopens', async () => {
   }
 });
 
-test('a packed memtable unpacks to the same groups: versions, deletions, empty and long values', () => {
+test('a memtable packed for the flush thread holds every version of every key, in order, across a transfer', () => {
   for (let seed = 1; seed <= 40; seed++) {
     const rng = prng(seed);
     const m = new Memtable();
+    // The model: per key (hex), its versions newest first.
+    const model = new Map<string, { seq: number; value: Uint8Array | undefined }[]>();
     const n = 1 + Math.floor(rng() * 400);
-    for (let seq = 1; seq <= n; seq++) {
+    let seq = 0;
+    for (let i = 1; i <= n; i++) {
       const key = new Uint8Array(Math.floor(rng() * (rng() < 0.05 ? 600 : 12))).map(() => Math.floor(rng() * 4));
       const value = rng() < 0.2 ? undefined : new Uint8Array(rng() < 0.1 ? 200 + Math.floor(rng() * 20000) : Math.floor(rng() * 8)).map(() => Math.floor(rng() * 256));
       // Several writes in one batch share a sequence number; a later one replaces the earlier.
-      m.put(key, rng() < 0.1 ? Math.max(1, seq - 1) : seq * 1_000_003, value);
+      if (seq === 0 || rng() >= 0.1) seq += 1 + Math.floor(rng() * 1_000_003);
+      m.put(key, seq, value);
+      const k = Buffer.from(key).toString('hex');
+      const vs = model.get(k) ?? [];
+      if (vs[0]?.seq === seq) vs[0].value = value; else vs.unshift({ seq, value });
+      model.set(k, vs);
     }
-    const show = (gs: Iterable<{ key: Uint8Array; seq: number; del: boolean; value: Uint8Array }[]>) =>
-      [...gs].map((g) => g.map((e) => `${[...e.key].join('.')}@${e.seq}${e.del ? 'x' : ''}=${[...e.value].join('.')}`).join(' '));
-    const want = show(memGroups(m));
-    const packed = packGroups(m);
-    assert.is(show(unpackGroups(packed)).join('|'), want.join('|'), `seed ${seed}`);
-    assert.ok(packed.length <= m.bytes + 64, `seed ${seed}: the packing fits the memtable's byte count`);
-    assert.throws(() => [...unpackGroups(packed.subarray(0, packed.length - 1))], (e: Error) => /STORAGE_CORRUPT|ends early/.test(`${(e as { code?: string }).code} ${e.message}`), `seed ${seed}: a cut buffer is refused`);
+    // Each group is read as it comes: the generator reuses its group array and entries.
+    const show = (gs: Iterable<{ key: Uint8Array; seq: number; del: boolean; value: Uint8Array }[]>) => {
+      const out: string[] = [];
+      for (const g of gs) out.push(g.map((e) => `${Buffer.from(e.key).toString('hex')}@${e.seq}${e.del ? 'x' : `=${Buffer.from(e.value).toString('hex')}`}`).join(' '));
+      return out;
+    };
+    const want = [...model].sort(([a], [b]) => compareBytes(Buffer.from(a, 'hex'), Buffer.from(b, 'hex')))
+      .map(([k, vs]) => vs.map((v) => `${k}@${v.seq}${v.value === undefined ? 'x' : `=${Buffer.from(v.value).toString('hex')}`}`).join(' '));
+    assert.equal(show(packedGroups(m.pack(false))), want, `seed ${seed}: in process`);
+    const packed = m.pack(true);
+    const moved = structuredClone(packed, { transfer: packedBuffers(packed) });
+    assert.equal(show(packedGroups(moved)), want, `seed ${seed}: after a transfer`);
+    assert.equal(show(packedGroups(m.pack(false))), want, `seed ${seed}: the memtable still reads after its copy moved`);
+    // A damaged hand-over is refused, never read as other data.
+    const bad = m.pack(true);
+    bad.keyAt[bad.order[0]!] = bad.arena.length + 1;
+    assert.throws(() => [...packedGroups(bad)], (e: Error) => (e as { code?: string }).code === 'STORAGE_CORRUPT', `seed ${seed}: a key outside the bytes`);
+    const cyc = m.pack(true);
+    cyc.older[cyc.head[cyc.order[0]!]!] = cyc.head[cyc.order[0]!]!;
+    assert.throws(() => [...packedGroups(cyc)], (e: Error) => (e as { code?: string }).code === 'STORAGE_CORRUPT', `seed ${seed}: a version chain that loops`);
   }
 });
 

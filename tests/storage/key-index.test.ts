@@ -2,16 +2,40 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { toHex } from '../../src/crypto/index.ts';
+import { compareBytes, type Bytes } from '../../src/storage/kv.ts';
 import { KeyIndex } from '../../src/storage/key-index.ts';
 import { SortedMap } from '../../src/storage/sorted-map.ts';
 import { prng } from '../../src/storage/sim-fs.ts';
+
+/** The index over keys held in an array (entry number = insertion number), with a value per entry. */
+class Indexed<V> {
+  private readonly keys: Bytes[] = [];
+  private readonly vals: V[] = [];
+  private readonly idx = new KeyIndex({ compare: (id, key) => compareBytes(this.keys[id]!, key), key: (id) => this.keys[id]! });
+  get size(): number { return this.idx.size; }
+  putIfAbsent(key: Bytes, v: V): V | undefined {
+    const e = this.idx.putIfAbsent(key, this.keys.length);
+    if (e >= 0) return this.vals[e];
+    this.keys.push(key); this.vals.push(v);
+    return undefined;
+  }
+  get(key: Bytes): V | undefined { const e = this.idx.get(key); return e < 0 ? undefined : this.vals[e]; }
+  forEach(f: (key: Bytes, v: V) => void): void {
+    const order = new Int32Array(this.idx.size);
+    this.idx.ordered(order);
+    for (const e of order) f(this.keys[e]!, this.vals[e]!);
+  }
+  *entries(start: Bytes | undefined, exclusive: boolean, reverse: boolean): Generator<[Bytes, V]> {
+    for (const e of this.idx.entries(start, exclusive, reverse)) yield [this.keys[e]!, this.vals[e]!];
+  }
+}
 
 test('random inserts, lookups and bounded scans in both directions match SortedMap', () => {
   for (let seed = 1; seed <= 5; seed++) {
     const rng = prng(seed);
     // Short keys and shared prefixes exercise the six-byte numeric prefix and its ties.
     const key = () => Uint8Array.from({ length: Math.floor(rng() * 9) }, () => (rng() < 0.6 ? 0 : Math.floor(rng() * 4)));
-    const idx = new KeyIndex<number>();
+    const idx = new Indexed<number>();
     const ref = new SortedMap<number>();
     for (let i = 0; i < 3000; i++) {
       const k = key();
@@ -34,7 +58,7 @@ test('random inserts, lookups and bounded scans in both directions match SortedM
 test('many chunks: random, descending and ascending keys, with forEach and lookups, match SortedMap', () => {
   for (let seed = 1; seed <= 4; seed++) {
     const rng = prng(seed);
-    const idx = new KeyIndex<number>();
+    const idx = new Indexed<number>();
     const ref = new SortedMap<number>();
     // Mixed orders split chunks at every position, and new smallest keys move the first chunk's head.
     const mode = seed % 3;
@@ -62,7 +86,7 @@ test('many chunks: random, descending and ascending keys, with forEach and looku
 });
 
 test('an iterator keeps its place while keys are inserted before and after it', () => {
-  const idx = new KeyIndex<number>();
+  const idx = new Indexed<number>();
   for (let i = 0; i < 1000; i += 2) idx.putIfAbsent(Uint8Array.of(i >> 8, i & 255), i);
   const seen: number[] = [];
   for (const [, v] of idx.entries(undefined, false, false)) {
