@@ -26,17 +26,27 @@ const EMPTY = new Uint8Array(0);
 
 function growI32(a: Int32Array<ArrayBuffer>, need: number): Int32Array<ArrayBuffer> {
   if (need <= a.length) return a;
-  const out = new Int32Array(Math.max(need, a.length * 2, 1024));
+  const out = new Int32Array(Math.max(need, a.length * 2, 4096));
   out.set(a);
   return out;
 }
 
 function growF64(a: Float64Array<ArrayBuffer>, need: number): Float64Array<ArrayBuffer> {
   if (need <= a.length) return a;
-  const out = new Float64Array(Math.max(need, a.length * 2, 1024));
+  const out = new Float64Array(Math.max(need, a.length * 2, 4096));
   out.set(a);
   return out;
 }
+
+/**
+ * Entry rows (one per key), E_STRIDE int32s each: where its key is in the arena, and its newest
+ * version. Version rows (one per write), V_STRIDE float64s each: sequence number, where the value
+ * is (length DELETED for a deletion), and the next older version of the key or -1. A row's fields
+ * sit side by side: a flush reads the rows in key order, which is random order in the arrays,
+ * and one cache miss per row instead of one per field was most of its reading cost.
+ */
+const E_STRIDE = 4, E_KEY_AT = 0, E_KEY_LEN = 1, E_HEAD = 2;
+const V_STRIDE = 4, V_SEQ = 0, V_VAL_AT = 1, V_VAL_LEN = 2, V_OLDER = 3;
 
 /**
  * A memtable's content as the flush thread receives it (or as an in-process flush reads the live
@@ -46,39 +56,26 @@ export interface PackedMemtable {
   readonly arena: Uint8Array;
   /** Entry numbers in key order. */
   readonly order: Int32Array;
-  readonly keyAt: Int32Array;
-  readonly keyLen: Int32Array;
-  /** Per entry: its newest version. */
-  readonly head: Int32Array;
-  readonly seq: Float64Array;
-  readonly valAt: Int32Array;
-  /** DELETED (-1) for a deletion. */
-  readonly valLen: Int32Array;
-  /** Per version: the next older version of the same key, or -1. */
-  readonly older: Int32Array;
+  readonly entries: Int32Array;
+  readonly versions: Float64Array;
 }
 
 export class Memtable implements KeySource {
   private arena = new Uint8Array(0);
   private used = 0;
-  private keyAt = new Int32Array(0);
-  private keyLen = new Int32Array(0);
-  private head = new Int32Array(0);
-  private seqs = new Float64Array(0);
-  private valAt = new Int32Array(0);
-  private valLen = new Int32Array(0);
-  private older = new Int32Array(0);
-  private entries = 0;
+  private ents = new Int32Array(0);
+  private vers = new Float64Array(0);
+  private count = 0;
   readonly map = new KeyIndex(this);
   bytes = 0;
-  /** Versions written (the rows of the version arrays). */
+  /** Versions written (the version rows). */
   versions = 0;
   maxSeq = 0;
   /** Highest Raft index whose effects this memtable (and everything older) holds. */
   appliedIndex = 0;
 
   compare(id: number, key: Bytes): number {
-    const a = this.arena, at = this.keyAt[id]!, len = this.keyLen[id]!;
+    const a = this.arena, r = id * E_STRIDE, at = this.ents[r + E_KEY_AT]!, len = this.ents[r + E_KEY_LEN]!;
     const n = len < key.length ? len : key.length;
     for (let i = 0; i < n; i++) {
       const d = a[at + i]! - key[i]!;
@@ -88,7 +85,8 @@ export class Memtable implements KeySource {
   }
 
   key(id: number): Bytes {
-    return new Uint8Array(this.arena.buffer, this.keyAt[id]!, this.keyLen[id]!);
+    const r = id * E_STRIDE;
+    return new Uint8Array(this.arena.buffer, this.ents[r + E_KEY_AT]!, this.ents[r + E_KEY_LEN]!);
   }
 
   /**
@@ -110,54 +108,52 @@ export class Memtable implements KeySource {
   }
 
   put(key: Bytes, seq: number, value: Bytes | undefined): void {
-    const e = this.map.putIfAbsent(key, this.entries);
-    let prev = -1;
+    const e = this.map.putIfAbsent(key, this.count);
     if (e < 0) {
-      const id = this.entries++;
-      if (id >= this.keyAt.length) {
-        this.keyAt = growI32(this.keyAt, id + 1); this.keyLen = growI32(this.keyLen, id + 1); this.head = growI32(this.head, id + 1);
-      }
-      this.keyAt[id] = this.append(key);
-      this.keyLen[id] = key.length;
-      this.head[id] = this.newVersion(seq, value, -1);
-    } else if (this.seqs[prev = this.head[e]!] === seq) {
-      // A later write of the same batch replaces the earlier one.
-      this.setValue(prev, value);
+      const r = this.count++ * E_STRIDE;
+      if (r + E_STRIDE > this.ents.length) this.ents = growI32(this.ents, r + E_STRIDE);
+      const ents = this.ents;
+      ents[r + E_KEY_AT] = this.append(key);
+      ents[r + E_KEY_LEN] = key.length;
+      ents[r + E_HEAD] = this.newVersion(seq, value, -1);
     } else {
-      this.head[e] = this.newVersion(seq, value, prev);
+      const h = e * E_STRIDE + E_HEAD, prev = this.ents[h]!;
+      // A later write of the same batch replaces the earlier one.
+      if (this.vers[prev * V_STRIDE + V_SEQ] === seq) this.setValue(prev, value);
+      else this.ents[h] = this.newVersion(seq, value, prev);
     }
     this.bytes += key.length + (value ? value.length : 0) + ENTRY_OVERHEAD;
     if (seq > this.maxSeq) this.maxSeq = seq;
   }
 
   private newVersion(seq: number, value: Bytes | undefined, older: number): number {
-    const v = this.versions++;
-    if (v >= this.seqs.length) {
-      this.seqs = growF64(this.seqs, v + 1);
-      this.valAt = growI32(this.valAt, v + 1); this.valLen = growI32(this.valLen, v + 1); this.older = growI32(this.older, v + 1);
-    }
-    this.seqs[v] = seq;
-    this.older[v] = older;
+    const v = this.versions++, r = v * V_STRIDE;
+    if (r + V_STRIDE > this.vers.length) this.vers = growF64(this.vers, r + V_STRIDE);
+    this.vers[r + V_SEQ] = seq;
+    this.vers[r + V_OLDER] = older;
     this.setValue(v, value);
     return v;
   }
 
   private setValue(v: number, value: Bytes | undefined): void {
-    if (value === undefined) { this.valLen[v] = DELETED; return; }
-    this.valAt[v] = value.length === 0 ? 0 : this.append(value);
-    this.valLen[v] = value.length;
+    const r = v * V_STRIDE;
+    if (value === undefined) { this.vers[r + V_VAL_LEN] = DELETED; return; }
+    // Appended before the row is written: the append may not move the rows, only the arena.
+    const at = value.length === 0 ? 0 : this.append(value);
+    this.vers[r + V_VAL_AT] = at;
+    this.vers[r + V_VAL_LEN] = value.length;
   }
 
   /** Version `v`'s value as a view (EMPTY for a deletion). */
   valueOf(v: number): Bytes {
-    const n = this.valLen[v]!;
-    return n <= 0 ? EMPTY : new Uint8Array(this.arena.buffer, this.valAt[v]!, n);
+    const r = v * V_STRIDE, n = this.vers[r + V_VAL_LEN]!;
+    return n <= 0 ? EMPTY : new Uint8Array(this.arena.buffer, this.vers[r + V_VAL_AT]!, n);
   }
 
   /** The newest version of entry `e` visible at `snap`, or -1. */
   visible(e: number, snap: number): number {
-    let v = this.head[e]!;
-    while (v >= 0 && this.seqs[v]! > snap) v = this.older[v]!;
+    let v = this.ents[e * E_STRIDE + E_HEAD]!;
+    while (v >= 0 && this.vers[v * V_STRIDE + V_SEQ]! > snap) v = this.vers[v * V_STRIDE + V_OLDER]!;
     return v;
   }
 
@@ -166,7 +162,7 @@ export class Memtable implements KeySource {
     if (e < 0) return undefined;
     const v = this.visible(e, snap);
     if (v < 0) return undefined;
-    return this.valLen[v] === DELETED ? { del: true, value: EMPTY } : { del: false, value: this.valueOf(v) };
+    return this.deleted(v) ? { del: true, value: EMPTY } : { del: false, value: this.valueOf(v) };
   }
 
   cursor(start: Bytes | undefined, exclusive: boolean, reverse: boolean, snap: number): Cursor {
@@ -174,28 +170,24 @@ export class Memtable implements KeySource {
   }
 
   /** Version `v`'s sequence number and whether it is a deletion. */
-  seqOf(v: number): number { return this.seqs[v]!; }
-  deleted(v: number): boolean { return this.valLen[v] === DELETED; }
+  seqOf(v: number): number { return this.vers[v * V_STRIDE + V_SEQ]!; }
+  deleted(v: number): boolean { return this.vers[v * V_STRIDE + V_VAL_LEN] === DELETED; }
 
   /**
    * The content for a flush. `copy`: fresh arrays (to transfer to the flush thread, while this
    * memtable keeps serving reads); else views of the live arrays (an in-process flush).
    */
   pack(copy: boolean): PackedMemtable {
-    const order = new Int32Array(this.entries);
+    const order = new Int32Array(this.count);
     this.map.ordered(order);
     const cut = <T extends Int32Array | Float64Array | Uint8Array>(a: T, n: number): T => (copy ? a.slice(0, n) : a.subarray(0, n)) as T;
-    const e = this.entries, v = this.versions;
-    return {
-      arena: cut(this.arena, this.used), order, keyAt: cut(this.keyAt, e), keyLen: cut(this.keyLen, e), head: cut(this.head, e),
-      seq: cut(this.seqs, v), valAt: cut(this.valAt, v), valLen: cut(this.valLen, v), older: cut(this.older, v),
-    };
+    return { arena: cut(this.arena, this.used), order, entries: cut(this.ents, this.count * E_STRIDE), versions: cut(this.vers, this.versions * V_STRIDE) };
   }
 }
 
 /** The buffers of a packed memtable, for postMessage's transfer list. */
 export function packedBuffers(p: PackedMemtable): ArrayBuffer[] {
-  return [p.arena, p.order, p.keyAt, p.keyLen, p.head, p.seq, p.valAt, p.valLen, p.older].map((a) => a.buffer as ArrayBuffer);
+  return [p.arena.buffer as ArrayBuffer, p.order.buffer as ArrayBuffer, p.entries.buffer as ArrayBuffer, p.versions.buffer as ArrayBuffer];
 }
 
 /**
@@ -213,7 +205,7 @@ export class PackedReader {
 
   private bytes(at: number, n: number): Bytes {
     const a = this.p.arena;
-    if (at < 0 || n < 0 || at + n > a.length) throw corrupt('a packed memtable points outside its bytes');
+    if (!(at >= 0 && n >= 0 && at + n <= a.length && (at | 0) === at && (n | 0) === n)) throw corrupt('a packed memtable points outside its bytes');
     return n === 0 ? EMPTY : new Uint8Array(a.buffer, a.byteOffset + at, n);
   }
 
@@ -221,16 +213,17 @@ export class PackedReader {
   next(): Entry[] | undefined {
     const p = this.p;
     if (this.i >= p.order.length) return undefined;
-    const e = p.order[this.i++]!;
-    if (!(e >= 0 && e < p.keyAt.length)) throw corrupt('a packed memtable names an entry it does not hold');
-    const key = this.bytes(p.keyAt[e]!, p.keyLen[e]!);
-    const group = this.group, pool = this.pool, nv = p.seq.length;
+    const e = p.order[this.i++]!, ents = p.entries, vers = p.versions;
+    const r = e * E_STRIDE;
+    if (!(e >= 0 && r + E_STRIDE <= ents.length)) throw corrupt('a packed memtable names an entry it does not hold');
+    const key = this.bytes(ents[r + E_KEY_AT]!, ents[r + E_KEY_LEN]!);
+    const group = this.group, pool = this.pool, nv = vers.length / V_STRIDE;
     group.length = 0;
-    for (let v = p.head[e]!; v !== -1; v = p.older[v]!) {
-      if (!(v >= 0 && v < nv) || group.length >= nv) throw corrupt('a packed memtable names a version it does not hold');
+    for (let v = ents[r + E_HEAD]!; v !== -1; v = vers[v * V_STRIDE + V_OLDER]!) {
+      if (!(v >= 0 && v < nv && v === Math.floor(v)) || group.length >= nv) throw corrupt('a packed memtable names a version it does not hold');
       const x = pool[group.length] ??= { key, seq: 0, del: false, value: EMPTY };
-      const len = p.valLen[v]!;
-      x.key = key; x.seq = p.seq[v]!; x.del = len === DELETED; x.value = len === DELETED ? EMPTY : this.bytes(p.valAt[v]!, len);
+      const vr = v * V_STRIDE, len = vers[vr + V_VAL_LEN]!;
+      x.key = key; x.seq = vers[vr + V_SEQ]!; x.del = len === DELETED; x.value = len === DELETED ? EMPTY : this.bytes(vers[vr + V_VAL_AT]!, len);
       group.push(x);
     }
     return group;

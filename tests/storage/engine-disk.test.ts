@@ -85,10 +85,12 @@ test('a memtable packed for the flush thread holds every version of every key, i
     assert.equal(show(packedGroups(m.pack(false))), want, `seed ${seed}: the memtable still reads after its copy moved`);
     // A damaged hand-over is refused, never read as other data.
     const bad = m.pack(true);
-    bad.keyAt[bad.order[0]!] = bad.arena.length + 1;
+    // Entry rows are [key offset, key length, newest version, -]; version rows [seq, value offset, value length, older].
+    bad.entries[bad.order[0]! * 4] = bad.arena.length + 1;
     assert.throws(() => [...packedGroups(bad)], (e: Error) => (e as { code?: string }).code === 'STORAGE_CORRUPT', `seed ${seed}: a key outside the bytes`);
     const cyc = m.pack(true);
-    cyc.older[cyc.head[cyc.order[0]!]!] = cyc.head[cyc.order[0]!]!;
+    const newest = cyc.entries[cyc.order[0]! * 4 + 2]!;
+    cyc.versions[newest * 4 + 3] = newest;
     assert.throws(() => [...packedGroups(cyc)], (e: Error) => (e as { code?: string }).code === 'STORAGE_CORRUPT', `seed ${seed}: a version chain that loops`);
   }
 });
