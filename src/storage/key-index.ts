@@ -5,16 +5,9 @@
  * reached through a KeySource only on prefix ties. Insert-only, as a memtable is; iterators
  * survive inserts by re-seeking from the last key they returned.
  */
-import type { Bytes } from './kv.ts';
+import { keyPrefix as prefixOf, type Bytes } from './kv.ts';
 
 const CHUNK_MAX = 64;
-
-/** First six bytes, big-endian, zero-padded: ordered consistently with memcmp when they differ. */
-export function prefixOf(k: Bytes): number {
-  const n = k.length;
-  return ((n > 0 ? k[0]! : 0) * 0x10000000000) + ((n > 1 ? k[1]! : 0) * 0x100000000) + ((n > 2 ? k[2]! : 0) * 0x1000000)
-    + ((n > 3 ? k[3]! : 0) << 16 >>> 0) + ((n > 4 ? k[4]! : 0) << 8) + (n > 5 ? k[5]! : 0);
-}
 
 /** Where the index finds the keys of its entries. */
 export interface KeySource {

@@ -83,6 +83,28 @@ export function lowerBound(keys: readonly Bytes[], key: Bytes): number {
   return lo;
 }
 
+/** A key's first six bytes, big-endian, zero-padded: ordered as memcmp orders keys whose prefixes differ. */
+export function keyPrefix(k: Bytes): number {
+  const n = k.length;
+  return ((n > 0 ? k[0]! : 0) * 0x10000000000) + ((n > 1 ? k[1]! : 0) * 0x100000000) + ((n > 2 ? k[2]! : 0) * 0x1000000)
+    + ((n > 3 ? k[3]! : 0) << 16 >>> 0) + ((n > 4 ? k[4]! : 0) << 8) + (n > 5 ? k[5]! : 0);
+}
+
+/**
+ * `lowerBound` over sorted keys with their `keyPrefix` numbers alongside: a numeric compare
+ * decides most steps without reading the keys' bytes (each a pointer chase and a loop).
+ */
+export function lowerBoundPrefixed(pre: Float64Array, keys: readonly Bytes[], key: Bytes, p: number): number {
+  let lo = 0, hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const q = pre[mid]!;
+    if (q < p || (q === p && compareBytes(keys[mid]!, key) < 0)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** True when `key` lies within the bounds of `range` (ignores reverse and limit). */
 export function inRange(key: Bytes, range: KeyRange): boolean {
   if (range.gte && compareBytes(key, range.gte) < 0) return false;

@@ -5,13 +5,13 @@
  * block and a key's versions never straddle two files of a level.
  */
 import { blake2s, equalBytes } from '../crypto/index.ts';
-import { Block, BlockBuilder, type DecodedBlock, lowerBound } from './block.ts';
+import { Block, BlockBuilder, type DecodedBlock } from './block.ts';
 import { BlockCache } from './block-cache.ts';
 import { bloomMayContain, buildBloom, keyHash } from './bloom.ts';
 import { ByteReader, ByteWriter, corrupt, sameBytes } from './codec.ts';
 import { type FileCipher, FileKind, type Keyring, newFileHeader, openFileHeader } from './envelope.ts';
 import type { FileHandle } from './fs.ts';
-import { compareBytes, type Bytes } from './kv.ts';
+import { compareBytes, keyPrefix, lowerBoundPrefixed, type Bytes } from './kv.ts';
 import { BLOCK_BYTES, HEADER_BYTES } from './limits.ts';
 
 export const enum BlockType { Data = 1, Index = 2, Filter = 3, Footer = 5 }
@@ -132,6 +132,8 @@ export class Table {
   refs = 0;
   obsolete = false;
   private readonly idxKeys: Uint8Array[] = [];
+  /** `keyPrefix` of each index key: the index search compares numbers first. */
+  private readonly idxPre: Float64Array;
   private readonly idxOffs: number[] = [];
   private readonly idxLens: number[] = [];
   private readonly filter: Uint8Array;
@@ -148,6 +150,12 @@ export class Table {
     const ir = new ByteReader(this.readSealed(indexOff, indexLen, BlockType.Index, 'index'), `${this.name} index`);
     const n = ir.varint();
     for (let i = 0; i < n; i++) { this.idxKeys.push(ir.blob()); this.idxOffs.push(ir.varint()); this.idxLens.push(ir.varint()); }
+    this.idxPre = Float64Array.from(this.idxKeys, keyPrefix);
+  }
+
+  /** The first block whose last key is >= key. */
+  blockFor(key: Bytes): number {
+    return lowerBoundPrefixed(this.idxPre, this.idxKeys, key, keyPrefix(key));
   }
 
   /** Opens a table file and checks it is the one the manifest names. */
@@ -210,7 +218,7 @@ export class Table {
 
   /** The newest version of `key` at or below `snap`, or undefined when this table has none. */
   get(key: Bytes, snap: number): Found | undefined {
-    const bi = lowerBound(this.idxKeys, key);
+    const bi = this.blockFor(key);
     if (bi >= this.idxKeys.length) return undefined;
     return this.block(bi).find(key, snap);
   }
@@ -221,7 +229,7 @@ export class Table {
    * in raw mode (forward only) it shows every version.
    */
   cursor(start: Bytes | undefined, exclusive: boolean, reverse: boolean, snap: number, raw = false): Cursor {
-    return new TableCursor(this, this.idxKeys, start, exclusive, reverse, snap, raw);
+    return new TableCursor(this, start, exclusive, reverse, snap, raw);
   }
 }
 
@@ -235,18 +243,18 @@ class TableCursor implements Cursor {
   private pos: number;
   private b: DecodedBlock | undefined;
 
-  constructor(private readonly t: Table, idxKeys: Uint8Array[], start: Bytes | undefined, exclusive: boolean,
+  constructor(private readonly t: Table, start: Bytes | undefined, exclusive: boolean,
     private readonly reverse: boolean, private readonly snap: number, private readonly raw: boolean) {
     const n = t.blockCount;
     if (!reverse) {
-      this.bi = start ? lowerBound(idxKeys, start) : 0;
+      this.bi = start ? t.blockFor(start) : 0;
       this.pos = 0;
       if (this.bi < n && start) {
         const b = (this.b = t.decoded(this.bi, !raw));
         this.pos = exclusive ? b.upperBound(start) : b.lowerBound(start);
       }
     } else {
-      this.bi = start ? Math.min(lowerBound(idxKeys, start), n - 1) : n - 1;
+      this.bi = start ? Math.min(t.blockFor(start), n - 1) : n - 1;
       this.pos = -1;
       if (this.bi >= 0) {
         const b = (this.b = t.decoded(this.bi));
