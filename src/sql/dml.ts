@@ -818,9 +818,9 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
   const tslot = target.src.slot, xslot = excluded.slot;
   // Whether REPLACE may delete rows: through the rowid when it is given, or any unique index.
   const replaces = (action ?? table.rowidConflict) === 'REPLACE' || table.indexes.some((ix) => ix.unique && (action ?? ix.conflict) === 'REPLACE');
-  // SQLite journals an INSERT of several rows, or one whose REPLACE or upsert may touch rows with
-  // foreign keys.
-  const insertJournal = (): boolean =>
+  // SQLite journals an INSERT of several rows, one whose REPLACE or upsert may touch rows with
+  // foreign keys, or one with RETURNING (which it compiles as a trigger).
+  const insertJournal = (): boolean => stmt.returning !== undefined ||
     (source !== undefined && (stmt.source!.cores.length > 1 || stmt.source!.cores[0]!.k !== 'values' || stmt.source!.cores[0]!.rows.length > 1)) ||
     ((replaces || upserts.some((u) => u.set)) && fkRelated(host, table));
   // A row entering a parent table can break or mend only deferred keys, unless the INSERT journals.

@@ -348,4 +348,24 @@ test('a row entering a table is its own parent only when its key equals its pare
   assert.equal(out, ['ok ', FK, FK, 'ok ', 'ok ', 'ok ', FK, 'ok ', 'ok ', 'ok ', 'ok 0|1|1|1']);
 });
 
+test('an INSERT with RETURNING journals as SQLite\'s does: its failure undoes its deferred counts (differential seed 90093)', () => {
+  const out = both([
+    'CREATE TABLE t0(a UNIQUE)',
+    'CREATE TABLE t1(a PRIMARY KEY, b REFERENCES t0(a), c REFERENCES t0(a) DEFERRABLE INITIALLY DEFERRED)',
+    'SAVEPOINT sp',
+    "INSERT INTO t1 VALUES (2, 'x', 1) RETURNING a",
+    'RELEASE sp',
+    'SAVEPOINT sp',
+    "INSERT INTO t1 VALUES (2, 'x', 1)",
+    'RELEASE sp',
+    'ROLLBACK',
+    'CREATE TABLE p(a, b)',
+    'CREATE TABLE c(x REFERENCES p(a))',
+    'INSERT INTO p VALUES (1, 2)',
+    'INSERT INTO p VALUES (1, 2) RETURNING a',
+  ]);
+  const MM = 'SQLITE_ERROR: foreign key mismatch - "c" referencing "p"';
+  assert.equal(out, ['ok ', 'ok ', 'ok ', FK, 'ok ', 'ok ', FK, FK, 'ok ', 'ok ', 'ok ', 'ok ', MM]);
+});
+
 test.run();
