@@ -454,6 +454,9 @@ export class ExprCompiler {
       let constSet: Set<string> | undefined;
       let constHasNull = false;
       const norm = (v: Value): Value => (aff ? applyAffinity(v, aff) : v);
+      // SQLite's sqlite3ExprCanBeNull: a NULL from a NOT NULL column (a generated column computed
+      // before the NOT NULL check reads one) does not make the result NULL.
+      const nullable = items.map((it) => !(it.col?.src.table && !it.col.src.leftJoined && it.col.src.table.cols[it.col.idx]?.notNull));
       const fn: Fn = (env) => {
         if (items.length === 0) return not ? 1n : 0n;
         const v = x.fn(env);
@@ -473,9 +476,9 @@ export class ExprCompiler {
         if (v === null) return null;
         const nv = norm(v);
         let sawNull = false;
-        for (const it of items) {
-          const iv = it.fn(env);
-          if (iv === null) { sawNull = true; continue; }
+        for (let i = 0; i < items.length; i++) {
+          const iv = items[i]!.fn(env);
+          if (iv === null) { sawNull ||= nullable[i]!; continue; }
           if (compareValues(nv, norm(iv), coll) === 0) return not ? 0n : 1n;
         }
         return sawNull ? null : not ? 1n : 0n;

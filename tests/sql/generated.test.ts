@@ -217,6 +217,22 @@ test('generated columns: a loop that ADD COLUMN made fails only the statements t
   assert.is(out[14], 'SQLITE_ERROR: generated column loop on "w"');
 });
 
+test('a generated column computed before the NOT NULL check reads x IN (..., c) as SQLite does: a NOT NULL column c adds no NULL (differential seed 90260)', () => {
+  const out = same(`
+    CREATE TABLE w (c0 REAL NOT NULL, c1 BLOB AS (0 IN (1, c0))) STRICT;
+    INSERT INTO w VALUES (NULL);
+    CREATE TABLE w2 (c0 REAL, c1 BLOB AS (0 IN (1, c0))) STRICT;
+    INSERT INTO w2 VALUES (NULL);
+    CREATE TABLE a(x);
+    CREATE TABLE b(y NOT NULL);
+    INSERT INTO a VALUES (1), (2);
+    INSERT INTO b VALUES (1);
+    SELECT x, 5 IN (7, y), 5 NOT IN (y, 8) FROM a LEFT JOIN b ON x = y ORDER BY x;
+  `);
+  assert.equal(out.slice(1, 4), ['SQLITE_CONSTRAINT_DATATYPE: cannot store INT value in BLOB column w.c1', '[]', '[]']);
+  assert.is(out[8], '[["int:1","int:0","int:1"],["int:2",null,null]]');
+});
+
 test('STRICT tables: conversions, then the type check (SQLITE_CONSTRAINT_DATATYPE)', () => {
   same(`
     CREATE TABLE s(a INT, b REAL, c TEXT, d BLOB, e ANY, f INTEGER) STRICT;
