@@ -44,11 +44,11 @@ function isTreeKey(b: Uint8Array, at: number, len: number): boolean {
  */
 const EMPTY_I32 = new Int32Array(0);
 
-function grow<T extends Int32Array>(a: T, need: number): T {
+function grow(a: Int32Array<ArrayBuffer>, need: number): Int32Array<ArrayBuffer> {
   if (need <= a.length) return a;
   let n = Math.max(16, a.length * 2);
   while (n < need) n *= 2;
-  const out = new (a.constructor as new (n: number) => T)(n);
+  const out = new Int32Array(n);
   out.set(a);
   return out;
 }
@@ -201,7 +201,7 @@ class TxBuffer {
     this.undoLen = u + 3;
   }
 
-  /** Sets entry `e`'s value: bytes, or TOMBSTONE/ABSENT (with `at` ignored). */
+  /** Sets entry `e`'s value: bytes (appended to the arena), or null for a deletion. */
   setValue(e: number, value: Bytes | null): void {
     if (this.valLen[e] === ABSENT) this.live++;
     if (value === null) { this.valLen[e] = TOMBSTONE; return; }
@@ -209,6 +209,7 @@ class TxBuffer {
     this.valLen[e] = value.length;
   }
 
+  /** Puts back a value the undo log saved (its offset and length, or TOMBSTONE/ABSENT). */
   restore(e: number, at: number, len: number): void {
     const was = this.valLen[e]!;
     if (was === ABSENT && len !== ABSENT) this.live++;
