@@ -46,4 +46,37 @@ test('rolling back to a savepoint restores every key, also under a range scan', 
   assert.equal(tx.batch().map((op) => `${hex(op.key)} ${op.type}`), ['020000000102 put']);
 });
 
+test('buffers reused by later transactions never change what earlier ones handed out', () => {
+  const kv = new MemoryKv();
+  const key = (i: number) => Uint8Array.of(2, 0, 0, 0, 9, i >> 8, i & 255);
+  // A large commit hands the store views of its arena (owned); a small one copies.
+  const big = new Tx(kv);
+  for (let i = 0; i < 300; i++) big.put(key(i), Uint8Array.of(i & 255, 1));
+  kv.write(big.batch(), { owned: true });
+  big.release();
+  const small = new Tx(kv);
+  small.get(key(1));
+  const kept = small.reads;
+  small.put(key(1000), Uint8Array.of(7));
+  kv.write(small.batch(), { owned: true });
+  small.release();
+  // A value read from the buffer is a copy.
+  const t = new Tx(kv);
+  t.put(key(2000), Uint8Array.of(5, 5));
+  const read = t.get(key(2000))!;
+  t.put(key(2000), Uint8Array.of(6, 6));
+  assert.is(hex(read), '0505');
+  t.release();
+  // Many later transactions reuse the pooled buffers, writing other bytes over the same places.
+  for (let n = 0; n < 50; n++) {
+    const tx = new Tx(kv);
+    for (let i = 0; i < (n % 5) * 10; i++) { tx.get(key(5000 + i)); tx.put(key(5000 + i), Uint8Array.of(0xee, 0xee)); }
+    kv.write(tx.batch(), { owned: true });
+    tx.release();
+  }
+  for (let i = 0; i < 300; i++) assert.is(hex(kv.get(key(i))), hex(Uint8Array.of(i & 255, 1)), `key ${i} of the large commit`);
+  assert.is(hex(kv.get(key(1000))), '07');
+  assert.equal(kept.keys, [String.fromCharCode(...key(1))], 'a read set kept by a committer still names what was read');
+});
+
 test.run();
