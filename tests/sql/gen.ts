@@ -13,8 +13,11 @@ export { mulberry32 };
  */
 export interface Stmt { sql: string; ordered: boolean; fold?: boolean; apply?: () => void }
 
-/** `gen`: a generated column, which INSERT and UPDATE may not name. `notNull`: declared NOT NULL. */
-interface Col { name: string; type: string; nocase: boolean; gen?: boolean; notNull?: boolean }
+/**
+ * `gen`: a generated column, which INSERT and UPDATE may not name (`virtual`: not STORED).
+ * `notNull`: declared NOT NULL.
+ */
+interface Col { name: string; type: string; nocase: boolean; gen?: boolean; virtual?: boolean; notNull?: boolean }
 /**
  * `keys`: column sets that carry a PRIMARY KEY or UNIQUE constraint (or a full unique index), the
  * valid ON CONFLICT targets and foreign key parents. `deps`: the tables a view reads or a table's
@@ -27,6 +30,15 @@ interface Tbl {
 
 /** The columns INSERT and UPDATE may name. */
 const writable = (t: Tbl): Col[] => t.cols.filter((c) => !c.gen);
+
+/**
+ * The columns an upsert reads as `excluded.x`: those before the first VIRTUAL column, as SQLite
+ * reads a later one with the affinity of the column at its stored position (docs/SQL.md).
+ */
+const excludable = (t: Tbl): Col[] => {
+  const v = t.cols.findIndex((c) => c.virtual);
+  return v < 0 ? t.cols : t.cols.slice(0, v);
+};
 
 interface Model { tables: Tbl[]; views: Tbl[]; fk: boolean }
 
@@ -117,14 +129,15 @@ export class Gen {
       const nocase = ref ? ref[1].nocase : this.chance(0.15);
       let d = `${cname} ${type}`;
       if (nocase) d += ' COLLATE NOCASE';
-      if (gen) d += this.generated({ name, cols, ipk: false });
+      const g = gen ? this.generated({ name, cols, ipk: false }) : '';
+      d += g;
       const notNull = this.chance(0.15);
       if (notNull) d += ' NOT NULL';
       if (this.chance(0.15)) { d += ' UNIQUE'; keys.push([cname]); }
       if (!gen && this.chance(0.25)) d += ` DEFAULT ${this.pick(["0", "'d'", '1.5', 'NULL', '-3'])}`;
       if (this.chance(0.1)) d += ` CHECK (${cname} IS NULL OR ${cname} <> 13)`;
       if (ref) d += this.references(ref, deps);
-      cols.push({ name: cname, type, nocase, gen, notNull });
+      cols.push({ name: cname, type, nocase, gen, virtual: gen && !g.endsWith(' STORED'), notNull });
       defs.push(d);
     }
     let alias = ipk;
@@ -256,7 +269,8 @@ export class Gen {
     const val = (i: number): string => (i === 0 && t.ipk ? this.pick(['1', '2', '3', '10', '-1', 'NULL', 'NULL', '1000']) : this.chance(0.2) ? this.expr(undefined, 1) : this.lit());
     let upsert = '';
     if (!or && this.chance(0.2) && writable(t).length > 1) {
-      upsert = this.chance(0.5) ? ' ON CONFLICT DO NOTHING' : ` ON CONFLICT DO UPDATE SET ${this.pick(writable(t).slice(1)).name} = excluded.${this.pick(t.cols.slice(1)).name}`;
+      const ex = excludable(t).slice(1);
+      upsert = this.chance(0.5) ? ' ON CONFLICT DO NOTHING' : ` ON CONFLICT DO UPDATE SET ${this.pick(writable(t).slice(1)).name} = ${ex.length ? `excluded.${this.pick(ex).name}` : this.lit()}`;
       if (upsert.includes('DO UPDATE') && !t.ipk && !this.chance(0.3)) upsert = ' ON CONFLICT DO NOTHING';
     } else if (!or && this.chance(0.12)) {
       upsert = this.upsertTarget(t);
@@ -283,7 +297,9 @@ export class Gen {
     const w = t.ipk ? writable(t).slice(1) : writable(t);
     if (w.length === 0 || this.chance(0.4)) return ` ON CONFLICT (${named}) DO NOTHING`;
     const c = this.pick(w).name;
-    const set = `${c} = ${this.pick([`excluded.${this.pick(t.cols).name}`, this.lit(), `${c} || excluded.${c}`, this.expr(t, 2)])}`;
+    const ex = excludable(t);
+    const own = ex.some((x) => x.name === c) ? `excluded.${c}` : 'NULL';
+    const set = `${c} = ${this.pick([ex.length ? `excluded.${this.pick(ex).name}` : this.lit(), this.lit(), `${c} || ${own}`, this.expr(t, 2)])}`;
     const where = this.chance(0.3) ? ` WHERE ${this.expr(t, 1)}` : '';
     return ` ON CONFLICT (${named}) DO UPDATE SET ${set}${where}`;
   }
@@ -444,7 +460,11 @@ export class Gen {
     let d = `${col.name} ${col.type}`;
     if (col.nocase) d += ' COLLATE NOCASE';
     // SQLite adds a STORED column only to an empty table; the generator does not know which.
-    if (gen) return { sql: `ALTER TABLE ${t.name} ADD COLUMN ${d}${this.generated(t)}`, ordered: true, apply: () => { t.cols.push(col); } };
+    if (gen) {
+      const g = this.generated(t);
+      col.virtual = !g.endsWith(' STORED');
+      return { sql: `ALTER TABLE ${t.name} ADD COLUMN ${d}${g}`, ordered: true, apply: () => { t.cols.push(col); } };
+    }
     // SQLite refuses NOT NULL without a default, a non-constant default and a REFERENCES column
     // with a non-NULL default only when the table has rows. Trine bug: a CHECK the rows fail (`ALTER
     // TABLE t ADD c DEFAULT 0 CHECK (c <> 0)` on a non-empty t) fails with SQLITE_CONSTRAINT_CHECK
