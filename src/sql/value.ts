@@ -251,6 +251,9 @@ export function applyAffinity(v: Value, aff: Affinity): Value {
       if (typeof v === 'string') {
         const n = textToNumeric(v);
         if (n === null) return v;
+        // An integer ended by a NUL goes through REAL: SQLite's integer parser takes the NUL for
+        // extra text (see arithmeticValue), so 9007199254740993 || X'00' stores 9007199254740992.
+        if (typeof n === 'bigint' && v.includes('\0')) return realToIntIfExact(Number(n));
         return typeof n === 'number' ? realToIntIfExact(n) : n;
       }
       return v;

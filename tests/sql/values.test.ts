@@ -145,4 +145,15 @@ test('arithmetic reads an integer a NUL ends as REAL, as SQLite does; other pref
   assert.is(got("('5' || X'00') & 1"), '1 integer');
 });
 
+test('INTEGER and NUMERIC affinity read an integer a NUL ends through REAL, as SQLite does (differential seed 140015)', () => {
+  const { s } = fresh();
+  s.execute('CREATE TABLE t(a INTEGER, b NUMERIC, c TEXT)');
+  s.execute("INSERT INTO t VALUES ('9007199254740993' || X'00', '-9007199254740993' || X'00', '9007199254740993' || X'00')");
+  s.execute("INSERT INTO t VALUES ('9007199254740993', '12' || X'00', NULL)");
+  const rows = s.execute('SELECT a, typeof(a), b, typeof(b) FROM t ORDER BY rowid', [], { safeIntegers: true }).rows.map((r) => r.map(String).join(' '));
+  // better-sqlite3's answers.
+  assert.equal(rows, ['9007199254740992 integer -9007199254740992 integer', '9007199254740993 integer 12 integer']);
+  assert.is(String(s.execute("SELECT count(*) FROM t WHERE a = '9007199254740993' || X'00'", [], { safeIntegers: true }).rows[0]![0]), '1');
+});
+
 test.run();
