@@ -166,6 +166,8 @@ export interface WriteTablesOptions {
   dir: string;
   ring: Keyring;
   allocId: () => number;
+  /** The manifest generation the job started from, recorded in every table it writes. */
+  generation: number;
   pins: readonly number[];
   bottom: boolean;
   maxBytes: number;
@@ -198,7 +200,7 @@ export async function writeTables(next: GroupSource, o: WriteTablesOptions): Pro
       if (!builder) {
         fileId = o.allocId();
         file = o.fs.open(join(o.dir, tableName(fileId)), 'create');
-        builder = new TableBuilder(file, o.ring, fileId);
+        builder = new TableBuilder(file, o.ring, fileId, o.generation);
       }
       for (let i = 0; i < kept.length; i++) { const e = kept[i]!; builder.add(e.key, e.seq, e.del, e.value, i > 0); }
       since += kept.length;
@@ -231,6 +233,7 @@ export interface CompactionJob {
   readonly inputs: { readonly meta: TableMeta; readonly dataKey: Uint8Array; readonly level: number }[];
   readonly firstId: number;
   readonly maxOutputs: number;
+  readonly generation: number;
   readonly pins: readonly number[];
   readonly bottom: boolean;
   readonly maxBytes: number;
@@ -245,7 +248,7 @@ export async function runCompactionJob(fs: FileSystem, job: CompactionJob): Prom
   try {
     const cursors = inputCursors(tables.map((t, i) => ({ table: t, level: job.inputs[i]!.level })));
     const written = await writeTables(fromIterator(mergeGroups(cursors)), {
-      fs, dir: job.dir, ring, pins: job.pins, bottom: job.bottom, maxBytes: job.maxBytes,
+      fs, dir: job.dir, ring, generation: job.generation, pins: job.pins, bottom: job.bottom, maxBytes: job.maxBytes,
       allocId: reservedIds(job.firstId, job.maxOutputs),
     });
     for (const w of written) w.file.close();
@@ -262,6 +265,7 @@ export interface FlushJob {
   readonly mem: PackedMemtable;
   readonly firstId: number;
   readonly maxOutputs: number;
+  readonly generation: number;
   readonly pins: readonly number[];
 }
 
@@ -269,7 +273,7 @@ export interface FlushJob {
 export async function runFlushJob(fs: FileSystem, job: FlushJob): Promise<TableMeta[]> {
   const groups = new PackedReader(job.mem);
   const written = await writeTables(() => groups.next(), {
-    fs, dir: job.dir, ring: new Keyring(job.master), pins: job.pins, bottom: false, maxBytes: Infinity,
+    fs, dir: job.dir, ring: new Keyring(job.master), generation: job.generation, pins: job.pins, bottom: false, maxBytes: Infinity,
     allocId: reservedIds(job.firstId, job.maxOutputs),
   });
   for (const w of written) w.file.close();

@@ -24,7 +24,7 @@ import {
 } from './limits.ts';
 import { MANIFEST_FILE, type ManifestState, emptyManifest, readManifest, writeManifest } from './manifest.ts';
 import { Memtable, PackedReader, packedBuffers } from './memtable.ts';
-import { type Cursor, type Found, Table, type TableMeta, tableName } from './table.ts';
+import { type Cursor, type Found, Table, type TableMeta, tableGeneration, tableName } from './table.ts';
 import { type CompactionJob, type Entry, type FlushJob, type GroupSource, LevelCursor, fromIterator, inputCursors, mergeGroups, writeTables } from './compaction.ts';
 import { readSnapshotFile, writeSnapshotFile } from './snapshot-file.ts';
 import { StorageThread, type ThreadMessage } from './thread.ts';
@@ -195,6 +195,7 @@ export class LsmEngine implements KvStore {
     const counters = newCounters();
     const opened: Table[] = [];
     const levels: Table[][] = [];
+    const live = new Set<string>();
     try {
       for (const metas of state.levels) {
         const level: Table[] = [];
@@ -203,23 +204,46 @@ export class LsmEngine implements KvStore {
           if (!fs.exists(path)) throw corrupt(`${tableName(meta.id)} is listed in the manifest but missing (was the manifest replaced by an older one?)`);
           const t = Table.open(fs.open(path, 'read'), ring, meta, cache, counters);
           opened.push(t);
+          live.add(tableName(meta.id));
           level.push(t);
         }
         levels.push(level);
       }
+      for (const t of opened) {
+        if (t.generation >= state.generation) throw corrupt(`${tableName(t.meta.id)} was written from manifest generation ${t.generation}, yet ${MANIFEST_FILE} (generation ${state.generation}) lists it`);
+      }
+      LsmEngine.checkOrphans(fs, dir, ring, state, live);
     } catch (e) {
       for (const t of opened) t.close();
       throw e;
     }
-    const live = new Set(opened.map((t) => tableName(t.meta.id)));
     if (ring.prev) finishRekey(fs, dir, ring, LsmEngine.keyedFiles(fs, dir, live));
-    // Tables a crash left behind before the manifest named them.
+    // Tables a crash left behind before the manifest named them (checkOrphans vouched for them).
     let removed = false;
     for (const name of fs.list(dir)) {
       if ((isStoreFile(name) && name !== MANIFEST_FILE && !live.has(name)) || name.endsWith('.tmp')) { fs.remove(join(dir, name)); removed = true; }
     }
     if (removed) fs.syncDir(dir);
     return new LsmEngine(dir, opts, ring, state, levels, cache, counters);
+  }
+
+  /**
+   * Refuses a manifest older than the tables on disk. A job records in its tables the generation
+   * it started from, and a manifest written since then lists them; so a crash leaves unlisted
+   * tables from jobs that started from the current generation or earlier. An unlisted table from
+   * a later generation proves that a later manifest existed and was replaced by an older one (or
+   * removed). Such files stay where they are: they may be all that is left of the newer state.
+   */
+  private static checkOrphans(fs: FileSystem, dir: string, ring: Keyring, state: ManifestState, live: Set<string>): void {
+    for (const name of fs.list(dir)) {
+      if (!isStoreFile(name) || name === MANIFEST_FILE || live.has(name)) continue;
+      const f = fs.open(join(dir, name), 'read');
+      let generation: number | undefined;
+      try { generation = tableGeneration(f, ring, Number(name.slice(2, 18))); } finally { f.close(); }
+      if (generation === undefined || generation <= state.generation) continue;
+      const manifest = fs.exists(join(dir, MANIFEST_FILE)) ? `${MANIFEST_FILE} is at generation ${state.generation}: the manifest is older than the tables (replaced by an older copy)` : `${MANIFEST_FILE} is missing`;
+      throw corrupt(`${name} was written from manifest generation ${generation}, but ${manifest}; nothing was changed`);
+    }
   }
 
   private static keyedFiles(fs: FileSystem, dir: string, tables: Iterable<string>): Map<string, FileKind> {
@@ -341,6 +365,7 @@ export class LsmEngine implements KvStore {
     const written = await writeTables(next, {
       fs: this.fs, dir: this.dir, ring: this.ring, pins, bottom, maxBytes,
       allocId: () => this.state.nextFileId++,
+      generation: this.state.generation,
       onSlice: async () => {
         await yieldToLoop();
         if (this.closing || this.failed) throw new Aborted();
@@ -487,7 +512,7 @@ export class LsmEngine implements KvStore {
     return this.onThread('compact', maxOutputs, (firstId) => ({
       msg: {
         job: {
-          dir: this.dir, master: this.ring.master, firstId, maxOutputs, pins, bottom, maxBytes: this.tableBytes,
+          dir: this.dir, master: this.ring.master, firstId, maxOutputs, generation: this.state.generation, pins, bottom, maxBytes: this.tableBytes,
           inputs: inputs.map((t) => ({ meta: t.meta, dataKey: t.dataKey, level: this.levelOf(t) })),
         } satisfies CompactionJob,
       },
@@ -500,7 +525,7 @@ export class LsmEngine implements KvStore {
     return this.onThread('flush', 1, (firstId) => {
       const mem = imm.pack(true);
       return {
-        msg: { flush: { dir: this.dir, master: this.ring.master, mem, firstId, maxOutputs: 1, pins } satisfies FlushJob },
+        msg: { flush: { dir: this.dir, master: this.ring.master, mem, firstId, maxOutputs: 1, generation: this.state.generation, pins } satisfies FlushJob },
         transfer: packedBuffers(mem),
       };
     });

@@ -14,7 +14,10 @@ const BODY_TYPE = 1;
 const FORMAT = 1;
 
 export interface ManifestState {
-  /** Counts manifest writes; also the manifest's file id. */
+  /**
+   * Counts manifest writes; also the manifest's file id. Each table records the generation its
+   * job started from, so open can tell a manifest older than the tables on disk.
+   */
   generation: number;
   nextFileId: number;
   lastSeq: number;

@@ -1,10 +1,10 @@
 /**
  * Sorted table files (immutable once written): the common header, sealed data blocks, a sealed
  * bloom filter, a sealed block index and a sealed fixed-size footer at the very end that locates
- * the index and filter. All versions of one user key sit in one block, so a point read touches one
+ * the index and filter and records the manifest generation the writing job started from. All versions of one user key sit in one block, so a point read touches one
  * block and a key's versions never straddle two files of a level.
  */
-import { blake2s, equalBytes } from '../crypto/index.ts';
+import { blake2s, equalBytes, isTrineError } from '../crypto/index.ts';
 import { Block, BlockBuilder, type DecodedBlock } from './block.ts';
 import { BlockCache } from './block-cache.ts';
 import { bloomMayContain, buildBloom, keyHash } from './bloom.ts';
@@ -15,8 +15,10 @@ import { compareBytes, keyPrefix, lowerBoundPrefixed, type Bytes } from './kv.ts
 import { BLOCK_BYTES, HEADER_BYTES } from './limits.ts';
 
 export const enum BlockType { Data = 1, Index = 2, Filter = 3, Footer = 5 }
-const FOOTER_PLAIN = 32;
+const FOOTER_PLAIN = 40;
 const FOOTER_SEALED = FOOTER_PLAIN + 16;
+/** The footer of the first table format, which lacked the generation: such tables are refused. */
+const FORMAT1_FOOTER_SEALED = 48;
 
 /** An entry cursor: one position in key order; `valid` false once past the end. */
 export interface Cursor {
@@ -59,7 +61,11 @@ export class TableBuilder {
   private smallest: Uint8Array | undefined;
   entries = 0;
 
-  constructor(private readonly file: FileHandle, ring: Keyring, readonly id: number) {
+  /**
+   * `generation` is the manifest generation the writing job started from: the table can only be
+   * listed by a later manifest, which lets open tell crash leftovers from a rolled-back manifest.
+   */
+  constructor(private readonly file: FileHandle, ring: Keyring, readonly id: number, private readonly generation: number) {
     const { header, cipher } = newFileHeader(ring, FileKind.Table, id);
     this.cipher = cipher;
     file.write(header, 0);
@@ -108,7 +114,7 @@ export class TableBuilder {
     this.file.write(index, indexOff);
     this.offset += index.length;
     const fw = new ByteWriter(FOOTER_PLAIN);
-    fw.u64(indexOff); fw.u32(index.length); fw.u64(filterOff); fw.u32(filter.length); fw.u64(this.entries);
+    fw.u64(indexOff); fw.u32(index.length); fw.u64(filterOff); fw.u32(filter.length); fw.u64(this.entries); fw.u64(this.generation);
     const footer = this.cipher.seal(this.offset, BlockType.Footer, fw.view());
     this.file.write(footer, this.offset);
     this.offset += footer.length;
@@ -127,6 +133,45 @@ export interface Found {
 
 let readScratch = new Uint8Array(8192);
 
+interface Footer { indexOff: number; indexLen: number; filterOff: number; filterLen: number; generation: number }
+
+function readFooter(file: FileHandle, cipher: FileCipher, size: number, name: string): Footer {
+  if (size < HEADER_BYTES + FOOTER_SEALED) throw corrupt(`${name} is too short to be a table`);
+  const sealed = new Uint8Array(FOOTER_SEALED);
+  if (file.read(sealed, size - FOOTER_SEALED) !== FOOTER_SEALED) throw corrupt(`${name} footer is cut short`);
+  let plain: Uint8Array;
+  try {
+    plain = cipher.open(size - FOOTER_SEALED, BlockType.Footer, sealed, `${name} footer block`);
+  } catch (e) {
+    // The sealed length is in the footer's AD, so only a genuine format-1 footer opens here.
+    const old = sealed.subarray(FOOTER_SEALED - FORMAT1_FOOTER_SEALED);
+    let format1 = false;
+    try { cipher.open(size - FORMAT1_FOOTER_SEALED, BlockType.Footer, old, name); format1 = true; } catch { /* not one either: report the first failure */ }
+    if (format1) throw corrupt(`${name} is a table of format 1 (no manifest generation in its footer), written by an earlier Trine that this one does not read`);
+    throw e;
+  }
+  const r = new ByteReader(plain, name);
+  const indexOff = r.u64(), indexLen = r.u32(), filterOff = r.u64(), filterLen = r.u32();
+  r.u64(); // the entry count, which the manifest also holds
+  return { indexOff, indexLen, filterOff, filterLen, generation: r.u64() };
+}
+
+/**
+ * The manifest generation recorded in the table file `id` (one the manifest does not list), or
+ * undefined when the file is not a whole table of this store (a flush or compaction cut short).
+ */
+export function tableGeneration(file: FileHandle, ring: Keyring, id: number): number | undefined {
+  const header = new Uint8Array(HEADER_BYTES);
+  try {
+    if (file.read(header, 0) !== HEADER_BYTES) return undefined;
+    const name = tableName(id);
+    return readFooter(file, openFileHeader(ring, header, FileKind.Table, id, name), file.size(), name).generation;
+  } catch (e) {
+    if (isTrineError(e, 'STORAGE_CORRUPT')) return undefined;
+    throw e;
+  }
+}
+
 export class Table {
   /** Versions and iterators using this table; the file is deleted when it is obsolete and unused. */
   refs = 0;
@@ -138,14 +183,15 @@ export class Table {
   private readonly idxLens: number[] = [];
   private readonly filter: Uint8Array;
   private readonly name: string;
+  /** The manifest generation the job that wrote this table started from. */
+  readonly generation: number;
 
   constructor(readonly meta: TableMeta, private readonly file: FileHandle, private readonly cipher: FileCipher, private readonly cache: BlockCache, private readonly counters: { blockReads: number }) {
     this.name = tableName(meta.id);
     const size = file.size();
     if (size !== meta.size) throw corrupt(`${this.name} is ${size} bytes, the manifest says ${meta.size} (truncated or replaced)`);
-    if (size < HEADER_BYTES + FOOTER_SEALED) throw corrupt(`${this.name} is too short to be a table`);
-    const footer = new ByteReader(this.readSealed(size - FOOTER_SEALED, FOOTER_SEALED, BlockType.Footer, 'footer'), this.name);
-    const indexOff = footer.u64(), indexLen = footer.u32(), filterOff = footer.u64(), filterLen = footer.u32();
+    const { indexOff, indexLen, filterOff, filterLen, generation } = readFooter(file, cipher, size, this.name);
+    this.generation = generation;
     this.filter = this.readSealed(filterOff, filterLen, BlockType.Filter, 'filter');
     const ir = new ByteReader(this.readSealed(indexOff, indexLen, BlockType.Index, 'index'), `${this.name} index`);
     const n = ir.varint();
