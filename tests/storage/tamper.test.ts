@@ -11,6 +11,7 @@ import { LogStore } from '../../src/storage/log.ts';
 import { SimFs, prng } from '../../src/storage/sim-fs.ts';
 import { FileKind, Keyring, openFileHeader } from '../../src/storage/envelope.ts';
 import { ByteReader } from '../../src/storage/codec.ts';
+import { readManifest, writeManifest } from '../../src/storage/manifest.ts';
 
 const KEY = new Uint8Array(32).fill(11);
 const N = 400;
@@ -248,6 +249,25 @@ test('a manifest put back older by two flushes is refused and nothing is changed
   assert.is(LsmEngine.open('/db', { ...OPTS, fs }).appliedIndex, 200);
   // The current manifest opens with every row: the refusals above are not vacuous.
   assert.is(readAll(fs0.afterCrash(() => 0.999999), rows[4]), 'ok');
+});
+
+test('a table of format 1 (footer without the generation) is refused with a clear error', async () => {
+  const { fs, tables } = await buildEqual();
+  const path = tables[0]!;
+  const b = fs.files().get(path)!;
+  const ring = Keyring.open(fs, '/db', KEY, () => true);
+  const cipher = openFileHeader(ring, b.subarray(0, 256), FileKind.Table, undefined, path);
+  const at = b.length - 56;
+  // The same table as format 1 wrote it: the footer's first 32 bytes, sealed in the last 48.
+  const footer = cipher.open(at, 5, b.subarray(at), 'footer').subarray(0, 32);
+  const old = new Uint8Array(at + 48);
+  old.set(b.subarray(0, at));
+  old.set(cipher.seal(at, 5, footer), at);
+  fs.tamper(path, old);
+  const m = readManifest(fs, '/db', ring);
+  m.levels = m.levels.map((l) => l.map((t) => (`/db/t-${String(t.id).padStart(16, '0')}.sst` === path ? { ...t, size: old.length } : t)));
+  writeManifest(fs, '/db', ring, m);
+  assert.throws(() => LsmEngine.open('/db', { ...OPTS, fs }), (e: unknown) => isTrineError(e, 'STORAGE_CORRUPT') && /table of format 1/.test((e as Error).message));
 });
 
 test('a flipped byte inside an earlier log record is reported, not returned', async () => {
