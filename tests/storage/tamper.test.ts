@@ -241,6 +241,11 @@ test('a manifest put back older by two flushes is refused and nothing is changed
   const gone = fs0.afterCrash(() => 0.999999);
   gone.remove('/db/MANIFEST');
   refused(gone, /MANIFEST is missing/);
+  // A manifest (written with the key) that lists a table of its own generation cannot be genuine.
+  const early = fs0.afterCrash(() => 0.999999);
+  const ring = Keyring.open(early, '/db', KEY, () => true);
+  writeManifest(early, '/db', ring, { ...readManifest(early, '/db', ring), generation: 4 });
+  refused(early, /written from manifest generation 4, yet MANIFEST \(generation 4\) lists it/);
   // Older by one flush it is what a crash just before the manifest's rename leaves (FORMATS.md,
   // Manifest): it opens at that state, and the Raft log replays the rest.
   const fs = fs0.afterCrash(() => 0.999999);
