@@ -2,6 +2,7 @@
  * An in-memory KvStore with real snapshots (multi-version entries by sequence number). Used by
  * unit tests of the layers above and by the SQL benchmark's in-memory run. Not durable.
  */
+import { sameBytes } from './codec.ts';
 import { SortedMap } from './sorted-map.ts';
 import { hashBytes, type Bytes, type KeyRange, type KvEntry, type KvSnapshot, type KvStore, type WriteFlags, type WriteOp } from './kv.ts';
 
@@ -21,13 +22,6 @@ interface Head extends Version {
 
 /** A removed key's slot in the point index: probing goes on past it. */
 const REMOVED: Head = { seq: 0, value: undefined, older: undefined, key: new Uint8Array(0), hash: 0.5 };
-
-function sameBytes(a: Bytes, b: Bytes): boolean {
-  const n = a.length;
-  if (b.length !== n) return false;
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 /**
  * The point index: open addressing over the keys' bytes, linear probing. A Map keyed by binary
