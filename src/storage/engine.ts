@@ -22,6 +22,7 @@ import {
   defaultCacheBytes, KEY_MAX_BYTES, L0_COMPACTION_TRIGGER, L0_STALL_FILES, MAX_IMMUTABLE_MEMTABLES, L1_BYTES, LEVEL_MULTIPLIER, MAX_LEVELS, MEMTABLE_BYTES, SLICE_ENTRIES,
   STREAM_CHUNK_BYTES, TABLE_BYTES, VALUE_MAX_BYTES,
 } from './limits.ts';
+import { keyHash } from './bloom.ts';
 import { MANIFEST_FILE, type ManifestState, emptyManifest, readManifest, writeManifest } from './manifest.ts';
 import { Memtable, PackedReader, packedBuffers } from './memtable.ts';
 import { type Cursor, type Found, Table, type TableMeta, tableGeneration, tableName } from './table.ts';
@@ -622,9 +623,10 @@ export class LsmEngine implements KvStore {
     if (f) return f;
     for (let i = this.imms.length - 1; i >= 0; i--) if ((f = this.imms[i]!.get(key, snap))) return f;
     const l0 = this.levels[0]!;
+    const h = keyHash(key);
     for (let i = l0.length - 1; i >= 0; i--) {
       const t = l0[i]!;
-      if (compareBytes(key, t.meta.smallest) < 0 || compareBytes(key, t.meta.largest) > 0 || !t.mayContain(key)) continue;
+      if (compareBytes(key, t.meta.smallest) < 0 || compareBytes(key, t.meta.largest) > 0 || !t.mayContain(h)) continue;
       this.counters.probes++;
       if ((f = t.get(key, snap))) return f;
     }
@@ -633,7 +635,7 @@ export class LsmEngine implements KvStore {
       let lo = 0, hi = tables.length;
       while (lo < hi) { const m = (lo + hi) >>> 1; if (compareBytes(tables[m]!.meta.largest, key) < 0) lo = m + 1; else hi = m; }
       const t = tables[lo];
-      if (!t || compareBytes(key, t.meta.smallest) < 0 || !t.mayContain(key)) continue;
+      if (!t || compareBytes(key, t.meta.smallest) < 0 || !t.mayContain(h)) continue;
       this.counters.probes++;
       if ((f = t.get(key, snap))) return f;
     }

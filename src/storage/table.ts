@@ -258,8 +258,9 @@ export class Table {
     return d;
   }
 
-  mayContain(key: Bytes): boolean {
-    return bloomMayContain(this.filter, keyHash(key));
+  /** The bloom filter's answer for a key whose `keyHash` is `hash` (one hash serves every table a read probes). */
+  mayContain(hash: number): boolean {
+    return bloomMayContain(this.filter, hash);
   }
 
   /** The newest version of `key` at or below `snap`, or undefined when this table has none. */
