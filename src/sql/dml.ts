@@ -202,18 +202,21 @@ export class RowWriter {
    * Foreign keys, child side, counted as SQLite counts them: a row entering the table (`dir` 1)
    * whose parent key is missing adds a violation; a row leaving it (-1) whose parent is missing
    * takes one away. An UPDATE passes the columns it assigns: only keys with an assigned column
-   * count (rows that were orphans stay writable). `unchecked`: a key SQLite leaves unchecked (see
+   * count (rows that were orphans stay writable), except that once the UPDATE needs foreign key
+   * work at all SQLite's sqlite3FkCheck counts a key referencing its own table whatever it assigns
+   * (so an orphan of it fails). `unchecked`: a key SQLite leaves unchecked (see
    * `setNullUnchecked`). `halt`: an immediate violation fails at once (a statement without a
    * journal, see `FkCounters`).
    */
   childKeys(row: Value[], env: Env, dir: 1 | -1, assigned?: ReadonlySet<number>, unchecked?: A.ForeignKey, halt = false): void {
     const t = this.table;
+    let required: boolean | undefined;
     // Newest first, as SQLite lists them: a halting check stops the ones after it.
     for (let k = t.fks.length - 1; k >= 0; k--) {
       const fk = t.fks[k]!;
       if (fk === unchecked && dir > 0) continue;
       const cols = fk.cols.map((c) => colIndex(t, c));
-      if (assigned && !touches(t, cols, assigned)) continue;
+      if (assigned && !touches(t, cols, assigned) && !(fk.table.toLowerCase() === t.name.toLowerCase() && (required ??= fkRequired(this.host, t, assigned)))) continue;
       const vals = cols.map((c) => row[c]!);
       if (vals.some((v) => v === null)) continue;
       if (dir < 0 && !this.pending(fk)) continue;

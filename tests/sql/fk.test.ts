@@ -368,4 +368,22 @@ test('an INSERT with RETURNING journals as SQLite\'s does: its failure undoes it
   assert.equal(out, ['ok ', 'ok ', 'ok ', FK, 'ok ', 'ok ', FK, FK, 'ok ', 'ok ', 'ok ', 'ok ', MM]);
 });
 
+test('an UPDATE that needs foreign key work checks a self-referencing key whatever it assigns, so an orphan row fails it (differential seed 250156)', () => {
+  const out = both([
+    'PRAGMA foreign_keys = OFF',
+    'CREATE TABLE p (k UNIQUE)',
+    'CREATE TABLE t (id INTEGER PRIMARY KEY, k UNIQUE, s REFERENCES t(k), f REFERENCES p(k), x)',
+    "INSERT INTO p VALUES (1), (2)",
+    "INSERT INTO t VALUES (1, 'a', 'zz', 1, 0), (2, 'b', 'a', 1, 0)",
+    'PRAGMA foreign_keys = ON',
+    'UPDATE t SET x = 1',
+    'UPDATE t SET f = 2 WHERE id = 2',
+    'UPDATE t SET f = 2 WHERE id = 1',
+    "UPDATE t SET k = 'c' WHERE id = 2",
+    "UPDATE t SET k = 'd' WHERE id = 1",
+    'SELECT id, k, f, x FROM t',
+  ]);
+  assert.equal(out, ['ok ', 'ok ', 'ok ', 'ok ', 'ok ', 'ok ', 'ok ', 'ok ', FK, 'ok ', FK, 'ok 1|"a"|1|1 2|"c"|2|1']);
+});
+
 test.run();
