@@ -239,9 +239,10 @@ export class RowWriter {
   /**
    * Foreign keys, parent side: a key leaving the table (`dir` 1, before the row is deleted) adds a
    * violation per child row it had, a key entering it (-1, before the row is written) takes one
-   * away per child row it now has.
+   * away per child row it now has. `stayed`: the old row, which an UPDATE that leaves it in the
+   * table while it checks the new keys finds as a child of a self-referencing key.
    */
-  parentKeys(row: Value[], env: Env, dir: 1 | -1, assigned?: ReadonlySet<number>): void {
+  parentKeys(row: Value[], env: Env, dir: 1 | -1, assigned?: ReadonlySet<number>, stayed?: Value[]): void {
     const t = this.table;
     for (const child of this.host.allTables()) {
       for (const fk of child.fks) {
@@ -254,7 +255,7 @@ export class RowWriter {
         const ccols = fk.cols.map((c) => colIndex(child, c));
         // A self-referencing row that is leaving is not its own child.
         const self = dir > 0 && child === t ? row[t.cols.length]! : null;
-        const n = childRows(t, pcols, child, ccols, key, env, self).counted.length;
+        const n = childRows(t, pcols, child, ccols, key, env, self, child === t ? stayed : undefined).counted.length;
         if (n) this.count(fk, dir * n);
       }
     }
@@ -326,13 +327,20 @@ export class RowWriter {
     this.parentActions(old, nr, env, depth, assigned);
   }
 
-  /** Replaces row `old` by `nr` with foreign keys on, in SQLite's order: old keys out, row out, new keys in, row in. */
+  /**
+   * Replaces row `old` by `nr` with foreign keys on, in SQLite's order: old keys out, row out, new
+   * keys in, row in. SQLite takes the row out only when the rowid changes or foreign keys make it
+   * rewrite every index; else the old row stays in the table (out of the indexes whose columns
+   * change) while the new keys are checked, and a scan for the new key's children finds it.
+   */
   rewrite(old: Value[], nr: Value[], env: Env, assigned: ReadonlySet<number>, unchecked?: A.ForeignKey): void {
+    const t = this.table;
+    const stays = !assigned.has(t.cols.length) && !(t.rowidAlias >= 0 && assigned.has(t.rowidAlias)) && !fkRewritesIndexes(this.host, t, assigned);
     this.childKeys(old, env, -1, assigned);
     this.parentKeys(old, env, 1, assigned);
-    deleteRowRaw(env.tx, this.table, old, env);
+    deleteRowRaw(env.tx, t, old, env);
     this.childKeys(nr, env, 1, assigned, unchecked);
-    this.parentKeys(nr, env, -1, assigned);
+    this.parentKeys(nr, env, -1, assigned, stays ? old : undefined);
     insertRowRaw(env.tx, this.table, nr, env);
   }
 }
@@ -485,8 +493,9 @@ function fkEqual(c: Value, p: Value, aff: Affinity, coll: Collation): boolean {
  * CASCADE, SET NULL, RESTRICT) see the old parent value with no affinity unless the parent key is
  * the INTEGER PRIMARY KEY, so '3.0' in a TEXT child column counts for an INT parent 3 without
  * matching it. `self`: the rowid of a self-referencing row being deleted, which is not its own child.
+ * `stayed`: a row SQLite still finds in the table (see `RowWriter.rewrite`).
  */
-function childRows(parent: Table, pcols: number[], child: Table, ccols: number[], key: Value[], env: Env, self: Value): { counted: Value[][]; matched: Value[][] } {
+function childRows(parent: Table, pcols: number[], child: Table, ccols: number[], key: Value[], env: Env, self: Value, stayed?: Value[]): { counted: Value[][]; matched: Value[][] } {
   const ipk = pcols.length === 1 && (pcols[0] === parent.cols.length || pcols[0] === parent.rowidAlias);
   const caffs = ccols.map((c) => child.cols[c]?.affinity ?? 'INTEGER');
   // Both compare under the parent column's collation (SQLite puts the parent value on the left).
@@ -497,7 +506,8 @@ function childRows(parent: Table, pcols: number[], child: Table, ccols: number[]
   const matchAff = ipk ? countAff : caffs.map((a): Affinity => (numericAffinity(a) ? 'NUMERIC' : a));
   const counted: Value[][] = [];
   const matched: Value[][] = [];
-  for (const r of scanRows(env.tx, child, undefined, undefined, false)) {
+  const rows = scanRows(env.tx, child, undefined, undefined, false);
+  for (const r of stayed ? [...rows, stayed] : rows) {
     if (self !== null && r[child.cols.length] === self) continue;
     if (!ccols.every((c, i) => fkEqual(r[c]!, key[i]!, countAff[i]!, colls[i]!))) continue;
     counted.push(r);

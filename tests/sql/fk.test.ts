@@ -386,4 +386,19 @@ test('an UPDATE that needs foreign key work checks a self-referencing key whatev
   assert.equal(out, ['ok ', 'ok ', 'ok ', 'ok ', 'ok ', 'ok ', 'ok ', 'ok ', FK, 'ok ', FK, 'ok 1|"a"|1|1 2|"c"|2|1']);
 });
 
+test('an UPDATE that leaves the old row in the table while it checks the new keys finds that row as a child of its new key', () => {
+  const out = both([
+    'PRAGMA foreign_keys = OFF',
+    'CREATE TABLE t (id INTEGER PRIMARY KEY, k UNIQUE, s REFERENCES t(k))',
+    "INSERT INTO t VALUES (1, 'a', 'zz'), (12, 'b', 'a')",
+    'CREATE TABLE u (id INTEGER PRIMARY KEY, k UNIQUE, s REFERENCES u(k))',
+    "INSERT INTO u VALUES (1, 'a', 'zz'), (12, 'b', 'a')",
+    'PRAGMA foreign_keys = ON',
+    "UPDATE t SET k = 'zz' WHERE id = 1",
+    "UPDATE u SET k = 'zz', id = 2 WHERE id = 1",
+    'SELECT * FROM t',
+  ]);
+  assert.equal(out, ['ok ', 'ok ', 'ok ', 'ok ', 'ok ', 'ok ', 'ok ', FK, 'ok 1|"zz"|"zz" 12|"b"|"a"']);
+});
+
 test.run();
