@@ -192,11 +192,7 @@ export class Gen {
   /** A generated column's clause over the columns of `t` (those defined before it). */
   private generated(t: Tbl): string {
     const kind = this.pick(['', ' VIRTUAL', ' STORED']);
-    // SQLite quirk: it computes a generated column taking NOT NULL columns to be not NULL before
-    // it checks them, so `x NOT IN (3, c)` with c NOT NULL but NULL is 1 there, and which error a
-    // row with that NULL fails with follows. So the expression reads nullable columns only.
-    const cols = t.cols.filter((c) => !c.notNull);
-    return `${this.chance(0.3) ? ' GENERATED ALWAYS' : ''} AS (${this.expr(cols.length ? { ...t, cols } : undefined, 1)})${kind}`;
+    return `${this.chance(0.3) ? ' GENERATED ALWAYS' : ''} AS (${this.expr(t.cols.length ? t : undefined, 1)})${kind}`;
   }
 
   private createIndexStmt(): Stmt {
