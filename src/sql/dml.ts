@@ -120,10 +120,11 @@ export class RowWriter {
     const t = this.table;
     // Two passes, as SQLite: the first checks the columns that are not generated and gives those
     // resolved by REPLACE their default; the second checks, in column order, the generated
-    // columns (computed again when a default went in) and the columns REPLACE resolved.
+    // columns (computed again when a default went in, a STRICT table's other columns type-checked
+    // first) and the columns REPLACE resolved.
     let filled = false;
     for (let pass = 0; pass < 2; pass++) {
-      if (pass === 1 && filled) computeGenerated(t, row, env);
+      if (pass === 1 && filled) generate(t, row, env);
       for (let i = 0; i < t.cols.length; i++) {
         const c = t.cols[i]!;
         if (!c.notNull || row[i] !== null || i === t.rowidAlias) continue;

@@ -301,4 +301,20 @@ test('STRICT tables: conversions, then the type check (SQLITE_CONSTRAINT_DATATYP
   assert.is(one(s, 'SELECT a FROM s'), 12n);
 });
 
+test('STRICT: a NOT NULL column that OR REPLACE fills with its default is type-checked before the generated columns are computed again (differential seed 350123)', () => {
+  const out = same(`
+    CREATE TABLE s (a INT DEFAULT 1.5, c TEXT AS (NULL) NOT NULL, PRIMARY KEY (a)) STRICT;
+    INSERT OR REPLACE INTO s(a) VALUES (NULL);
+    CREATE TABLE s2 (a INT NOT NULL DEFAULT 1.5, c TEXT AS (NULL) STORED NOT NULL) STRICT;
+    INSERT OR REPLACE INTO s2(a) VALUES (NULL);
+    CREATE TABLE s3 (a INT NOT NULL DEFAULT 2, c TEXT AS (NULL) NOT NULL) STRICT;
+    INSERT OR REPLACE INTO s3(a) VALUES (NULL);
+  `);
+  assert.equal(out.slice(1), [
+    'SQLITE_CONSTRAINT_DATATYPE: cannot store REAL value in INT column s.a', '[]',
+    'SQLITE_CONSTRAINT_DATATYPE: cannot store REAL value in INT column s2.a', '[]',
+    'SQLITE_CONSTRAINT_NOTNULL: NOT NULL constraint failed: s3.c',
+  ]);
+});
+
 test.run();
