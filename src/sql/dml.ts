@@ -862,6 +862,22 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
     for (const u of upserts) if (u.index === undefined || u.index === ix) return u;
     return undefined;
   };
+  // A DO UPDATE's own row check is coded after the conflict handlers coded before it (SQLite codes
+  // the rowid's first, wherever it runs, then the indexes in check order), whose actions may leave
+  // a SET NULL program newest (see setNullUnchecked).
+  const coded: (Index | 'rowid')[] = ['rowid', ...checks.flatMap((c) => (c === 'rowid' ? [] : [c.index]))];
+  const doUpdateUnchecked = new Map<Index | 'rowid', A.ForeignKey | undefined>();
+  const uncheckedAt = (ix: Index | 'rowid'): A.ForeignKey | undefined => {
+    if (doUpdateUnchecked.has(ix)) return doUpdateUnchecked.get(ix);
+    const before = coded.slice(0, coded.indexOf(ix));
+    const del = before.some((c) => !findUpsert(c) && (c === 'rowid'
+      ? (action ?? table.rowidConflict) === 'REPLACE' && (targets.includes(table.rowidAlias) || targets.includes(ridIdx))
+      : (action ?? c.conflict) === 'REPLACE'));
+    const upd = before.flatMap((c) => { const u = findUpsert(c); return u?.set ? [u.assigned] : []; });
+    const fk = del || upd.length ? setNullUnchecked(host, table, del, upd) : undefined;
+    doUpdateUnchecked.set(ix, fk);
+    return fk;
+  };
   const handle = (st: RunState, ix: Index | 'rowid', otherRowid: bigint, row: Value[], raw: Value[]): 'skip' | 'continue' | 'done' => {
     const env = st.env;
     const up = upserts.length ? findUpsert(ix) : undefined;
@@ -876,7 +892,7 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
       if (up.where && truth(up.where.fn(env)) !== true) return 'skip';
       const nr = existing.slice();
       for (const s of up.set) nr[s.col] = s.e.fn(env);
-      applyUpdate(env, table, w, existing, nr, undefined, up.assigned);
+      applyUpdate(env, table, w, existing, nr, undefined, up.assigned, host.foreignKeys() ? uncheckedAt(ix) : undefined);
       st.changes++;
       if (ret) { env.rows[tslot] = readRow(env.tx, table, nr[ridIdx] as bigint) ?? nr; st.out.push(ret.fns.map((f) => f.fn(env))); }
       return 'done';

@@ -401,4 +401,18 @@ test('an UPDATE that leaves the old row in the table while it checks the new key
   assert.equal(out, ['ok ', 'ok ', 'ok ', 'ok ', 'ok ', 'ok ', 'ok ', FK, 'ok 1|"zz"|"zz" 12|"b"|"a"']);
 });
 
+test('a DO UPDATE coded after another conflict handler whose ON UPDATE SET NULL program is newest leaves that key of its row unchecked (differential seed 350334)', () => {
+  const out = both([
+    'PRAGMA foreign_keys = OFF',
+    'CREATE TABLE t (id INTEGER PRIMARY KEY, k UNIQUE, s REFERENCES t(k) ON UPDATE SET NULL)',
+    'INSERT INTO t VALUES (1, 0, 99)',
+    'PRAGMA foreign_keys = ON',
+    'INSERT INTO t VALUES (NULL, 0, 5) ON CONFLICT (k) DO UPDATE SET k = excluded.k',
+    'INSERT INTO t VALUES (NULL, 0, 5) ON CONFLICT (k) DO UPDATE SET k = 3 ON CONFLICT DO UPDATE SET k = 4',
+    'INSERT INTO t VALUES (NULL, 3, 5) ON CONFLICT DO UPDATE SET k = 6',
+    'SELECT * FROM t',
+  ]);
+  assert.equal(out, ['ok ', 'ok ', 'ok ', 'ok ', FK, 'ok ', 'ok ', 'ok 1|6|99']);
+});
+
 test.run();
