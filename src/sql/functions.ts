@@ -45,7 +45,8 @@ export function quoteValue(v: Value): string {
   if (v === null) return 'NULL';
   switch (typeof v) {
     case 'bigint': return v.toString();
-    case 'number': return realToText(v).replace(/\.0$/, '.0');
+    // SQLite writes an infinity as a literal that reads back as one.
+    case 'number': return Number.isFinite(v) ? realToText(v).replace(/\.0$/, '.0') : `${v < 0 ? '-' : ''}9.0e+999`;
     case 'string': return `'${cstr(v).replace(/'/g, "''")}'`;
     default: return `X'${hexOf(v)}'`;
   }

@@ -306,4 +306,10 @@ test('unknown functions and wrong argument counts are errors', () => {
   fails(s, "SELECT 'x' LIKE 'y' ESCAPE 'ab'", 'ESCAPE expression must be a single character');
 });
 
+test('quote() writes an infinity as SQLite does, a literal that reads back as one (differential seed 351613)', () => {
+  agree(["quote(1e999), quote(-1e999), quote(9e999 - 9e999)", 'CAST(quote(-1e999) AS REAL) = -1e999']);
+  const { s } = fresh();
+  assert.equal(rows(s, 'SELECT quote(1e999), quote(-1e999)'), [['9.0e+999', '-9.0e+999']]);
+});
+
 test.run();
