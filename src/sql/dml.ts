@@ -124,7 +124,7 @@ export class RowWriter {
     // first) and the columns REPLACE resolved.
     let filled = false;
     for (let pass = 0; pass < 2; pass++) {
-      if (pass === 1 && filled) generate(t, row, env);
+      if (pass === 1 && filled && tableRt(t).generated.length > 0) generate(t, row, env);
       for (let i = 0; i < t.cols.length; i++) {
         const c = t.cols[i]!;
         if (!c.notNull || row[i] !== null || i === t.rowidAlias) continue;

@@ -301,7 +301,7 @@ test('STRICT tables: conversions, then the type check (SQLITE_CONSTRAINT_DATATYP
   assert.is(one(s, 'SELECT a FROM s'), 12n);
 });
 
-test('STRICT: a NOT NULL column that OR REPLACE fills with its default is type-checked before the generated columns are computed again (differential seed 350123)', () => {
+test('STRICT: a NOT NULL column that OR REPLACE fills with its default is type-checked before the generated columns are computed again, only when there are some (differential seeds 350123, 352215)', () => {
   const out = same(`
     CREATE TABLE s (a INT DEFAULT 1.5, c TEXT AS (NULL) NOT NULL, PRIMARY KEY (a)) STRICT;
     INSERT OR REPLACE INTO s(a) VALUES (NULL);
@@ -309,11 +309,14 @@ test('STRICT: a NOT NULL column that OR REPLACE fills with its default is type-c
     INSERT OR REPLACE INTO s2(a) VALUES (NULL);
     CREATE TABLE s3 (a INT NOT NULL DEFAULT 2, c TEXT AS (NULL) NOT NULL) STRICT;
     INSERT OR REPLACE INTO s3(a) VALUES (NULL);
+    CREATE TABLE s4 (a BLOB NOT NULL DEFAULT NULL, b INT NOT NULL) STRICT;
+    INSERT OR REPLACE INTO s4 VALUES (NULL, '');
   `);
   assert.equal(out.slice(1), [
     'SQLITE_CONSTRAINT_DATATYPE: cannot store REAL value in INT column s.a', '[]',
     'SQLITE_CONSTRAINT_DATATYPE: cannot store REAL value in INT column s2.a', '[]',
-    'SQLITE_CONSTRAINT_NOTNULL: NOT NULL constraint failed: s3.c',
+    'SQLITE_CONSTRAINT_NOTNULL: NOT NULL constraint failed: s3.c', '[]',
+    'SQLITE_CONSTRAINT_NOTNULL: NOT NULL constraint failed: s4.a',
   ]);
 });
 
