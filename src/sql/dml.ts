@@ -241,13 +241,16 @@ export class RowWriter {
    * Foreign keys, parent side: a key leaving the table (`dir` 1, before the row is deleted) adds a
    * violation per child row it had, a key entering it (-1, before the row is written) takes one
    * away per child row it now has. `stayed`: the old row, which an UPDATE that leaves it in the
-   * table while it checks the new keys finds as a child of a self-referencing key.
+   * table while it checks the new keys finds as a child of a self-referencing key. `single`: an
+   * INSERT of one row without a journal, which SQLite takes to mend no immediate key (sqlite3FkCheck
+   * skips them) though violations restored by ROLLBACK TO may be outstanding.
    */
-  parentKeys(row: Value[], env: Env, dir: 1 | -1, assigned?: ReadonlySet<number>, stayed?: Value[]): void {
+  parentKeys(row: Value[], env: Env, dir: 1 | -1, assigned?: ReadonlySet<number>, stayed?: Value[], single = false): void {
     const t = this.table;
     for (const child of this.host.allTables()) {
       for (const fk of child.fks) {
         if (fk.table.toLowerCase() !== t.name.toLowerCase() || (this.host.skipMismatched && !parentKeyFound(t, fk))) continue;
+        if (single && !fk.deferred && !this.host.fkCounters().deferAll) continue;
         const pcols = parentCols(t, fk);
         if (assigned && !touches(t, pcols, assigned)) continue;
         const key = pcols.map((c) => row[c]!);
@@ -470,10 +473,12 @@ function fkRequired(host: DmlHost, t: Table, assigned: ReadonlySet<number>): boo
 /**
  * The end of a statement with foreign keys on: outstanding immediate violations fail it (ABORT, so
  * it leaves no trace). Checked when it succeeded or failed under OR FAIL, as SQLite does, so a
- * statement that broke another constraint too reports that one.
+ * statement that broke another constraint too reports that one. A count below zero fails too, as
+ * in SQLite: a statement that mends more violations than it made (outstanding deferred ones
+ * restored by ROLLBACK TO, or orphans from before) fails.
  */
 function fkStatementEnd(fc: FkCounters | undefined, e?: unknown): void {
-  if (!fc || fc.stmt <= 0) return;
+  if (!fc || fc.stmt === 0) return;
   if (e === undefined || (e instanceof SqlError && e.resolution === 'FAIL')) throw fail('FOREIGNKEY', 'FOREIGN KEY constraint failed', 'ABORT');
 }
 
@@ -968,7 +973,7 @@ export function compileInsert(stmt: A.Insert, qc: QueryCompiler, host: DmlHost):
       if (other !== undefined && handle(st, ix.index, other, row, raw) !== 'continue') return;
     }
     if (!typed) strictCheck(table, row, 'stored');
-    if (host.foreignKeys()) { w.childKeys(row, env, 1, undefined, st.unchecked, !st.journal); w.parentKeys(row, env, -1); }
+    if (host.foreignKeys()) { w.childKeys(row, env, 1, undefined, st.unchecked, !st.journal); w.parentKeys(row, env, -1, undefined, undefined, !st.journal); }
     insertRowRaw(env.tx, table, row, env, key);
     st.changes++;
     host.setLastInsertRowid(rowid);

@@ -415,4 +415,28 @@ test('a DO UPDATE coded after another conflict handler whose ON UPDATE SET NULL 
   assert.equal(out, ['ok ', 'ok ', 'ok ', 'ok ', FK, 'ok ', 'ok ', 'ok 1|6|99']);
 });
 
+test('a statement whose immediate count ends below zero fails; a one-row INSERT mends no immediate key (differential seed 351987)', () => {
+  const out = both([
+    'PRAGMA foreign_keys = OFF',
+    'CREATE TABLE t (id INTEGER PRIMARY KEY, s REFERENCES t(id))',
+    'INSERT INTO t VALUES (1, 5), (2, 5)',
+    'PRAGMA foreign_keys = ON',
+    'INSERT INTO t VALUES (3, 99), (5, NULL)',
+    'CREATE TABLE p (k UNIQUE)',
+    'CREATE TABLE c (x REFERENCES p(k))',
+    'BEGIN',
+    'PRAGMA defer_foreign_keys = ON',
+    'INSERT INTO c VALUES (10), (11)',
+    'SAVEPOINT sp',
+    'PRAGMA defer_foreign_keys = OFF',
+    'ROLLBACK TO sp',
+    'INSERT INTO p VALUES (7), (11)',
+    'DELETE FROM c WHERE x = 10',
+    'INSERT INTO p VALUES (11)',
+    'ROLLBACK',
+    'SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM p)',
+  ]);
+  assert.equal(out, ['ok ', 'ok ', 'ok ', 'ok ', FK, 'ok ', 'ok ', 'ok ', 'ok ', 'ok ', 'ok ', 'ok ', 'ok ', FK, FK, 'ok ', 'ok ', 'ok 2|0']);
+});
+
 test.run();
