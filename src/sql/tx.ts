@@ -115,7 +115,8 @@ class TxBuffer {
 
   /** Empties the buffers for another transaction; false when they grew too large to keep. */
   reset(): boolean {
-    if (this.slots.length > POOL_MAX_SLOTS || this.arena.length > POOL_MAX_BYTES || this.readArena.length > POOL_MAX_BYTES) return false;
+    if (this.slots.length > POOL_MAX_SLOTS || this.arena.length > POOL_MAX_BYTES || this.readArena.length > POOL_MAX_BYTES
+      || this.undo.length > POOL_MAX_SLOTS * 3 || this.readEnds.length > POOL_MAX_SLOTS) return false;
     if (this.given) { this.arena = NO_BYTES; this.given = false; }
     if (this.readsGiven) { this.readArena = NO_BYTES; this.readEnds = EMPTY_I32; this.readsGiven = false; }
     if (this.count > 0) this.slots.fill(0);
@@ -268,14 +269,16 @@ class TxBuffer {
       if (g) g.push(e); else groups.set(p, [e]);
     }
     let o = 0;
+    // Ranks by entry number, made once for all the groups that need a sort.
+    let rank: Float64Array | undefined;
     for (const p of [...groups.keys()].sort((a, b) => a - b)) {
       const g = groups.get(p)!;
       let ordered = true;
       for (let i = 1; i < g.length && ordered; i++) ordered = this.compare(g[i - 1]!, g[i]!) < 0;
       if (!ordered) {
-        const rank = new Float64Array(this.count);
-        for (const e of g) rank[e] = this.keyBits(e, 5, 6);
-        g.sort((x, y) => rank[x]! - rank[y]! || this.compare(x, y));
+        const r = (rank ??= new Float64Array(this.count));
+        for (const e of g) r[e] = this.keyBits(e, 5, 6);
+        g.sort((x, y) => r[x]! - r[y]! || this.compare(x, y));
       }
       for (const e of g) out[o++] = e;
     }
