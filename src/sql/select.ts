@@ -1248,7 +1248,7 @@ export class QueryCompiler implements SubqueryHost {
       if (loop) return;
       levels.forEach((l, i) => { if (l.table) l.access = this.chooseAccess(l, cands[i]!, slotLevel, i, scope); });
       for (const l of levels) if (l.access.k === 'index') l.access.covering = this.isCovering(l, l.access.index);
-    this.checkLoops(levels);
+      this.checkLoops(levels);
       loop = this.buildLoop(levels);
     };
     return {
