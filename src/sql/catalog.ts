@@ -88,6 +88,10 @@ export class Schema {
   view(name: string): View | undefined {
     return this.views.get(name.toLowerCase());
   }
+  /** A table by name, where sqlite_master also names the schema table, as in SQLite. */
+  tableOrMaster(name: string): Table | undefined {
+    return this.table(name) ?? (/^sqlite_master$/i.test(name) ? this.table('sqlite_schema') : undefined);
+  }
   /** True when any table, index or view has this name. */
   has(name: string): boolean {
     const n = name.toLowerCase();

@@ -138,10 +138,6 @@ function reserved(name: string): void {
   if (name.toLowerCase().startsWith('sqlite_')) throw sqlError(`object name reserved for internal use: ${name}`);
 }
 
-/** A table by name, where sqlite_master also names the schema table, as in SQLite. */
-const tableOrMaster = (schema: Schema, name: string): Table | undefined =>
-  schema.table(name) ?? (/^sqlite_master$/i.test(name) ? schema.table('sqlite_schema') : undefined);
-
 /** The name SQLite's messages give a table: the schema table is sqlite_master there. */
 const messageName = (t: Table): string => (t.name === 'sqlite_schema' ? 'sqlite_master' : t.name);
 
@@ -277,7 +273,7 @@ export function createIndex(ci: A.CreateIndex, cx: DdlContext): void {
     throw sqlError(`there is already a table named ${ci.name}`);
   }
   reserved(ci.name);
-  const table = tableOrMaster(schema, ci.table);
+  const table = schema.tableOrMaster(ci.table);
   if (!table) throw sqlError(`no such table: main.${ci.table}`);
   if (table.system) throw sqlError(`table ${messageName(table)} may not be indexed`);
   selfReference(ci.where, table, 'partial index WHERE clauses');
@@ -805,7 +801,7 @@ function checkView(cx: DdlContext, name: string, select: A.Select, when: string)
 
 export function alter(a: A.Alter, cx: DdlContext): void {
   const { tx, schema } = cx;
-  const t = tableOrMaster(schema, a.table);
+  const t = schema.tableOrMaster(a.table);
   // SQLite's checks, in its order for each form of ALTER TABLE.
   const clash = (): void => {
     if (a.op === 'rename' && schema.has(a.to)) throw sqlError(`there is already another table or index with this name: ${a.to}`);

@@ -259,7 +259,7 @@ function viewColumnType(declared: string, aff: Affinity | null): string {
  */
 function checkedTables(schema: Schema, name: string | undefined): Table[] {
   if (name !== undefined) {
-    const t = schema.table(name) ?? (/^sqlite_(master|schema)$/i.test(name) ? schema.table('sqlite_schema') : undefined);
+    const t = schema.tableOrMaster(name);
     if (t) return [t];
     if (schema.view(name)) return [];
     throw sqlError(`no such table: ${name}`);
