@@ -6,7 +6,7 @@
 import { SortedMap } from '../storage/sorted-map.ts';
 import { SCHEMA_ROOT } from './catalog.ts';
 import { SPACE_TREE, latin1, treePrefix } from './codec.ts';
-import { hashBytes, overlayScan, type Bytes, type KeyRange, type KvEntry, type KvReader, type KvSnapshot, type KvStore, type WriteOp } from '../storage/kv.ts';
+import { copyBytes, hashBytes, overlayScan, type Bytes, type KeyRange, type KvEntry, type KvReader, type KvSnapshot, type KvStore, type WriteOp } from '../storage/kv.ts';
 
 /** Keys and ranges a transaction read: what a concurrent commit must not have changed. */
 export interface ReadSet {
@@ -62,13 +62,6 @@ function growBytes(a: Uint8Array<ArrayBuffer>, used: number, need: number): Uint
   return out;
 }
 
-/** A fresh copy of a[at, at+n) (by hand for small ones: `slice` goes through a species lookup). */
-function copyOut(a: Uint8Array, at: number, n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  if (n <= 64) for (let i = 0; i < n; i++) out[i] = a[at + i]!;
-  else out.set(a.subarray(at, at + n));
-  return out;
-}
 
 /** "Not hashed": no int32 equals it. */
 const NO_HASH = 0.5;
@@ -221,7 +214,7 @@ class TxBuffer {
 
   /** A copy of entry `e`'s key. */
   key(e: number): Bytes {
-    return copyOut(this.arena, this.keyAt[e]!, this.keyLen[e]!);
+    return copyBytes(this.arena, this.keyAt[e]!, this.keyLen[e]!);
   }
 
   /** A copy of entry `e`'s value, null for a tombstone, undefined if absent. */
@@ -229,7 +222,7 @@ class TxBuffer {
     const n = this.valLen[e]!;
     if (n === ABSENT) return undefined;
     if (n === TOMBSTONE) return null;
-    return n === 0 ? NO_BYTES : copyOut(this.arena, this.valAt[e]!, n);
+    return n === 0 ? NO_BYTES : copyBytes(this.arena, this.valAt[e]!, n);
   }
 
   /** memcmp of two entries' keys. */

@@ -1,14 +1,10 @@
 /** A bloom filter over user keys, one per table: skips tables that cannot hold a key. */
+import { hashBytes } from './kv.ts';
 import { BLOOM_BITS_PER_KEY } from './limits.ts';
 
-/** 32-bit hash of a key: FNV-1a with murmur3's finaliser for avalanche. */
+/** 32-bit hash of a key (FNV-1a with murmur3's finaliser), unsigned, as the filters store it. */
 export function keyHash(key: Uint8Array): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key[i]!, 0x01000193);
-  h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return hashBytes(key) >>> 0;
 }
 
 /** Builds the filter bytes: the bit array followed by one byte holding the probe count. */

@@ -10,10 +10,6 @@
 export type Bytes = Uint8Array;
 
 /** One put or delete of a write batch. */
-/**
- * One write of a batch. `bin`, when given, is `binaryKey(key)` from a producer that had it anyway
- * (the SQL write buffer is keyed by it), so a store that hashes keys as strings needn't convert.
- */
 export type WriteOp =
   | { readonly type: 'put'; readonly key: Bytes; readonly value: Bytes }
   | { readonly type: 'del'; readonly key: Bytes };
@@ -173,11 +169,25 @@ export function latin1(b: Uint8Array, start: number, end: number): string {
   return s;
 }
 
-/** FNV-1a over a key's bytes, an int32: for hash tables keyed by bytes without making a string. */
-export function hashBytes(b: Bytes): number {
+/**
+ * 32-bit hash of a key's bytes, as an int32: FNV-1a with murmur3's finaliser for avalanche. Hash
+ * tables keyed by bytes use it without making a string; bloom filters store it (`keyHash`).
+ */
+export function hashBytes(key: Bytes): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key[i]!, 0x01000193);
+  h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
   return h | 0;
+}
+
+/** A fresh copy of a[at, at+n) (by hand for small ones: `slice` goes through a species lookup). */
+export function copyBytes(a: Bytes, at = 0, n = a.length - at): Bytes {
+  const out = new Uint8Array(n);
+  if (n <= 64) for (let i = 0; i < n; i++) out[i] = a[at + i]!;
+  else out.set(a.subarray(at, at + n));
+  return out;
 }
 
 /** A key's bytes as a binary string (a hash key whose string order is the bytes' memcmp order). */

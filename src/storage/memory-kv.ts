@@ -4,7 +4,7 @@
  */
 import { sameBytes } from './codec.ts';
 import { SortedMap } from './sorted-map.ts';
-import { hashBytes, type Bytes, type KeyRange, type KvEntry, type KvSnapshot, type KvStore, type WriteFlags, type WriteOp } from './kv.ts';
+import { copyBytes, hashBytes, type Bytes, type KeyRange, type KvEntry, type KvSnapshot, type KvStore, type WriteFlags, type WriteOp } from './kv.ts';
 
 /** One version of a key; `value` undefined is a deletion. Newest first. */
 interface Version {
@@ -79,14 +79,6 @@ class PointIndex {
 /** Batches of at least this many key and value bytes are copied into one shared buffer. */
 const ARENA_MIN_BYTES = 4096;
 
-/** A fresh copy of `b` (by hand: `slice` goes through a species lookup and is slower). */
-function copyBytes(b: Bytes): Bytes {
-  const n = b.length;
-  const out = new Uint8Array(n);
-  if (n <= 64) for (let i = 0; i < n; i++) out[i] = b[i]!;
-  else out.set(b);
-  return out;
-}
 
 export class MemoryKv implements KvStore {
   /** Ordered view, for scans. Holds the same heads as `points`. */
