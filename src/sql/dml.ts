@@ -231,7 +231,7 @@ export class RowWriter {
       const pcols = parentCols(parent, fk);
       // A row entering the table may be its own parent (SQLite accepts it before the row exists).
       const own = dir > 0 && parent === t && holdsKey(t, pcols, vals, row);
-      if (own || parentLookup(env.tx, parent, fk)?.(vals)) continue;
+      if (own || parentLookup(parent, fk)?.(env.tx, vals)) continue;
       if (halt && !fk.deferred && !this.host.fkCounters().deferAll) throw fail('FOREIGNKEY', 'FOREIGN KEY constraint failed', 'ABORT');
       this.count(fk, dir);
     }
@@ -541,17 +541,32 @@ function parentKeyFound(parent: Table, fk: A.ForeignKey): boolean {
   return parentKey(parent, fk) !== undefined;
 }
 
+/** A probe for parent rows of a foreign key, made once per key and parent table (see parentLookup). */
+type ParentProbe = (tx: Tx, vals: Value[]) => boolean;
+
+/** Probes built so far: a child's key and its parent table are fixed for a loaded schema. */
+const parentProbes = new WeakMap<A.ForeignKey, { parent: Table; probe: ParentProbe | undefined }>();
+
 /**
  * Whether a row of `parent` holds a child key of `fk` (values in the child's column order), looked
  * up in the parent key as SQLite does: under the key's collations, each value with its parent
  * column's affinity first (probeAffinity); a key that is no integer has no rowid parent (SQLite's
- * OP_MustBeInt). Undefined when SQLite finds no parent key (see parentKey).
+ * OP_MustBeInt). Undefined when SQLite finds no parent key (see parentKey). Cached, as a child
+ * row's check asks for it on every row written.
  */
-export function parentLookup(tx: Tx, parent: Table, fk: A.ForeignKey): ((vals: Value[]) => boolean) | undefined {
+export function parentLookup(parent: Table, fk: A.ForeignKey): ParentProbe | undefined {
+  const hit = parentProbes.get(fk);
+  if (hit?.parent === parent) return hit.probe;
+  const probe = parentProbe(parent, fk);
+  parentProbes.set(fk, { parent, probe });
+  return probe;
+}
+
+function parentProbe(parent: Table, fk: A.ForeignKey): ParentProbe | undefined {
   const ix = parentKey(parent, fk);
   if (ix === undefined) return undefined;
   if (ix === 'rowid') {
-    return ([v]) => {
+    return (tx, [v]) => {
       const id = applyAffinity(v!, 'INTEGER');
       return typeof id === 'bigint' && readRow(tx, parent, id) !== null;
     };
@@ -561,7 +576,7 @@ export function parentLookup(tx: Tx, parent: Table, fk: A.ForeignKey): ((vals: V
   const affs = ix.cols.map((c) => probeAffinity(parent.cols[c.col]!.affinity));
   const colls = ix.cols.map((c) => c.coll);
   const descs = ix.cols.map((c) => c.desc);
-  return (vals) => {
+  return (tx, vals) => {
     const key = indexKeyPrefix(ix.prefix, order.map((j, i) => applyAffinity(vals[j]!, affs[i]!)), colls, descs);
     for (const _ of tx.scan({ gte: key, lt: prefixEnd(key), limit: 1 })) return true;
     return false;

@@ -398,7 +398,7 @@ function foreignKeyCheck(h: PragmaHost, tables: Table[]): Value[][] {
 function parentProbe(h: PragmaHost, child: Table, fk: A.ForeignKey): (vals: Value[]) => boolean {
   const p = h.schema.table(fk.table);
   if (!p) return () => false;
-  const probe = parentLookup(h.env.tx, p, fk);
+  const probe = parentLookup(p, fk);
   if (!probe) throw sqlError(`foreign key mismatch - "${child.name}" referencing "${p.name}"`);
-  return probe;
+  return (vals) => probe(h.env.tx, vals);
 }
