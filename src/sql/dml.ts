@@ -1114,7 +1114,7 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
   // the rowid or foreign keys make it rewrite every index).
   const recheck = w.host.foreignKeys() && fkRelated(w.host, table);
   const probesAll = recheck && (assigned.has(ncols) || (alias >= 0 && assigned.has(alias)) || fkRewritesIndexes(w.host, table, assigned));
-  const names = recheck && !probesAll ? new Set(table.cols.filter((_, i) => assigned.has(i)).map((c) => c.name.toLowerCase())) : undefined;
+  const changing = recheck && !probesAll ? indexesChanged(table, assigned) : undefined;
   const rechecked: TableRtIndex[] = [];
   let lastRead: bigint | undefined;
   let replacedByIndex = false;
@@ -1122,7 +1122,7 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
     const ix = rt.indexes[k]!;
     if (!ix.index.unique) continue;
     if (recheck) {
-      if (names && !ix.index.cols.some((c) => (c.col >= 0 ? assigned.has(c.col) : mentions(c.e, names))) && !mentions(ix.index.where, names)) continue;
+      if (changing && !changing.has(ix.index)) continue;
       const first = w.findConflict(ix, nr, rid, env, true);
       if (first !== undefined) lastRead = first;
       if ((action ?? ix.index.conflict) === 'REPLACE') rechecked.push(ix);
@@ -1158,6 +1158,23 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
   if (rid !== oldRowid) env.tx.del(rowKey(table.prefix, oldRowid));
   env.tx.put(rowKey(table.prefix, rid), encodeRow(table, nr));
   return true;
+}
+
+/** indexesChanged's answers, per statement: its assigned set is made once when it compiles. */
+const changedByAssigned = new WeakMap<ReadonlySet<number>, Set<Index>>();
+
+/**
+ * The indexes of `table` an UPDATE assigning `assigned` may change: those over an assigned column,
+ * directly, in an expression or in their WHERE.
+ */
+function indexesChanged(table: Table, assigned: ReadonlySet<number>): Set<Index> {
+  let out = changedByAssigned.get(assigned);
+  if (!out) {
+    const names = new Set(table.cols.filter((_, i) => assigned.has(i)).map((c) => c.name.toLowerCase()));
+    out = new Set(table.indexes.filter((ix) => ix.cols.some((c) => (c.col >= 0 ? assigned.has(c.col) : mentions(c.e, names))) || mentions(ix.where, names)));
+    changedByAssigned.set(assigned, out);
+  }
+  return out;
 }
 
 /** Whether expression `e` names one of the columns in `names` (lower case). */
@@ -1217,8 +1234,7 @@ export function compileUpdate(stmt: A.Update, qc: QueryCompiler, host: DmlHost):
     // and then updates in rowid order: when the UPDATE changes the rowid, may REPLACE, has a FROM
     // clause, RETURNING (a trigger there) or a subquery in WHERE, changes the index the scan walks,
     // or has foreign key work.
-    const names = new Set(table.cols.filter((_, i) => assigned.has(i)).map((c) => c.name.toLowerCase()));
-    const changedIndexes = new Set(table.indexes.filter((ix) => ix.cols.some((c) => (c.col >= 0 ? assigned.has(c.col) : mentions(c.e, names))) || mentions(ix.where, names)));
+    const changedIndexes = indexesChanged(table, assigned);
     const rowidChanged = assigned.has(ncols) || (table.rowidAlias >= 0 && assigned.has(table.rowidAlias));
     const twoPass = rowidChanged || action === 'REPLACE'
       || (action === undefined && table.indexes.some((ix) => ix.unique && ix.conflict === 'REPLACE' && changedIndexes.has(ix)))
