@@ -2,9 +2,13 @@
 import { hashBytes } from './kv.ts';
 import { BLOOM_BITS_PER_KEY } from './limits.ts';
 
-/** 32-bit hash of a key (FNV-1a with murmur3's finaliser), unsigned, as the filters store it. */
+/** 32-bit hash of a key: FNV-1a (`hashBytes`) with murmur3's finaliser for avalanche. */
 export function keyHash(key: Uint8Array): number {
-  return hashBytes(key) >>> 0;
+  let h = hashBytes(key);
+  h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
 }
 
 /** Builds the filter bytes: the bit array followed by one byte holding the probe count. */

@@ -170,15 +170,12 @@ export function latin1(b: Uint8Array, start: number, end: number): string {
 }
 
 /**
- * 32-bit hash of a key's bytes, as an int32: FNV-1a with murmur3's finaliser for avalanche. Hash
- * tables keyed by bytes use it without making a string; bloom filters store it (`keyHash`).
+ * FNV-1a over a key's bytes, as an int32: hash tables keyed by bytes use it without making a
+ * string; bloom filters store it with a finaliser (`keyHash`).
  */
 export function hashBytes(key: Bytes): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key[i]!, 0x01000193);
-  h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
   return h | 0;
 }
 
