@@ -1112,16 +1112,17 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
   // reuses) is the row's own. So the row's own entry fails it unless the last lookup found the row
   // itself. SQLite looks only in the indexes the UPDATE may change (all of them when it changes
   // the rowid or foreign keys make it rewrite every index).
-  const recheck = w.host.foreignKeys() && fkRelated(w.host, table);
-  const probesAll = recheck && (assigned.has(ncols) || (alias >= 0 && assigned.has(alias)) || fkRewritesIndexes(w.host, table, assigned));
-  const changing = recheck && !probesAll ? indexesChanged(table, assigned) : undefined;
+  // Foreign keys on a table they relate: the recheck below, and the write through RowWriter.rewrite.
+  const fkWork = w.host.foreignKeys() && fkRelated(w.host, table);
+  const probesAll = fkWork && (assigned.has(ncols) || (alias >= 0 && assigned.has(alias)) || fkRewritesIndexes(w.host, table, assigned));
+  const changing = fkWork && !probesAll ? indexesChanged(table, assigned) : undefined;
   const rechecked: TableRtIndex[] = [];
   let lastRead: bigint | undefined;
   let replacedByIndex = false;
   for (let k = rt.indexes.length - 1; k >= 0; k--) {
     const ix = rt.indexes[k]!;
     if (!ix.index.unique) continue;
-    if (recheck) {
+    if (fkWork) {
       if (changing && !changing.has(ix.index)) continue;
       const first = w.findConflict(ix, nr, rid, env, true);
       if (first !== undefined) lastRead = first;
@@ -1141,7 +1142,7 @@ function applyUpdate(env: Env, table: Table, w: RowWriter, old: Value[], nr: Val
   // A replacement's foreign key actions may have deleted the row itself (ON DELETE CASCADE from
   // a row it replaced): SQLite then finds it gone and skips it.
   if (replaced && !env.tx.get(rowKey(table.prefix, oldRowid))) return false;
-  if (w.host.foreignKeys() && fkRelated(w.host, table)) {
+  if (fkWork) {
     w.rewrite(old, nr, env, assigned, unchecked);
     // After the write, as SQLite runs its actions: a self-referencing row's own key cascades too.
     w.parentActions(old, nr, env, 0, assigned);
