@@ -6,11 +6,10 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bothWithForeignKeys } from './helpers.ts';
+import { FK_FAILED as FK, bothWithForeignKeys } from './helpers.ts';
 
 const both = bothWithForeignKeys;
 
-const FK = 'SQLITE_CONSTRAINT_FOREIGNKEY: FOREIGN KEY constraint failed';
 const NAMES = "SELECT group_concat(name, ',') FROM sqlite_schema";
 
 test('DROP TABLE of a parent runs ON DELETE CASCADE and SET NULL on its children first', () => {

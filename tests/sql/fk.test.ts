@@ -6,12 +6,11 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bothWithForeignKeys } from './helpers.ts';
+import { FK_FAILED as FK, bothWithForeignKeys } from './helpers.ts';
 
 
 const both = bothWithForeignKeys;
 
-const FK = 'SQLITE_CONSTRAINT_FOREIGNKEY: FOREIGN KEY constraint failed';
 
 test('a multi-row INSERT whose later row supplies an earlier row\'s parent passes; the counter fails what stays broken', () => {
   const out = both([

@@ -40,6 +40,9 @@ function show(v: unknown): string {
   return typeof v === 'bigint' ? `${v}` : JSON.stringify(v);
 }
 
+/** A failed immediate foreign key as `bothWithForeignKeys` reports it. */
+export const FK_FAILED = 'SQLITE_CONSTRAINT_FOREIGNKEY: FOREIGN KEY constraint failed';
+
 /**
  * Runs `script` (after `PRAGMA foreign_keys = ON`) on Trine and on SQLite (better-sqlite3) and
  * asserts that every statement's outcome, error message and code agree; returns Trine's outcomes
