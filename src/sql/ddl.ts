@@ -104,11 +104,8 @@ export interface DdlContext {
   qc: QueryCompiler;
   /** PRAGMA foreign_keys of the session; ALTER TABLE ADD COLUMN assumes on when it is not given. */
   foreignKeys?: boolean;
-  /**
-   * The session's foreign key counters, which DROP TABLE's implicit DELETE counts into. Without
-   * them it counts into its own, so only immediate violations tell.
-   */
-  fkCounters?: FkCounters;
+  /** The session's foreign key counters, which DROP TABLE's implicit DELETE counts into. */
+  fkCounters: FkCounters;
 }
 
 function schemaRows(tx: Tx): { rowid: bigint; row: Value[] }[] {
@@ -399,7 +396,7 @@ export function drop(d: A.Drop, cx: DdlContext): { changes: number; actionChange
  * outstanding, which removing its rows may resolve.
  */
 function fkDropTable(t: Table, cx: DdlContext): { changes: number; actionChanges: number } | undefined {
-  const counters = cx.fkCounters ?? { stmt: 0, deferred: 0, deferredImm: 0, deferAll: false, journal: true };
+  const counters = cx.fkCounters;
   const tables = [...cx.schema.tables.values()];
   const referenced = tables.some((c) => c.fks.some((fk) => fk.table.toLowerCase() === t.name.toLowerCase()));
   if (!referenced) {
